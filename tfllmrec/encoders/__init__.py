@@ -1,0 +1,6 @@
+"""Text encoders: keras-hub BERT backbones as tf-keras layers."""
+
+from tfllmrec.encoders.presets import EMBEDDED_PRESET, TINY_RANDOM_PRESET
+from tfllmrec.encoders.text_encoder import TextEncoder
+
+__all__ = ["TextEncoder", "EMBEDDED_PRESET", "TINY_RANDOM_PRESET"]

@@ -1,0 +1,326 @@
+"""`TextEncoder`: a tf-keras layer around a keras-hub BERT backbone."""
+
+import re
+
+import numpy as np
+import tensorflow as tf
+
+from tfllmrec.encoders.presets import EMBEDDED_PRESET, load_preset
+
+_POOLINGS = ("mean", "cls")
+_TRAINABLE_HELP = 'Use "none", "all" or "top:N" (N >= 1 transformer layers).'
+
+
+def parse_trainable(trainable, num_layers=None):
+    """Normalises a trainability mode to "none", "all" or "top:N".
+
+    Args:
+        trainable: str or bool. `"none"`, `"all"`, `"top:N"`; `True` means
+            `"all"`, `False` means `"none"`.
+        num_layers: int or None. When given, N is checked against it.
+
+    Returns:
+        The canonical mode string.
+    """
+    if trainable is True:
+        return "all"
+    if trainable is False or trainable is None:
+        return "none"
+    if not isinstance(trainable, str):
+        raise ValueError(f"trainable={trainable!r} is not a mode. {_TRAINABLE_HELP}")
+    mode = trainable.strip().lower()
+    if mode in ("none", "all"):
+        return mode
+    match = re.fullmatch(r"top:(\d+)", mode)
+    if not match:
+        raise ValueError(f"trainable={trainable!r} is not a mode. {_TRAINABLE_HELP}")
+    n = int(match.group(1))
+    if n == 0:
+        return "none"
+    if num_layers is not None and n > num_layers:
+        raise ValueError(
+            f"trainable={trainable!r} asks for {n} layers but the backbone has "
+            f"{num_layers}. Use top:{num_layers} or \"all\"."
+        )
+    return f"top:{n}"
+
+
+class TextEncoder(tf.keras.layers.Layer):
+    """Embeds raw texts with a pretrained BERT-family encoder from keras-hub.
+
+    A tf-keras (Keras 2) layer, so it plugs into TFRS towers and tf-keras
+    optimizers, that owns a keras-hub (Keras 3) backbone and its WordPiece
+    tokenizer. Tokenisation runs in the TensorFlow graph: the layer takes a
+    rank-1 `tf.string` tensor and a SavedModel of it takes raw strings.
+    Each batch is padded only to its longest text, which gives the same
+    embeddings as padding to `sequence_length` at a fraction of the cost.
+
+    Args:
+        preset: str. A preset name or folder; see `TextEncoder.from_preset`.
+        sequence_length: int or None. Tokens per text including [CLS] and
+            [SEP]; longer texts are truncated. None: the preset's own.
+        pooling: str or None. `"mean"` over non-padding tokens or `"cls"`.
+            None: the preset's original pipeline (mean for all-MiniLM-L6-v2).
+        normalize: bool or None. L2-normalise the output. None: the preset's.
+        output_dim: int or None. Adds a trainable linear projection to this
+            many dimensions (applied before normalisation).
+        trainable: str or bool. Which BERT variables train: `"none"`,
+            `"top:N"` (the top N transformer layers) or `"all"`. The
+            projection, when present, always trains.
+        **kwargs: tf-keras `Layer` arguments (`name`, ...).
+
+    Example:
+    >>> import tfllmrec, tensorflow as tf
+    >>> from tfllmrec.encoders import TextEncoder
+    >>> enc = TextEncoder.from_preset("all-minilm-l6-v2", sequence_length=128)
+    >>> enc(tf.constant(["red running shoe"])).shape
+    TensorShape([1, 384])
+    """
+
+    def __init__(
+        self,
+        preset=EMBEDDED_PRESET,
+        sequence_length=None,
+        pooling=None,
+        normalize=None,
+        output_dim=None,
+        trainable="none",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        loaded = load_preset(preset, sequence_length=sequence_length)
+        self.preset = str(preset)
+        self.backbone = loaded.backbone
+        self.tokenizer = loaded.tokenizer
+        self.sequence_length = int(sequence_length or loaded.sequence_length)
+        self.pooling = pooling or loaded.pooling
+        self.normalize = loaded.normalize if normalize is None else bool(normalize)
+        self.output_dim = None if output_dim is None else int(output_dim)
+        self._check_options()
+        self.num_layers = len(self._transformer_layers())
+        self.trainable_mode = parse_trainable(trainable, self.num_layers)
+        self._freeze_backbone()
+        self._start_id, self._end_id, self._pad_id = self._special_token_ids()
+        self.projection = None
+        if self.output_dim is not None:
+            self.projection = tf.keras.layers.Dense(self.output_dim, name="projection")
+        self._encode_fn = None
+
+    @classmethod
+    def from_preset(cls, name_or_path=EMBEDDED_PRESET, **options):
+        """Builds an encoder from a preset name or a local folder.
+
+        Args:
+            name_or_path: str. `"all-minilm-l6-v2"` (embedded, offline),
+                `"tiny-random"` (random, for tests), a Hugging Face or
+                keras-hub folder, or a keras-hub preset name (needs a hub).
+            **options: the constructor's other arguments.
+
+        Example:
+        >>> enc = TextEncoder.from_preset("tiny-random", trainable="top:1")
+        """
+        return cls(preset=name_or_path, **options)
+
+    def _check_options(self):
+        if self.pooling not in _POOLINGS:
+            raise ValueError(f"pooling={self.pooling!r} is not one of {_POOLINGS}.")
+        limit = getattr(self.backbone, "max_sequence_length", None)
+        if self.sequence_length < 2 or (limit and self.sequence_length > limit):
+            raise ValueError(
+                f"sequence_length={self.sequence_length} must be between 2 and "
+                f"the backbone's maximum, {limit}."
+            )
+        if self.output_dim is not None and self.output_dim < 1:
+            raise ValueError(f"output_dim={self.output_dim} must be a positive integer.")
+
+    def _transformer_layers(self):
+        return [l for l in self.backbone.layers if l.name.startswith("transformer_layer_")]
+
+    def _freeze_backbone(self):
+        """Marks which Keras 3 sub-layers train, per `trainable_mode`."""
+        blocks = self._transformer_layers()
+        if self.trainable_mode == "all":
+            # The pooler dense is never used (pooling reads token outputs), so
+            # it stays frozen instead of collecting no gradients.
+            train = {l.name for l in self.backbone.layers if l.name != "pooled_dense"}
+        elif self.trainable_mode == "none":
+            train = set()
+        else:
+            n = int(self.trainable_mode.split(":")[1])
+            train = {l.name for l in blocks[len(blocks) - n :]}
+        self.backbone.trainable = True
+        for layer in self.backbone.layers:
+            layer.trainable = layer.name in train
+
+    def _special_token_ids(self):
+        tok = self.tokenizer
+        start = getattr(tok, "cls_token_id", None)
+        end = getattr(tok, "sep_token_id", None)
+        if start is None:
+            start = getattr(tok, "start_token_id", None)
+        if end is None:
+            end = getattr(tok, "end_token_id", None)
+        pad = getattr(tok, "pad_token_id", None) or 0
+        if start is None or end is None:
+            raise ValueError(
+                f"Tokenizer {type(tok).__name__} of preset {self.preset!r} has no "
+                "[CLS]/[SEP] (start/end) tokens; TextEncoder supports BERT-family models."
+            )
+        return int(start), int(end), int(pad)
+
+    # The bridge: tf-keras optimizers, `fit` and `save_weights` see the
+    # tf.Variables under the Keras 3 backbone's variables. Checkpoints and
+    # SavedModels track the Keras 3 variables (through `self.backbone`) only.
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        own = super().trainable_weights
+        return [v.value for v in self.backbone.trainable_weights] + own
+
+    @property
+    def non_trainable_weights(self):
+        own = super().non_trainable_weights
+        if not self.trainable:
+            return [v.value for v in self.backbone.weights] + own
+        return [v.value for v in self.backbone.non_trainable_weights] + own
+
+    def _trackable_children(self, save_type="checkpoint", **kwargs):
+        if save_type != "savedmodel":
+            return super()._trackable_children(save_type, **kwargs)
+        # Skip tf-keras' SavedModel serialisation: it adds `self.weights`, i.e.
+        # the tf.Variables under the Keras 3 variables that `backbone` already
+        # tracks, so every BERT weight would be stored twice, and it traces
+        # `call` for a Keras reload that cannot work with Keras 3 objects
+        # inside. The SavedModel's own signatures are the interface.
+        children = super(tf.keras.layers.Layer, self)._trackable_children(save_type, **kwargs)
+        children.pop("_encode_fn", None)
+        return children
+
+    # tf-keras' `.weights.h5` / `.keras` format saves a layer's own weight
+    # lists, which do not include the Keras 3 backbone's: save them here.
+    def save_own_variables(self, store):
+        for i, v in enumerate(self.backbone.weights):
+            store[f"{i}"] = v.numpy()
+
+    def load_own_variables(self, store):
+        weights = self.backbone.weights
+        if len(store.keys()) != len(weights):
+            raise ValueError(
+                f"{self.name}: the file holds {len(store.keys())} encoder weights but "
+                f"preset {self.preset!r} has {len(weights)}. Build the encoder with "
+                "the preset and options it was saved with (see its get_config())."
+            )
+        for i, v in enumerate(weights):
+            value = store[f"{i}"]
+            if tuple(value.shape) != tuple(v.shape):
+                raise ValueError(
+                    f"{self.name}: saved weight {i} ({v.path}) has shape "
+                    f"{tuple(value.shape)}, the encoder expects {tuple(v.shape)}. "
+                    "Was it saved from another preset?"
+                )
+            v.assign(value)
+
+    def tokenize(self, texts):
+        """Token ids `[batch, <= sequence_length]` and their padding mask."""
+        texts = tf.strings.unicode_transcode(texts, "UTF-8", "UTF-8", errors="replace")
+        pieces = self.tokenizer(texts)
+        if not isinstance(pieces, tf.RaggedTensor):
+            pieces = tf.ragged.constant(pieces, dtype=tf.int32)
+        pieces = tf.cast(pieces, tf.int32)[:, : self.sequence_length - 2]
+        batch = tf.shape(texts, out_type=tf.int64)[:1]
+        start = tf.fill(tf.concat([batch, [1]], 0), self._start_id)
+        end = tf.fill(tf.concat([batch, [1]], 0), self._end_id)
+        ids = tf.concat([start, pieces, end], axis=1)
+        mask = tf.sequence_mask(ids.row_lengths(), dtype=tf.int32)
+        return ids.to_tensor(default_value=self._pad_id), mask
+
+    def call(self, inputs, training=None):
+        texts = _check_texts(inputs)
+        token_ids, mask = self.tokenize(texts)
+        features = {
+            "token_ids": token_ids,
+            "segment_ids": tf.zeros_like(token_ids),
+            "padding_mask": mask,
+        }
+        expected = getattr(self.backbone, "input", features)
+        features = {k: v for k, v in features.items() if k in expected}
+        bert_training = bool(training) and self.trainable_mode != "none"
+        outputs = self.backbone(features, training=bert_training)
+        tokens = outputs["sequence_output"] if isinstance(outputs, dict) else outputs
+        tokens = tf.cast(tokens, tf.float32)
+        if self.pooling == "cls":
+            pooled = tokens[:, 0]
+        else:
+            weights = tf.cast(mask, tf.float32)[:, :, None]
+            pooled = tf.reduce_sum(tokens * weights, 1) / tf.maximum(tf.reduce_sum(weights, 1), 1.0)
+        if self.projection is not None:
+            pooled = tf.cast(self.projection(pooled), tf.float32)
+        if self.normalize:
+            pooled = tf.math.l2_normalize(pooled, axis=-1)
+        return pooled
+
+    def encode(self, texts, batch_size=128):
+        """Embeds many texts in batches; returns a `[n, dim]` float32 array.
+
+        Texts are batched in order of length, so each batch pads little, and
+        returned in the input order.
+
+        Args:
+            texts: list of str, or a 1-D array of str/bytes.
+            batch_size: int. Texts per batch.
+        """
+        texts = np.asarray(list(texts), dtype=object)
+        if texts.size == 0:
+            return np.zeros((0, self.embedding_dim), np.float32)
+        if self._encode_fn is None:
+            self._encode_fn = tf.function(
+                lambda x: self(x, training=False),
+                input_signature=[tf.TensorSpec([None], tf.string)],
+            )
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        out = np.zeros((len(texts), self.embedding_dim), np.float32)
+        for i in range(0, len(order), batch_size):
+            idx = order[i : i + batch_size]
+            out[idx] = self._encode_fn(tf.constant(list(texts[idx]), tf.string)).numpy()
+        return out
+
+    @property
+    def embedding_dim(self):
+        """Size of the output embedding."""
+        return self.output_dim or int(self.backbone.hidden_dim)
+
+    def compute_output_shape(self, input_shape):
+        return tf.TensorShape([input_shape[0], self.embedding_dim])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            preset=self.preset,
+            sequence_length=self.sequence_length,
+            pooling=self.pooling,
+            normalize=self.normalize,
+            output_dim=self.output_dim,
+            trainable=self.trainable_mode,
+        )
+        return config
+
+
+def _check_texts(inputs):
+    if isinstance(inputs, (list, tuple, np.ndarray)):
+        inputs = tf.convert_to_tensor(inputs)
+    if not isinstance(inputs, tf.Tensor) or inputs.dtype != tf.string:
+        kind = getattr(inputs, "dtype", type(inputs).__name__)
+        raise TypeError(
+            f"TextEncoder takes a rank-1 tf.string tensor of raw texts; got {kind}. "
+            'Pass texts, e.g. tf.constant(["red running shoe"]); map ids to their '
+            "item texts first."
+        )
+    rank = inputs.shape.rank
+    if rank is not None and rank != 1:
+        hint = " Squeeze the last axis: tf.squeeze(x, -1)." if rank == 2 else ""
+        raise ValueError(
+            f"TextEncoder takes a rank-1 tensor [batch] of texts; got shape "
+            f"{inputs.shape}.{hint}"
+        )
+    return inputs
