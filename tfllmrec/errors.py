@@ -15,3 +15,12 @@ class MissingPackageError(TfllmrecError, ImportError):
 
 class HubUnreachableError(TfllmrecError, OSError):
     """A preset needs a model hub (Kaggle, Hugging Face) that is unreachable."""
+
+
+class DataError(TfllmrecError, ValueError):
+    """Malformed or inconsistent data. The message names the file, the row or
+    line, and the column where it can, and says how to fix it."""
+
+
+class ConfigError(TfllmrecError, ValueError):
+    """An invalid recipe configuration: unknown key, wrong type, bad value."""
