@@ -1,0 +1,19 @@
+"""Offline evaluation: ranking metrics and a popularity baseline.
+
+NumPy only (no TensorFlow import), so it stays fast and usable anywhere; the
+models hand it NumPy score matrices. Users and items are integer indices.
+
+- `RankingEvaluator`: full-ranking top-K recall/ndcg/hit/mrr/precision
+  (RecBole's definitions), with excluded items and candidate subsets.
+- `SampledEvaluator`: HR@K and NDCG@K of one positive among sampled negatives
+  (ReChorus's convention).
+- `ImpressionEvaluator`: MIND's per-impression AUC, MRR and nDCG@K.
+- `Popularity`: the most-popular-items baseline.
+"""
+
+from tfllmrec.evaluation.impression_evaluator import ImpressionEvaluator
+from tfllmrec.evaluation.popularity import Popularity
+from tfllmrec.evaluation.ranking_evaluator import RankingEvaluator
+from tfllmrec.evaluation.sampled_evaluator import SampledEvaluator
+
+__all__ = ["RankingEvaluator", "SampledEvaluator", "ImpressionEvaluator", "Popularity"]
