@@ -1,0 +1,32 @@
+"""Data layer: interactions, items with text, loaders and splits.
+
+Uses pandas and numpy only (no TensorFlow). Every malformed input raises
+`tfllmrec.errors.DataError`, naming the file, line and column, and the fix.
+
+Example:
+>>> from tfllmrec.data import load_movielens_100k, random_split
+>>> dataset = load_movielens_100k()
+>>> split = random_split(dataset.interactions, ratios=(0.8, 0.1, 0.1), seed=2020)
+>>> texts = dataset.items.texts(split.test.items)
+"""
+
+from tfllmrec.data.dataset import Dataset
+from tfllmrec.data.interactions import Interactions
+from tfllmrec.data.items import Items
+from tfllmrec.data.movielens import load_movielens_100k, load_movielens_latest_small
+from tfllmrec.data.split import Split
+from tfllmrec.data.splits import cold_start_split, leave_one_out, random_split
+from tfllmrec.data.tabular import load_tabular
+
+__all__ = [
+    "Dataset",
+    "Interactions",
+    "Items",
+    "Split",
+    "cold_start_split",
+    "leave_one_out",
+    "load_movielens_100k",
+    "load_movielens_latest_small",
+    "load_tabular",
+    "random_split",
+]

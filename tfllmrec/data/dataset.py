@@ -1,0 +1,74 @@
+"""The `Dataset`: interactions plus the catalogue of the items they refer to."""
+
+import numpy as np
+
+from tfllmrec.data._files import place
+from tfllmrec.data.interactions import Interactions
+from tfllmrec.data.items import Items
+from tfllmrec.errors import DataError
+
+
+class Dataset:
+    """Interactions and items, checked to agree.
+
+    Every interaction's item must be in the items table. Items without any
+    interaction are fine (they can still be recommended, e.g. cold items).
+
+    Args:
+        name: str. A short name, e.g. "ml-100k".
+        interactions: Interactions.
+        items: Items.
+
+    Attributes:
+        name: str.
+        interactions: Interactions.
+        items: Items.
+
+    Raises:
+        DataError: interactions refer to items missing from `items`; the
+            message counts them and names the first 5 with their rows.
+
+    Example:
+    >>> dataset = Dataset("toy", Interactions(inter_frame), Items(item_frame, ["title"]))
+    >>> dataset.items.texts(dataset.interactions.items)
+    """
+
+    def __init__(self, name, interactions, items):
+        if not isinstance(interactions, Interactions):
+            raise TypeError(
+                f"Dataset needs an Interactions, not {type(interactions).__name__}. "
+                "Fix: wrap the frame with Interactions(frame)."
+            )
+        if not isinstance(items, Items):
+            raise TypeError(
+                f"Dataset needs an Items, not {type(items).__name__}. Fix: wrap "
+                "the frame with Items(frame, text_fields=[...])."
+            )
+        frame = interactions.frame
+        unknown = ~frame["item_id"].isin(items.ids).to_numpy()
+        if unknown.any():
+            rows = frame[unknown]
+            shown = ", ".join(
+                f"{item!r} ({place(frame.index.name, _plain(label))})"
+                for label, item in zip(rows.index[:5], rows["item_id"].iloc[:5])
+            )
+            distinct = rows["item_id"].nunique()
+            raise DataError(
+                f"{interactions.source}: {int(unknown.sum())} interaction(s) "
+                f"refer to {distinct} item id(s) missing from the items table "
+                f"({items.source}); the first: {shown}. Fix: add them to the "
+                "items file or drop those rows."
+            )
+        self.name = str(name)
+        self.interactions = interactions
+        self.items = items
+
+    def __repr__(self):
+        return (
+            f"Dataset({self.name!r}: {len(self.interactions)} interactions, "
+            f"{len(self.interactions.users)} users, {len(self.items)} items)"
+        )
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value

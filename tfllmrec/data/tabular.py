@@ -1,0 +1,151 @@
+"""Loads your own interactions and items from CSV, TSV or Parquet files."""
+
+from pathlib import Path
+
+import pandas as pd
+
+from tfllmrec.data._build import build_interactions, item_ids
+from tfllmrec.data._files import ROW, read_delimited, require_columns
+from tfllmrec.data.dataset import Dataset
+from tfllmrec.data.items import Items
+from tfllmrec.errors import DataError, MissingPackageError
+
+_DELIMITERS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
+_PARQUET = (".parquet", ".pq")
+_KEYS = ("user_id", "item_id", "weight", "timestamp", "items_item_id")
+
+
+def load_tabular(interactions_path, items_path, columns, text_fields, delimiter=None,
+                 name="custom", categorical_fields=()):
+    """Loads a Dataset from an interactions file and an items file.
+
+    The format follows the suffix: .csv (comma), .tsv or .tab (tab),
+    .parquet or .pq; `delimiter` overrides it for text files (and is needed
+    for other suffixes, e.g. ".dat"). Text files must be UTF-8; a byte-order
+    mark and CRLF line endings are fine. Ids are read as strings.
+    Timestamps may be Unix seconds, milliseconds (values above 1e11; one unit
+    per column), or ISO 8601 dates (naive ones are UTC); empty ones are
+    unknown. Weights must be numbers >= 0; without a weight column every
+    interaction weighs 1.0.
+
+    Args:
+        interactions_path: str or Path. One row per interaction.
+        items_path: str or Path. One row per item.
+        columns: dict. Maps our names to your column names: "user_id" and
+            "item_id" (required), "weight" and "timestamp" (optional), and
+            "items_item_id" when the items file names its id column
+            differently from the interactions file (default: the same name).
+        text_fields: list of str. Columns of the items file joined into
+            each item's text, in order.
+        delimiter: str or None. Field separator for text files.
+        name: str. The dataset's name.
+        categorical_fields: list of str. Items-file columns kept as
+            categorical features.
+
+    Returns:
+        Dataset.
+
+    Raises:
+        DataError: a file is missing, empty, malformed or not UTF-8; a named
+            column is missing (the closest existing name is suggested); a bad
+            id, weight or timestamp (naming file, line and column); or
+            interactions refer to items missing from the items file.
+        MissingPackageError: Parquet without pyarrow installed.
+
+    Example:
+    >>> dataset = load_tabular(
+    ...     "orders.csv", "products.tsv",
+    ...     columns={"user_id": "customer", "item_id": "sku", "weight": "qty"},
+    ...     text_fields=["name", "description"])
+    """
+    columns = _check_columns(columns)
+    text_fields = [text_fields] if isinstance(text_fields, str) else list(text_fields)
+    categorical_fields = ([categorical_fields] if isinstance(categorical_fields, str)
+                          else list(categorical_fields))
+    interactions_path, items_path = Path(interactions_path), Path(items_path)
+
+    raw = _read(interactions_path, delimiter)
+    mapped = {k: v for k, v in columns.items() if k != "items_item_id"}
+    require_columns(raw, interactions_path,
+                    {f"columns[{k!r}]": v for k, v in mapped.items()},
+                    raw.attrs.get("header_line"))
+    interactions = build_interactions(raw, interactions_path, mapped)
+
+    raw = _read(items_path, delimiter)
+    id_column = columns.get("items_item_id", columns["item_id"])
+    wanted = {"the items' id column (columns['items_item_id'], default "
+              "columns['item_id'])": id_column}
+    wanted.update({f"text_fields[{i}]": f for i, f in enumerate(text_fields)})
+    wanted.update({f"categorical_fields[{i}]": f for i, f in enumerate(categorical_fields)})
+    require_columns(raw, items_path, wanted, raw.attrs.get("header_line"))
+    frame = pd.DataFrame({"item_id": item_ids(raw, items_path, id_column)}, index=raw.index)
+    for field in dict.fromkeys([*text_fields, *categorical_fields]):
+        if field == "item_id" and id_column != "item_id":
+            raise DataError(
+                f"{items_path}: the column 'item_id' is listed as a field while "
+                f"{id_column!r} is the id column. Fix: rename the 'item_id' column."
+            )
+        frame[field] = raw[field]
+    items = Items(frame, text_fields, categorical_fields, source=str(items_path))
+    return Dataset(name, interactions, items)
+
+
+def _check_columns(columns):
+    if not isinstance(columns, dict):
+        raise DataError(
+            f"columns must be a dict, not {type(columns).__name__}. Fix: e.g. "
+            "columns={'user_id': 'customer', 'item_id': 'sku'}."
+        )
+    unknown = [k for k in columns if k not in _KEYS]
+    missing = [k for k in ("user_id", "item_id") if k not in columns]
+    if unknown or missing:
+        problem = (f"unknown key(s) {unknown}" if unknown else f"missing key(s) {missing}")
+        raise DataError(
+            f"columns={columns!r}: {problem}. Fix: map our names {list(_KEYS)} "
+            "(user_id and item_id are required) to your column names, e.g. "
+            "{'user_id': 'customer', 'item_id': 'sku', 'weight': 'qty'}."
+        )
+    return {k: str(v) for k, v in columns.items()}
+
+
+def _read(path, delimiter):
+    suffix = path.suffix.lower()
+    if suffix in _PARQUET:
+        return _read_parquet(path)
+    sep = delimiter or _DELIMITERS.get(suffix)
+    if sep is None:
+        raise DataError(
+            f"{path}: cannot tell the format from the suffix {suffix or '(none)'!r}. "
+            "Fix: use .csv, .tsv or .parquet, or pass delimiter=',' (or '\\t', "
+            "'|', ...) for a delimited text file."
+        )
+    if len(sep) != 1:
+        raise DataError(f"delimiter={sep!r} must be one character. Fix: e.g. delimiter=','.")
+    return read_delimited(path, sep)
+
+
+def _read_parquet(path):
+    if not path.is_file():
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise DataError(f"{path} {what}. Fix: check the path.")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path} is empty (0 bytes). Fix: point at the complete file.")
+    try:
+        frame = pd.read_parquet(path)
+    except ImportError as error:
+        raise MissingPackageError(
+            f"Reading {path} needs a Parquet engine ({error}). Fix: `pip install "
+            "pyarrow`, or save the file as CSV."
+        ) from None
+    except Exception as error:  # each engine raises its own error types
+        raise DataError(
+            f"{path} is not a readable Parquet file ({type(error).__name__}: "
+            f"{error}). Fix: re-export it, or save it as CSV."
+        ) from None
+    if len(frame) == 0:
+        raise DataError(f"{path} has columns but no rows. Fix: point at the complete file.")
+    frame.columns = [str(c) for c in frame.columns]
+    # Parquet has no lines: name rows 1, 2, ... as a spreadsheet would.
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name=ROW)
+    frame.attrs["header_line"] = None
+    return frame
