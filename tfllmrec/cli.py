@@ -1,8 +1,13 @@
-"""The `tfllmrec` command line."""
+"""The `tfllmrec` command line: list, train, evaluate, recommend, demo."""
 
 import argparse
+import json
 import os
 import sys
+
+# TensorFlow's C++ start-up chatter buries the command's output; set before
+# anything imports TensorFlow. An explicit setting by the user wins.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 DEMO_TITLES = [
     "Nike Air Zoom Pegasus men's running shoe",
@@ -38,6 +43,65 @@ def _demo(args):
     return 0
 
 
+def _list(args):
+    from tfllmrec.recipes import get_recipe, recipe_names
+
+    for name in recipe_names():
+        print(f"{name:12s} {get_recipe(name).description}")
+    return 0
+
+
+def _train(args):
+    from tfllmrec.recipes import get_recipe, to_yaml, with_overrides
+    from tfllmrec.recipes.run import train_recipe
+
+    config = with_overrides(get_recipe(args.recipe), args.set or [])
+    if args.print_config:
+        print(to_yaml(config), end="")
+        return 0
+    output = args.output or os.path.join("runs", config.name)
+    verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
+    metrics = train_recipe(config, output, overwrite=args.overwrite, verbose=verbose)
+    _print_summary(metrics)
+    print(f"\nRun written to {output} (config.yaml, metrics.json, checkpoints/, logs for TensorBoard)")
+    return 0
+
+
+def _print_summary(metrics):
+    rows = [("ours", metrics.get("test"), metrics.get("cold_start"))]
+    for name, values in metrics.get("baselines", {}).items():
+        rows.append((name, values.get("test"), values.get("cold_start")))
+    print(f"\n{'model':14s} {'Recall@10':>10s} {'NDCG@10':>10s} {'cold R@10':>10s}")
+    for name, test, cold in rows:
+        cold_recall = f"{cold['recall@10']:.4f}" if cold else "-"
+        print(f"{name:14s} {test['recall@10']:10.4f} {test['ndcg@10']:10.4f} {cold_recall:>10s}")
+
+
+def _evaluate(args):
+    from tfllmrec.recipes.trained_run import TrainedRun
+
+    print(json.dumps(TrainedRun(args.run_dir).evaluate(), indent=2))
+    return 0
+
+
+def _recommend(args):
+    from tfllmrec.recipes.trained_run import TrainedRun
+
+    run = TrainedRun(args.run_dir)
+    if (args.user is None) == (args.text is None):
+        print("tfllmrec: error: give exactly one of --user ID or --text QUERY", file=sys.stderr)
+        return 2
+    if args.user is not None:
+        results = run.recommend_for_user(args.user, k=args.k)
+        print(f"Top {len(results)} for user {args.user}:")
+    else:
+        results = run.recommend_for_text(args.text, k=args.k)
+        print(f"Top {len(results)} for {args.text!r}:")
+    for rank, (item_id, text, score) in enumerate(results, 1):
+        print(f"{rank:3d}. {score:7.4f}  [{item_id}] {text}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="tfllmrec", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -45,13 +109,30 @@ def build_parser():
     demo.add_argument("--preset", default="all-minilm-l6-v2", help="encoder preset or folder")
     demo.add_argument("-k", type=int, default=2, help="neighbours per title")
     demo.set_defaults(run=_demo)
+    commands.add_parser("list", help="list the registered recipes").set_defaults(run=_list)
+    train = commands.add_parser("train", help="train a recipe and evaluate it against baselines")
+    train.add_argument("recipe", help="recipe name (see `tfllmrec list`), folder or YAML file")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a config value, e.g. --set data.split_seed=7 (repeatable)")
+    train.add_argument("--output", help="run folder (default runs/RECIPE)")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    train.add_argument("--quiet", action="store_true", help="no progress output")
+    train.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    train.set_defaults(run=_train)
+    evaluate = commands.add_parser("evaluate", help="recompute a run's test metrics")
+    evaluate.add_argument("run_dir")
+    evaluate.set_defaults(run=_evaluate)
+    recommend = commands.add_parser("recommend", help="top-k items for a user or a text query")
+    recommend.add_argument("run_dir")
+    recommend.add_argument("--user", help="a user id of the run's data")
+    recommend.add_argument("--text", help="a free-text query")
+    recommend.add_argument("-k", type=int, default=10)
+    recommend.set_defaults(run=_recommend)
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    # TensorFlow's C++ start-up chatter buries the command's output.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tfllmrec  # noqa: F401  (selects tf-keras before TensorFlow loads)
     from tfllmrec.errors import TfllmrecError
 

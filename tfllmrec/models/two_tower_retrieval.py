@@ -1,0 +1,183 @@
+"""`TwoTowerRetrieval`: a TFRS retrieval model over user history and item text."""
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_recommenders as tfrs
+
+from tfllmrec.towers import ItemTower, UserTower
+
+_HISTORY = ("none", "ids", "text", "ids+text", "shared")
+_LOSSES = ("in_batch", "full_softmax")
+
+
+class TwoTowerRetrieval(tfrs.Model):
+    """Two-tower retrieval: users and items in one space, scored by dot product.
+
+    Candidate tower: item-id embedding + MLP of the item's text embedding
+    (`ItemTower`). Query tower: user-id embedding + the mean of the user's
+    history items (`UserTower`), whose item vectors come from their own
+    tables (`history_pooling="ids"`, `"text"`, `"ids+text"`) or from the candidate
+    tower itself (`"shared"`). Features are integer indices:
+    `{"user": [batch], "item": [batch]}`.
+
+    Args:
+        num_users: int. Number of users.
+        num_items: int. Number of items.
+        embedding_dim: int. Size of the shared space.
+        use_user_ids: bool. User-id embedding in the query tower.
+        use_item_ids: bool. Item-id embedding in the candidate tower.
+        text_dim: int or None. Size of the item text embeddings; None: ids only.
+        text_hidden_dim: int. Hidden units of the text MLPs.
+        id_dropout: float. Item-id dropout in training.
+        history_pooling: str. One of "none", "ids", "text", "ids+text", "shared".
+        max_history: int. History items kept per user.
+        temperature: float. Softmax temperature of the retrieval loss.
+        loss: str. "in_batch" (TFRS `Retrieval`, other batch items are the
+            negatives, with logQ correction) or "full_softmax" (every item is
+            a negative: exact, and cheap for catalogues up to ~100k items).
+        logq_correction: bool. Subtract log sampling probability of each
+            in-batch candidate (in_batch only).
+
+    Example:
+    >>> model = TwoTowerRetrieval(num_users=10, num_items=20, embedding_dim=8)
+    >>> model.compile(optimizer=tf.keras.optimizers.Adam(1e-2))
+    >>> model.score(tf.constant([0, 1])).shape
+    TensorShape([2, 20])
+    """
+
+    def __init__(
+        self,
+        num_users,
+        num_items,
+        embedding_dim=64,
+        use_user_ids=True,
+        use_item_ids=True,
+        text_dim=None,
+        text_hidden_dim=256,
+        id_dropout=0.0,
+        history_pooling="none",
+        max_history=50,
+        temperature=0.1,
+        loss="in_batch",
+        logq_correction=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if history_pooling not in _HISTORY:
+            raise ValueError(f"history_pooling={history_pooling!r}: use one of {_HISTORY}.")
+        if loss not in _LOSSES:
+            raise ValueError(f"loss={loss!r}: use one of {_LOSSES}.")
+        if temperature <= 0:
+            raise ValueError("temperature must be positive.")
+        if history_pooling in ("text", "ids+text") and not text_dim:
+            raise ValueError(f"history_pooling={history_pooling!r} needs item text (text_dim).")
+        self.num_users = int(num_users)
+        self.num_items = int(num_items)
+        self.embedding_dim = int(embedding_dim)
+        self.use_user_ids = bool(use_user_ids)
+        self.use_item_ids = bool(use_item_ids)
+        self.text_dim = None if not text_dim else int(text_dim)
+        self.text_hidden_dim = int(text_hidden_dim)
+        self.id_dropout = float(id_dropout)
+        self.history_pooling = history_pooling
+        self.max_history = int(max_history) if history_pooling != "none" else 0
+        self.temperature = float(temperature)
+        self.loss = loss
+        self.logq_correction = bool(logq_correction)
+
+        self.item_tower = ItemTower(
+            self.num_items, self.embedding_dim, use_item_ids=self.use_item_ids,
+            text_dim=self.text_dim, text_hidden_dim=self.text_hidden_dim,
+            id_dropout=self.id_dropout, name="item_tower",
+        )
+        self.user_tower = UserTower(
+            self.num_users, self.embedding_dim, use_user_ids=self.use_user_ids,
+            max_history=self.max_history, name="user_tower",
+        )
+        self.history_items = None
+        if history_pooling in ("ids", "text", "ids+text"):
+            self.history_items = ItemTower(
+                self.num_items, self.embedding_dim, use_item_ids=history_pooling != "text",
+                text_dim=self.text_dim if "text" in history_pooling else None,
+                text_hidden_dim=self.text_hidden_dim, normalize=False, name="history_items",
+            )
+        self.log_q = self.add_weight(
+            name="log_q", shape=[self.num_items], trainable=False,
+            initializer=tf.keras.initializers.Constant(-np.log(self.num_items)),
+        )
+        self.task = tfrs.tasks.Retrieval(temperature=self.temperature, remove_accidental_hits=True)
+        self._all_items = tf.range(self.num_items)
+
+    def set_training_data(self, item_counts, histories, text_table=None):
+        """Fills the non-trained state from the training split.
+
+        Args:
+            item_counts: array `[num_items]`: training interactions per item
+                (sampling probabilities; items with 0 get no trained id).
+            histories: list of item-index lists per user, oldest first.
+            text_table: array `[num_items, text_dim]` or None.
+        """
+        counts = np.asarray(item_counts, np.float64)
+        self.log_q.assign(np.log(np.maximum(counts, 1.0) / max(counts.sum(), 1.0)).astype("float32"))
+        for tower in (self.item_tower, self.history_items):
+            if tower is None:
+                continue
+            tower.set_known_items(counts > 0)
+            if text_table is not None and tower.text_dim:
+                tower.set_text_table(text_table)
+        if self.max_history:
+            self.user_tower.set_history(histories)
+
+    def _history_vectors(self):
+        if self.history_pooling == "none":
+            return None
+        if self.history_pooling == "shared":
+            return self.item_tower.raw(self._all_items)
+        return self.history_items.raw(self._all_items)
+
+    def query(self, users, exclude_items=None, training=False):
+        """User vectors `[batch, embedding_dim]`."""
+        return self.user_tower(
+            users, item_vectors=self._history_vectors(), exclude_items=exclude_items,
+            training=training,
+        )
+
+    def candidates(self, items=None, training=False):
+        """Item vectors; all items when `items` is None."""
+        return self.item_tower(self._all_items if items is None else items, training=training)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32, name="users")])
+    def score(self, users):
+        """Scores of every item for each user: `[batch, num_items]`."""
+        return tf.matmul(self.query(users), self.candidates(), transpose_b=True)
+
+    def compute_loss(self, features, training=False):
+        users, items = features["user"], features["item"]
+        query = self.query(users, exclude_items=items if training else None, training=training)
+        if self.loss == "full_softmax":
+            logits = tf.matmul(query, self.candidates(training=training), transpose_b=True)
+            losses = tf.keras.losses.sparse_categorical_crossentropy(
+                items, logits / self.temperature, from_logits=True
+            )
+            return tf.reduce_sum(losses)
+        candidates = self.candidates(items, training=training)
+        probability = tf.exp(tf.gather(self.log_q, items)) if self.logq_correction else None
+        return self.task(
+            query, candidates, candidate_sampling_probability=probability,
+            candidate_ids=items, compute_metrics=False,
+        )
+
+    def get_config(self):
+        return dict(
+            num_users=self.num_users, num_items=self.num_items,
+            embedding_dim=self.embedding_dim, use_user_ids=self.use_user_ids,
+            use_item_ids=self.use_item_ids, text_dim=self.text_dim,
+            text_hidden_dim=self.text_hidden_dim, id_dropout=self.id_dropout,
+            history_pooling=self.history_pooling, max_history=self.max_history,
+            temperature=self.temperature, loss=self.loss,
+            logq_correction=self.logq_correction,
+        )
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,28 @@
+"""The zoo's recipes, registered by name. `zoo/<name>/config.yaml` is each
+one resolved and written out (`tfllmrec train <name> --print-config`)."""
+
+from tfllmrec.recipes.data_config import DataConfig
+from tfllmrec.recipes.eval_config import EvalConfig
+from tfllmrec.recipes.model_config import ModelConfig
+from tfllmrec.recipes.recipe_config import RecipeConfig
+from tfllmrec.recipes.registry import register_recipe
+from tfllmrec.recipes.train_config import TrainConfig
+
+VIDEO = register_recipe(
+    RecipeConfig(
+        name="video",
+        description="MovieLens-100K movies: user history + MiniLM title/genre text, cold-start ready",
+        data=DataConfig(dataset="movielens-100k", split="random", split_seed=2020),
+        model=ModelConfig(
+            sequence_length=64, use_text=True, id_dropout=0.3, history_pooling="none",
+            temperature=0.2, loss="full_softmax", embedding_dim=64,
+        ),
+        train=TrainConfig(epochs=40, batch_size=512, learning_rate=3e-3, patience=8, seed=42),
+        eval=EvalConfig(ks=(5, 10, 20), monitor="ndcg@10"),
+        baseline_model=ModelConfig(
+            use_text=False, id_dropout=0.0, history_pooling="none", temperature=0.2,
+            loss="full_softmax", embedding_dim=64,
+        ),
+        baseline_train=TrainConfig(epochs=40, batch_size=512, learning_rate=3e-3, patience=8, seed=42),
+    )
+)

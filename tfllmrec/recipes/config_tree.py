@@ -1,0 +1,157 @@
+"""Typed, frozen recipe configs: build from dicts/YAML, override with `a.b=value`.
+
+A config is a frozen dataclass whose fields are scalars, tuples, dicts or
+nested config dataclasses. These helpers are the only way configs are read,
+so every unknown key and wrong type gets the same clear error.
+"""
+
+import dataclasses
+import typing
+
+import yaml
+
+from tfllmrec.errors import ConfigError
+
+_NONE = type(None)
+
+
+def to_dict(config):
+    """A config as plain nested dicts/lists (YAML- and JSON-ready)."""
+    out = {}
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if dataclasses.is_dataclass(value):
+            value = to_dict(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, dict):
+            value = dict(value)
+        out[field.name] = value
+    return out
+
+
+def to_yaml(config):
+    """The config as a YAML document."""
+    return yaml.safe_dump(to_dict(config), sort_keys=False)
+
+
+def from_dict(cls, data, where=""):
+    """Builds config class `cls` from a nested dict, checking keys and types.
+
+    Args:
+        cls: a config dataclass type.
+        data: dict. Missing keys keep their defaults.
+        where: str. Dotted prefix for error messages.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'} must be a mapping, got {type(data).__name__}.")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"Unknown config key{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(repr(_join(where, k)) for k in unknown)}. Valid keys"
+            f"{' under ' + repr(where) if where else ''}: {', '.join(sorted(fields))}."
+        )
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, value in data.items():
+        values[name] = _coerce(hints[name], value, _join(where, name))
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"Invalid {where or 'config'}: {e}") from e
+
+
+def with_overrides(config, overrides):
+    """Returns a copy of `config` with `["a.b=value", ...]` applied.
+
+    Values are parsed as YAML scalars/lists (`3`, `0.1`, `true`, `[1, 2]`).
+    """
+    data = to_dict(config)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"Override {item!r} is not of the form key.path=value.")
+        key, raw = item.split("=", 1)
+        path = key.strip().split(".")
+        node = data
+        for i, part in enumerate(path[:-1]):
+            if not isinstance(node.get(part), dict):
+                raise ConfigError(
+                    f"Override {key!r}: {'.'.join(path[: i + 1])!r} is not a config "
+                    f"section. Sections: {', '.join(k for k, v in node.items() if isinstance(v, dict))}."
+                )
+            node = node[part]
+        if path[-1] not in node:
+            raise ConfigError(
+                f"Unknown config key {key!r}. Valid keys: {', '.join(sorted(node))}."
+            )
+        try:
+            node[path[-1]] = yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"Override {item!r}: cannot parse the value: {e}") from e
+    return from_dict(type(config), data)
+
+
+def merge_yaml(config, path):
+    """Returns `config` updated with the (possibly partial) YAML file at `path`."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"Cannot read config file {path}: {e}") from e
+    base = to_dict(config)
+    _deep_update(base, data, str(path))
+    return from_dict(type(config), base)
+
+
+def _deep_update(base, data, where):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}.")
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict) and key in base:
+            _deep_update(base[key], value, f"{where}:{key}")
+        else:
+            base[key] = value
+
+
+def _join(prefix, name):
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _coerce(hint, value, where):
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        if value is None and _NONE in args:
+            return None
+        options = [a for a in args if a is not _NONE]
+        errors = []
+        for option in options:
+            try:
+                return _coerce(option, value, where)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0])
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, where)
+    if origin is tuple or hint is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where} must be a list, got {value!r}.")
+        item = args[0] if args else typing.Any
+        return tuple(_coerce(item, v, where) for v in value)
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a mapping, got {value!r}.")
+        return dict(value)
+    if hint is typing.Any:
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is bool and not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false, got {value!r}.")
+    if hint in (int, float) and isinstance(value, bool):
+        raise ConfigError(f"{where} must be a number, got {value!r}.")
+    if not isinstance(value, hint):
+        raise ConfigError(f"{where} must be of type {hint.__name__}, got {value!r}.")
+    return value

@@ -1,0 +1,55 @@
+"""`ModelConfig`: the two-tower model a recipe trains."""
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of a recipe's `TwoTowerRetrieval`.
+
+    Args:
+        encoder: str. Text encoder preset or folder (see `TextEncoder`).
+        sequence_length: int. Tokens per item text.
+        trainable: str. BERT fine-tuning: "none" (embeddings computed once
+            and cached), "top:N" or "all".
+        use_text: bool. Item text in the candidate tower.
+        use_user_ids: bool. User-id embedding in the query tower.
+        use_item_ids: bool. Item-id embedding in the candidate tower.
+        embedding_dim: int. Size of the shared space.
+        text_hidden_dim: int. Hidden units of the text MLP.
+        id_dropout: float. Item-id dropout in training (cold-start path).
+        history_pooling: str. "none", "ids", "text", "ids+text" or "shared".
+        max_history: int. History items per user.
+        temperature: float. Softmax temperature.
+        loss: str. "full_softmax" or "in_batch".
+        logq_correction: bool. logQ correction of in-batch negatives.
+
+    Example:
+    >>> ModelConfig(temperature=0.1).loss
+    'full_softmax'
+    """
+
+    encoder: str = "all-minilm-l6-v2"
+    sequence_length: int = 64
+    trainable: str = "none"
+    use_text: bool = True
+    use_user_ids: bool = True
+    use_item_ids: bool = True
+    embedding_dim: int = 64
+    text_hidden_dim: int = 256
+    id_dropout: float = 0.3
+    history_pooling: str = "none"
+    max_history: int = 50
+    temperature: float = 0.2
+    loss: str = "full_softmax"
+    logq_correction: bool = True
+
+    def __post_init__(self):
+        if self.trainable != "none":
+            raise ValueError(
+                f"trainable={self.trainable!r}: recipes currently train on cached "
+                "frozen text embeddings; use 'none' (fine-tuning BERT inside a recipe "
+                "is not supported yet; TextEncoder itself supports top:N/all)."
+            )
+        if not 0.0 <= self.id_dropout < 1.0:
+            raise ValueError("id_dropout must be in [0, 1).")

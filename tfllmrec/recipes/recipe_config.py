@@ -1,0 +1,46 @@
+"""`RecipeConfig`: everything one recipe run needs, as one frozen tree."""
+
+import dataclasses
+
+from tfllmrec.recipes.data_config import DataConfig
+from tfllmrec.recipes.eval_config import EvalConfig
+from tfllmrec.recipes.model_config import ModelConfig
+from tfllmrec.recipes.train_config import TrainConfig
+
+
+def _id_only():
+    return ModelConfig(use_text=False, id_dropout=0.0, history_pooling="none")
+
+
+@dataclasses.dataclass(frozen=True)
+class RecipeConfig:
+    """A recipe: data, model, schedule, evaluation, and the ID-only baseline.
+
+    The ID-only two-tower baseline has its own model and schedule so it is
+    tuned as fairly as ours (its own temperature and learning rate, the same
+    epoch budget).
+
+    Args:
+        name: str. Recipe name.
+        description: str. One line for `tfllmrec list`.
+        data: DataConfig.
+        model: ModelConfig.
+        train: TrainConfig.
+        eval: EvalConfig.
+        baseline_model: ModelConfig. The ID-only baseline's model.
+        baseline_train: TrainConfig. The ID-only baseline's schedule.
+
+    Example:
+    >>> from tfllmrec.recipes import get_recipe, with_overrides
+    >>> with_overrides(get_recipe("video"), ["data.split_seed=7"]).data.split_seed
+    7
+    """
+
+    name: str = "custom"
+    description: str = ""
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
+    baseline_model: ModelConfig = dataclasses.field(default_factory=_id_only)
+    baseline_train: TrainConfig = dataclasses.field(default_factory=TrainConfig)

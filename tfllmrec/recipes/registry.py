@@ -1,0 +1,51 @@
+"""The recipe registry: names -> `RecipeConfig`s, plus recipe folders."""
+
+from pathlib import Path
+
+from tfllmrec.errors import ConfigError
+from tfllmrec.recipes.config_tree import merge_yaml
+from tfllmrec.recipes.recipe_config import RecipeConfig
+
+_RECIPES = {}
+
+
+def register_recipe(config):
+    """Registers `config` under `config.name` (the latest registration wins)."""
+    _RECIPES[config.name] = config
+    return config
+
+
+def recipe_names():
+    """Registered recipe names, sorted."""
+    _load_builtin()
+    return sorted(_RECIPES)
+
+
+def get_recipe(name_or_path):
+    """A registered recipe by name, or a recipe folder / YAML file.
+
+    A folder must hold `config.yaml`; a YAML file may set only some keys:
+    it starts from the recipe named by its `name` key, else the defaults.
+    """
+    _load_builtin()
+    if name_or_path in _RECIPES:
+        return _RECIPES[name_or_path]
+    path = Path(name_or_path)
+    if path.is_dir():
+        path = path / "config.yaml"
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        import yaml
+
+        with open(path, encoding="utf-8") as f:
+            base_name = (yaml.safe_load(f) or {}).get("name")
+        base = _RECIPES.get(base_name, RecipeConfig())
+        return merge_yaml(base, path)
+    raise ConfigError(
+        f"No recipe {str(name_or_path)!r}. Registered recipes: "
+        f"{', '.join(sorted(_RECIPES)) or 'none'}; or pass a recipe folder holding "
+        "config.yaml, or a YAML file."
+    )
+
+
+def _load_builtin():
+    from tfllmrec.recipes import builtin  # noqa: F401  (registers on import)

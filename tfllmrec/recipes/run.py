@@ -1,0 +1,193 @@
+"""Runs a recipe end to end: data, split, ours, baselines, cold start, artifacts."""
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from tfllmrec.data import cold_start_split, leave_one_out, random_split
+from tfllmrec.errors import ConfigError
+from tfllmrec.evaluation import Popularity, RankingEvaluator
+from tfllmrec.models import TwoTowerRetrieval
+from tfllmrec.recipes.config_tree import to_dict, to_yaml
+from tfllmrec.recipes.datasets import load_dataset
+from tfllmrec.recipes.text_table import item_text_table
+from tfllmrec.training import IndexedSplit, evaluate_on_test, train_two_tower
+
+MAIN_CHECKPOINT = "checkpoints/main/best"
+
+
+def build_model(model_config, num_users, num_items, text_dim=None):
+    """The `TwoTowerRetrieval` a `ModelConfig` describes."""
+    return TwoTowerRetrieval(
+        num_users=num_users,
+        num_items=num_items,
+        embedding_dim=model_config.embedding_dim,
+        use_user_ids=model_config.use_user_ids,
+        use_item_ids=model_config.use_item_ids,
+        text_dim=text_dim if model_config.use_text else None,
+        text_hidden_dim=model_config.text_hidden_dim,
+        id_dropout=model_config.id_dropout,
+        history_pooling=model_config.history_pooling,
+        max_history=model_config.max_history,
+        temperature=model_config.temperature,
+        loss=model_config.loss,
+        logq_correction=model_config.logq_correction,
+    )
+
+
+def make_split(data, interactions):
+    """The main split a DataConfig asks for."""
+    if data.split == "leave_one_out":
+        return leave_one_out(interactions)
+    return random_split(interactions, ratios=data.ratios, seed=data.split_seed)
+
+
+def train_recipe(config, output_dir, overwrite=False, verbose=1):
+    """Trains `config` and writes the run folder; returns its metrics dict.
+
+    The folder gets `config.yaml` (first, so a failed run says what it ran),
+    `metrics.json` (last: its presence means the run finished),
+    `vocab.json`, `seen.json`, TensorBoard logs and the best checkpoint.
+
+    Args:
+        config: RecipeConfig.
+        output_dir: str or Path.
+        overwrite: bool. Replace an existing run folder.
+        verbose: int. Keras progress output.
+    """
+    out = _prepare_output(Path(output_dir), overwrite)
+    (out / "config.yaml").write_text(to_yaml(config))
+    tf.keras.utils.set_random_seed(config.train.seed)
+    start = time.time()
+    dataset = load_dataset(config.data)
+    split = make_split(config.data, dataset.interactions)
+    users = np.unique(np.asarray(dataset.interactions.frame["user_id"], dtype=str))
+    index = IndexedSplit(split, dataset.items, users=users)
+    texts = dataset.items.texts()
+    ks = tuple(config.eval.ks)
+    text_table = None
+    if config.model.use_text:
+        text_table = item_text_table(texts, config.model.encoder, config.model.sequence_length)
+    timing = {"data_and_text_seconds": round(time.time() - start, 1)}
+
+    metrics = {"recipe": config.name, "split_seed": config.data.split_seed, "seed": config.train.seed}
+    model, fit = _fit(config.model, config.train, config, index, text_table, out / "checkpoints" / "main", verbose)
+    metrics["test"] = evaluate_on_test(model, index, ks)
+    metrics["training"] = fit
+    metrics["baselines"] = {}
+    _write_artifacts(out, index, texts, model)
+
+    if "popularity" in config.eval.baselines:
+        metrics["baselines"]["popularity"] = {"test": _popularity(index, ks, config.train.seed)}
+    if "id_two_tower" in config.eval.baselines:
+        baseline, fit_b = _fit(config.baseline_model, config.baseline_train, config, index, None,
+                               out / "checkpoints" / "id_two_tower", verbose)
+        metrics["baselines"]["id_two_tower"] = {"test": evaluate_on_test(baseline, index, ks), "training": fit_b}
+
+    if config.data.cold_start_fraction > 0:
+        _cold_start(config, dataset, users, text_table, out, metrics, ks, verbose)
+    timing["total_seconds"] = round(time.time() - start, 1)
+    metrics["timing"] = timing
+    metrics["versions"] = _versions()
+    _write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+def _fit(model_config, train_config, config, index, text_table, workdir, verbose):
+    text_dim = None if text_table is None else text_table.shape[1]
+    model = build_model(model_config, index.num_users, index.num_items, text_dim)
+    model.set_training_data(index.item_counts(), index.per_user("train"), text_table)
+    fit = train_two_tower(model, index, train_config, config.eval.monitor, tuple(config.eval.ks),
+                          str(workdir), verbose=verbose)
+    return model, fit
+
+
+def _popularity(index, ks, seed, candidates=None):
+    popularity = Popularity().fit(index.train_items, index.num_items)
+    # Seeded noise below one count breaks ties at random: the evaluator would
+    # break them by item index, and MovieLens numbers its popular films first.
+    noise = np.random.default_rng(seed).uniform(0, 0.5, index.num_items).astype(np.float32)
+
+    def score(users):
+        return popularity.score(users) + noise
+
+    users, positives, exclude = index.targets("test", ["train", "valid"])
+    return RankingEvaluator(ks=ks).evaluate(score, users, positives, exclude, candidates)
+
+
+def _cold_start(config, dataset, users, text_table, out, metrics, ks, verbose):
+    data = config.data
+    split = cold_start_split(dataset.interactions, item_fraction=data.cold_start_fraction,
+                             seed=data.split_seed, ratios=data.ratios)
+    index = IndexedSplit(split, dataset.items, users=users)
+    cold_dir = out / "checkpoints" / "cold_start"
+    model, _ = _fit(config.model, config.train, config, index, text_table, cold_dir / "ours", verbose)
+    metrics["cold_start"] = evaluate_on_test(model, index, ks, cold=True)
+    metrics["cold_start"]["cold_items"] = int(len(index.cold_items))
+    baselines = metrics["baselines"]
+    if "popularity" in baselines:
+        baselines["popularity"]["cold_start"] = _popularity(
+            index, ks, config.train.seed, candidates=index.cold_items
+        )
+    if "id_two_tower" in baselines:
+        baseline, _ = _fit(config.baseline_model, config.baseline_train, config, index, None,
+                           cold_dir / "id_two_tower", verbose)
+        baselines["id_two_tower"]["cold_start"] = evaluate_on_test(baseline, index, ks, cold=True)
+
+
+def _write_artifacts(out, index, texts, model):
+    """What `recommend` and `export` need besides the checkpoint."""
+    seen = index.per_user("train", "valid", "test")
+    _write_json(out / "vocab.json", {
+        "user_ids": index.user_ids.tolist(),
+        "item_ids": index.item_ids.tolist(),
+        "item_texts": [str(t) for t in texts],
+    })
+    _write_json(out / "seen.json", {"seen": seen})
+
+
+def _prepare_output(out, overwrite):
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            finished = (out / "metrics.json").is_file()
+            raise ConfigError(
+                f"Output folder {out} already holds a {'finished' if finished else 'previous'} "
+                "run. Choose another --output, or pass --overwrite to replace it."
+            )
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _write_json(path, data):
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=_jsonable))
+    os.replace(tmp, path)
+
+
+def _jsonable(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _versions():
+    import keras_hub
+    import tensorflow_recommenders as tfrs
+
+    from tfllmrec import __version__
+
+    return {"tfllmrec": __version__, "tensorflow": tf.__version__,
+            "tensorflow_recommenders": tfrs.__version__, "keras_hub": keras_hub.__version__}
+
+
+def resolved_config_dict(config):
+    """The config as a plain dict (for printing)."""
+    return to_dict(config)

@@ -1,0 +1,44 @@
+"""Frozen item-text embeddings, computed once per catalogue and cached."""
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def cache_dir():
+    """`$TFLLMREC_CACHE` or `~/.cache/tfllmrec`."""
+    return Path(os.environ.get("TFLLMREC_CACHE", Path.home() / ".cache" / "tfllmrec"))
+
+
+def item_text_table(texts, encoder, sequence_length, batch_size=128):
+    """`[len(texts), dim]` embeddings of `texts` by a frozen encoder.
+
+    Cached on disk by (preset, length, texts), so a second run or the
+    baseline's run skips BERT entirely.
+
+    Args:
+        texts: sequence of str.
+        encoder: str. Preset name or folder.
+        sequence_length: int.
+    """
+    key = hashlib.sha256(
+        "\x00".join([str(encoder), str(sequence_length), *map(str, texts)]).encode()
+    ).hexdigest()[:24]
+    path = cache_dir() / "text" / f"{key}.npy"
+    if path.is_file():
+        return np.load(path)
+    from tfllmrec.encoders import TextEncoder
+
+    table = TextEncoder.from_preset(encoder, sequence_length=sequence_length).encode(
+        list(texts), batch_size=batch_size
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Rename into place so a concurrent or killed run never reads half a file.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
+    with os.fdopen(fd, "wb") as f:
+        np.save(f, table)
+    os.replace(tmp, path)
+    return table

@@ -1,0 +1,39 @@
+"""`TrainConfig`: optimisation schedule of a recipe."""
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """How a recipe trains.
+
+    Args:
+        epochs: int. Maximum epochs.
+        batch_size: int. Interactions per step.
+        learning_rate: float. Adam's learning rate.
+        weight_decay: float. Decoupled weight decay (AdamW); 0 for Adam.
+        patience: int. Stop after this many epochs without a better
+            validation score; 0 never stops early.
+        seed: int. Seeds TensorFlow, NumPy and Python for the run.
+        mixed_precision: bool. Compute in float16/bfloat16 on GPUs.
+        jit_compile: bool. Compile the train step with XLA.
+
+    Example:
+    >>> TrainConfig(epochs=5).batch_size
+    512
+    """
+
+    epochs: int = 30
+    batch_size: int = 512
+    learning_rate: float = 3e-3
+    weight_decay: float = 0.0
+    patience: int = 5
+    seed: int = 42
+    mixed_precision: bool = False
+    jit_compile: bool = False
+
+    def __post_init__(self):
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be positive.")
+        if self.learning_rate <= 0:
+            raise ValueError("learning_rate must be positive.")

@@ -1,0 +1,117 @@
+"""`TrainedRun`: a finished run folder, loaded back for evaluation and serving."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from tfllmrec.errors import ConfigError
+from tfllmrec.recipes.registry import get_recipe
+
+
+class TrainedRun:
+    """A run folder written by `train_recipe`, with its model restored.
+
+    Args:
+        run_dir: str or Path. The folder `tfllmrec train --output` wrote.
+
+    Example:
+    >>> run = TrainedRun("/tmp/run7")
+    >>> run.recommend_for_user("196", k=5)   # [(item_id, text, score), ...]
+    """
+
+    def __init__(self, run_dir):
+        from tfllmrec.recipes.run import MAIN_CHECKPOINT, build_model
+
+        self.run_dir = Path(run_dir)
+        for name in ("config.yaml", "metrics.json", "vocab.json", "seen.json"):
+            if not (self.run_dir / name).is_file():
+                raise ConfigError(
+                    f"{self.run_dir} is not a finished run: {name} is missing. Train "
+                    f"one with `tfllmrec train RECIPE --output {self.run_dir}`."
+                )
+        self.config = get_recipe(str(self.run_dir / "config.yaml"))
+        vocab = json.loads((self.run_dir / "vocab.json").read_text())
+        self.user_ids = np.asarray(vocab["user_ids"], dtype=str)
+        self.item_ids = np.asarray(vocab["item_ids"], dtype=str)
+        self.item_texts = np.asarray(vocab["item_texts"], dtype=str)
+        self.seen = json.loads((self.run_dir / "seen.json").read_text())["seen"]
+        self.metrics = json.loads((self.run_dir / "metrics.json").read_text())
+        text_dim = self._text_dim() if self.config.model.use_text else None
+        self.model = build_model(self.config.model, len(self.user_ids), len(self.item_ids), text_dim)
+        self.model.score(tf.constant([0]))  # creates the variables to restore into
+        status = self.model.load_weights(str(self.run_dir / MAIN_CHECKPOINT))
+        # The optimizer's slots are in the checkpoint too; serving needs none.
+        status.expect_partial().assert_existing_objects_matched()
+        if self.model.max_history:
+            # Serve with everything known about each user, test included.
+            self.model.user_tower.set_history(self.seen)
+        self._encoder = None
+
+    def _text_dim(self):
+        reader = tf.train.load_checkpoint(str(self.run_dir / "checkpoints" / "main" / "best"))
+        for name, shape in reader.get_variable_to_shape_map().items():
+            if "text_table" in name and len(shape) == 2:
+                return shape[1]
+        raise ConfigError(f"{self.run_dir}: the checkpoint holds no item text table.")
+
+    def user_index(self, user_id):
+        """Index of `user_id`, or None for an unknown user."""
+        position = np.searchsorted(self.user_ids, str(user_id))
+        if position < len(self.user_ids) and self.user_ids[position] == str(user_id):
+            return int(position)
+        return None
+
+    def _top(self, scores, k, exclude=()):
+        scores = np.asarray(scores, np.float64).copy()
+        scores[list(exclude)] = -np.inf
+        k = min(k, int(np.isfinite(scores).sum()))
+        best = np.argsort(-scores, kind="stable")[:k]
+        return [(str(self.item_ids[i]), str(self.item_texts[i]), float(scores[i])) for i in best]
+
+    def recommend_for_user(self, user_id, k=10):
+        """Top-k unseen items for a known user: [(item_id, text, score)]."""
+        user = self.user_index(user_id)
+        if user is None:
+            raise ConfigError(
+                f"Unknown user {user_id!r}; this run knows {len(self.user_ids)} users "
+                f"(e.g. {', '.join(self.user_ids[:3])}). Use --text for a free-text query."
+            )
+        scores = self.model.score(tf.constant([user])).numpy()[0]
+        return self._top(scores, k, exclude=self.seen[user])
+
+    def recommend_for_text(self, text, k=10):
+        """Top-k items for a free-text query, through the item text path."""
+        if not self.config.model.use_text:
+            raise ConfigError("This run's model has no text path (model.use_text=false).")
+        if self._encoder is None:
+            from tfllmrec.encoders import TextEncoder
+
+            self._encoder = TextEncoder.from_preset(
+                self.config.model.encoder, sequence_length=self.config.model.sequence_length
+            )
+        tower = self.model.item_tower
+        query = tower.text_vectors(self._encoder(tf.constant([text])))
+        query = tf.math.l2_normalize(query, -1)
+        scores = tf.matmul(query, self.model.candidates(), transpose_b=True).numpy()[0]
+        return self._top(scores, k)
+
+    def evaluate(self):
+        """Recomputes the test metrics from the data (re-split with the run's seed)."""
+        from tfllmrec.recipes.datasets import load_dataset
+        from tfllmrec.recipes.run import make_split
+        from tfllmrec.training import IndexedSplit, evaluate_on_test
+
+        dataset = load_dataset(self.config.data)
+        split = make_split(self.config.data, dataset.interactions)
+        index = IndexedSplit(split, dataset.items, users=self.user_ids)
+        if not np.array_equal(index.item_ids, self.item_ids):
+            raise ConfigError(
+                f"The data behind {self.run_dir} changed since training (the item "
+                "catalogue differs); retrain the run."
+            )
+        metrics = evaluate_on_test(self.model, index, tuple(self.config.eval.ks))
+        if self.model.max_history:
+            self.model.user_tower.set_history(self.seen)
+        return metrics

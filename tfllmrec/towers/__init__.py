@@ -1,0 +1,6 @@
+"""Towers: the query and candidate halves of a two-tower model."""
+
+from tfllmrec.towers.item_tower import ItemTower
+from tfllmrec.towers.user_tower import UserTower
+
+__all__ = ["ItemTower", "UserTower"]

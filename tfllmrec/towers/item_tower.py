@@ -1,0 +1,130 @@
+"""`ItemTower`: item-id embedding fused with a projection of the item's text."""
+
+import numpy as np
+import tensorflow as tf
+
+
+class ItemTower(tf.keras.layers.Layer):
+    """The candidate tower: `normalize(id_embedding + MLP(text_embedding))`.
+
+    The text path reads a table of text embeddings, one row per item, that
+    a frozen `TextEncoder` filled once (`set_text_table`), so training never
+    re-runs BERT for the same title. Items unseen in training get a zero id
+    vector (`set_known_items`), and training drops ids at random
+    (`id_dropout`), so the text path alone places cold-start items.
+
+    Args:
+        num_items: int. Catalogue size (rows of both tables).
+        embedding_dim: int. Output size.
+        use_item_ids: bool. Include the item-id embedding.
+        text_dim: int or None. Size of the text embeddings; None: no text.
+        text_hidden_dim: int. Hidden units of the text MLP.
+        id_dropout: float. Probability of zeroing an item's id vector in a
+            training step.
+        normalize: bool. L2-normalise the output.
+
+    Example:
+    >>> tower = ItemTower(num_items=3, embedding_dim=4, text_dim=8)
+    >>> tower.set_text_table(np.ones((3, 8), "float32"))
+    >>> tower(tf.constant([0, 2])).shape
+    TensorShape([2, 4])
+    """
+
+    def __init__(
+        self,
+        num_items,
+        embedding_dim=64,
+        use_item_ids=True,
+        text_dim=None,
+        text_hidden_dim=256,
+        id_dropout=0.0,
+        normalize=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not use_item_ids and not text_dim:
+            raise ValueError("ItemTower needs item ids, text, or both.")
+        self.num_items = int(num_items)
+        self.embedding_dim = int(embedding_dim)
+        self.use_item_ids = bool(use_item_ids)
+        self.text_dim = None if not text_dim else int(text_dim)
+        self.text_hidden_dim = int(text_hidden_dim)
+        self.id_dropout = float(id_dropout)
+        self.normalize = bool(normalize)
+        init = tf.keras.initializers.RandomNormal(stddev=0.1)
+        self.ids = None
+        if self.use_item_ids:
+            self.ids = tf.keras.layers.Embedding(
+                self.num_items, self.embedding_dim, embeddings_initializer=init, name="item_ids"
+            )
+            self.known = self.add_weight(
+                name="known_items", shape=[self.num_items], trainable=False,
+                initializer="ones",
+            )
+        self.text_mlp = None
+        if self.text_dim:
+            self.text_table = self.add_weight(
+                name="text_table", shape=[self.num_items, self.text_dim], trainable=False,
+                initializer="zeros",
+            )
+            self.text_mlp = tf.keras.Sequential(
+                [
+                    tf.keras.layers.Dense(self.text_hidden_dim, activation="gelu"),
+                    tf.keras.layers.Dense(self.embedding_dim),
+                ],
+                name="text_mlp",
+            )
+
+    def set_text_table(self, embeddings):
+        """Fills the text table with `[num_items, text_dim]` embeddings."""
+        embeddings = np.asarray(embeddings, np.float32)
+        if embeddings.shape != (self.num_items, self.text_dim):
+            raise ValueError(
+                f"text table must be {(self.num_items, self.text_dim)}, got {embeddings.shape}."
+            )
+        self.text_table.assign(embeddings)
+
+    def set_known_items(self, known):
+        """Marks which items have trained ids (bool `[num_items]`).
+
+        With a text path, unseen items' ids are zeroed so their text alone
+        places them. Without one, their untrained random ids are kept: an
+        ID-only model can only guess about them, and zeroed ids would all
+        tie and be ranked by index, which is no fairer a guess.
+        """
+        if self.use_item_ids and self.text_mlp is not None:
+            self.known.assign(np.asarray(known, np.float32))
+
+    def text_vectors(self, text_embeddings):
+        """Un-normalised vectors of items given only their text embeddings."""
+        return self.text_mlp(text_embeddings)
+
+    def raw(self, indices, training=False):
+        """Un-normalised item vectors `[n, embedding_dim]`."""
+        vectors = 0.0
+        if self.use_item_ids:
+            ids = self.ids(indices) * tf.gather(self.known, indices)[:, None]
+            if training and self.id_dropout > 0:
+                keep = tf.random.uniform(tf.shape(indices)) >= self.id_dropout
+                ids = ids * tf.cast(keep, ids.dtype)[:, None]
+            vectors = vectors + ids
+        if self.text_mlp is not None:
+            vectors = vectors + self.text_vectors(tf.gather(self.text_table, indices))
+        return vectors
+
+    def call(self, indices, training=False):
+        vectors = self.raw(indices, training=training)
+        return tf.math.l2_normalize(vectors, -1) if self.normalize else vectors
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_items=self.num_items,
+            embedding_dim=self.embedding_dim,
+            use_item_ids=self.use_item_ids,
+            text_dim=self.text_dim,
+            text_hidden_dim=self.text_hidden_dim,
+            id_dropout=self.id_dropout,
+            normalize=self.normalize,
+        )
+        return config

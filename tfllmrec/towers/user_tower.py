@@ -1,0 +1,97 @@
+"""`UserTower`: user-id embedding plus a pooled summary of the user's history."""
+
+import numpy as np
+import tensorflow as tf
+
+
+class UserTower(tf.keras.layers.Layer):
+    """The query tower: `normalize(user_embedding + mean(history item vectors))`.
+
+    The history is a fixed `[num_users, max_history]` table of item indices
+    (padding -1) that the trainer fills from the training split
+    (`set_history`). The item vectors pooled over it come from the caller
+    (the model passes its item tower's vectors), so the user lives in the
+    item space and a user with no trained id still gets a profile.
+
+    Args:
+        num_users: int. Number of users (rows of the id embedding).
+        embedding_dim: int. Output size.
+        use_user_ids: bool. Include the user-id embedding.
+        max_history: int. History items kept per user (most recent); 0
+            disables history pooling.
+        normalize: bool. L2-normalise the output.
+
+    Example:
+    >>> tower = UserTower(num_users=2, embedding_dim=4, max_history=3)
+    >>> tower.set_history([[0, 1], [2]])
+    >>> tower(tf.constant([0, 1]), item_vectors=tf.ones([3, 4])).shape
+    TensorShape([2, 4])
+    """
+
+    def __init__(
+        self, num_users, embedding_dim=64, use_user_ids=True, max_history=0, normalize=True, **kwargs
+    ):
+        super().__init__(**kwargs)
+        if not use_user_ids and not max_history:
+            raise ValueError("UserTower needs user ids, a history, or both.")
+        self.num_users = int(num_users)
+        self.embedding_dim = int(embedding_dim)
+        self.use_user_ids = bool(use_user_ids)
+        self.max_history = int(max_history)
+        self.normalize = bool(normalize)
+        self.ids = None
+        if self.use_user_ids:
+            self.ids = tf.keras.layers.Embedding(
+                self.num_users, self.embedding_dim,
+                embeddings_initializer=tf.keras.initializers.RandomNormal(stddev=0.1),
+                name="user_ids",
+            )
+        if self.max_history:
+            self.history = self.add_weight(
+                name="history", shape=[self.num_users, self.max_history], dtype=tf.int32,
+                trainable=False, initializer=tf.keras.initializers.Constant(-1),
+            )
+
+    def set_history(self, histories):
+        """Stores each user's item indices (oldest first; the last kept)."""
+        table = np.full((self.num_users, self.max_history), -1, np.int32)
+        for user, items in enumerate(histories):
+            items = list(items)[-self.max_history :]
+            table[user, : len(items)] = items
+        self.history.assign(table)
+
+    def call(self, users, item_vectors=None, exclude_items=None, training=False):
+        """User vectors `[batch, embedding_dim]`.
+
+        Args:
+            users: int tensor `[batch]`.
+            item_vectors: float tensor `[num_items, embedding_dim]` to pool
+                the history over; required when `max_history > 0`.
+            exclude_items: int tensor `[batch]` or None. An item to leave out
+                of each user's history (the training target, so the model
+                cannot just look it up).
+        """
+        vectors = 0.0
+        if self.use_user_ids:
+            vectors = vectors + self.ids(users)
+        if self.max_history:
+            history = tf.gather(self.history, users)
+            mask = history >= 0
+            if exclude_items is not None:
+                mask &= history != tf.cast(exclude_items, tf.int32)[:, None]
+            pooled_items = tf.gather(item_vectors, tf.maximum(history, 0))
+            weights = tf.cast(mask, pooled_items.dtype)[:, :, None]
+            count = tf.maximum(tf.reduce_sum(weights, 1), 1.0)
+            vectors = vectors + tf.reduce_sum(pooled_items * weights, 1) / count
+        return tf.math.l2_normalize(vectors, -1) if self.normalize else vectors
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            num_users=self.num_users,
+            embedding_dim=self.embedding_dim,
+            use_user_ids=self.use_user_ids,
+            max_history=self.max_history,
+            normalize=self.normalize,
+        )
+        return config

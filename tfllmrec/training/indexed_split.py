@@ -1,0 +1,82 @@
+"""`IndexedSplit`: a `Split` as integer indices, ready for models and metrics."""
+
+import numpy as np
+
+
+class IndexedSplit:
+    """Maps a split's string ids to contiguous indices and per-user item lists.
+
+    Users are indexed in sorted order of their ids, items in the order of
+    the `Items` table, so the same dataset always gives the same indices.
+
+    Args:
+        split: tfllmrec.data.Split.
+        items: tfllmrec.data.Items. The catalogue (every item, with text).
+        users: array of str or None. The user vocabulary; None: every user
+            in the split.
+
+    Example:
+    >>> index = IndexedSplit(random_split(ds.interactions), ds.items)
+    >>> index.train_users[:3], index.num_items
+    """
+
+    def __init__(self, split, items, users=None):
+        self.split = split
+        self.items = items
+        if users is None:
+            parts = [p.frame["user_id"] for p in (split.train, split.valid, split.test)]
+            users = np.unique(np.concatenate([np.asarray(p, dtype=str) for p in parts]))
+        self.user_ids = np.asarray(users, dtype=str)
+        self.item_ids = np.asarray(items.ids, dtype=str)
+        self.num_users = len(self.user_ids)
+        self.num_items = len(self.item_ids)
+        self.train_users, self.train_items = self._encode(split.train)
+        self.valid_users, self.valid_items = self._encode(split.valid)
+        self.test_users, self.test_items = self._encode(split.test)
+        self.cold_items = items.index_of(split.cold_items) if len(split.cold_items) else np.array([], np.int64)
+
+    def _encode(self, part):
+        frame = part.frame
+        if len(frame) == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        users = np.searchsorted(self.user_ids, np.asarray(frame["user_id"], dtype=str))
+        items = self.items.index_of(np.asarray(frame["item_id"], dtype=str))
+        order = np.argsort(_timestamps(frame), kind="stable")
+        return users[order].astype(np.int64), np.asarray(items)[order].astype(np.int64)
+
+    def item_counts(self):
+        """Training interactions per item, `[num_items]`."""
+        return np.bincount(self.train_items, minlength=self.num_items)
+
+    def per_user(self, *parts):
+        """Item lists per user (oldest first) of the named parts ("train", ...)."""
+        lists = [[] for _ in range(self.num_users)]
+        for part in parts:
+            users, items = getattr(self, f"{part}_users"), getattr(self, f"{part}_items")
+            for user, item in zip(users, items):
+                lists[user].append(int(item))
+        return lists
+
+    def targets(self, part, seen_parts):
+        """(users, positives, exclude) for evaluating `part` with full ranking.
+
+        A positive the user already has in `seen_parts` (a repeat
+        interaction) is dropped: seen items are excluded from the ranking.
+        """
+        truth = self.per_user(part)
+        seen = self.per_user(*seen_parts)
+        users, positives, exclude = [], [], []
+        for user, items in enumerate(truth):
+            seen_items = np.unique(np.asarray(seen[user], np.int64))
+            fresh = np.setdiff1d(np.asarray(items, np.int64), seen_items)
+            if fresh.size:
+                users.append(user)
+                positives.append(fresh)
+                exclude.append(seen_items)
+        return np.asarray(users, np.int64), positives, exclude
+
+
+def _timestamps(frame):
+    if "timestamp" not in frame:
+        return np.zeros(len(frame), np.int64)
+    return frame["timestamp"].fillna(0).to_numpy(dtype=np.int64)
