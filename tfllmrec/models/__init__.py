@@ -1,5 +1,6 @@
 """TFRS models built from tfllmrec towers."""
 
+from tfllmrec.models.text_ranking import TextRanking
 from tfllmrec.models.two_tower_retrieval import TwoTowerRetrieval
 
-__all__ = ["TwoTowerRetrieval"]
+__all__ = ["TextRanking", "TwoTowerRetrieval"]
