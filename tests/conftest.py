@@ -46,3 +46,59 @@ def tiny_encoder():
         return TextEncoder.from_preset("tiny-random", **options)
 
     return build
+
+
+def write_tiny_dataset(folder, num_users=40, num_items=60, per_user=12, seed=0):
+    """A small learnable tabular dataset: interactions.csv and items.csv.
+
+    User u mostly picks items of group u % 4; item titles name their group,
+    so both ids and text carry the pattern.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    groups = ["running shoe", "chef knife", "jazz record", "garden hose"]
+    rows = ["customer,sku,ts"]
+    for user in range(num_users):
+        liked = [i for i in range(num_items) if i % 4 == user % 4]
+        picks = rng.choice(liked, size=min(per_user, len(liked)), replace=False)
+        for t, item in enumerate(picks):
+            rows.append(f"u{user},i{item},{1_600_000_000 + 1000 * t}")
+    (folder / "interactions.csv").write_text("\n".join(rows) + "\n")
+    items = ["sku,title"] + [f"i{i},{groups[i % 4]} model {i}" for i in range(num_items)]
+    (folder / "items.csv").write_text("\n".join(items) + "\n")
+    return folder
+
+
+def tiny_recipe_overrides(folder, epochs=2):
+    """`--set` overrides that point the video recipe at the tiny dataset."""
+    return [
+        "data.dataset=tabular",
+        f"data.interactions={folder / 'interactions.csv'}",
+        f"data.items={folder / 'items.csv'}",
+        "data.columns={user_id: customer, item_id: sku, timestamp: ts}",
+        "data.text_fields=[title]",
+        "model.encoder=tiny-random",
+        "model.sequence_length=16",
+        f"train.epochs={epochs}",
+        f"baseline_train.epochs={epochs}",
+        "train.batch_size=64",
+        "baseline_train.batch_size=64",
+    ]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A finished run of the video recipe on the tiny dataset (no baselines, no cold start)."""
+    from tfllmrec.recipes import get_recipe, with_overrides
+    from tfllmrec.recipes.run import train_recipe
+
+    folder = write_tiny_dataset(tmp_path_factory.mktemp("tiny_data"))
+    os.environ.setdefault("TFLLMREC_CACHE", str(tmp_path_factory.mktemp("cache")))
+    overrides = tiny_recipe_overrides(folder, epochs=3) + [
+        "eval.baselines=[]", "data.cold_start_fraction=0",
+    ]
+    config = with_overrides(get_recipe("video"), overrides)
+    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
+    train_recipe(config, run_dir, verbose=0)
+    return run_dir

@@ -62,19 +62,20 @@ def _train(args):
     output = args.output or os.path.join("runs", config.name)
     verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
     metrics = train_recipe(config, output, overwrite=args.overwrite, verbose=verbose)
-    _print_summary(metrics)
+    _print_summary(metrics, tuple(config.eval.ks))
     print(f"\nRun written to {output} (config.yaml, metrics.json, checkpoints/, logs for TensorBoard)")
     return 0
 
 
-def _print_summary(metrics):
+def _print_summary(metrics, ks):
+    k = 10 if 10 in ks else ks[0]
     rows = [("ours", metrics.get("test"), metrics.get("cold_start"))]
     for name, values in metrics.get("baselines", {}).items():
         rows.append((name, values.get("test"), values.get("cold_start")))
-    print(f"\n{'model':14s} {'Recall@10':>10s} {'NDCG@10':>10s} {'cold R@10':>10s}")
+    print(f"\n{'model':14s} {f'Recall@{k}':>10s} {f'NDCG@{k}':>10s} {f'cold R@{k}':>10s}")
     for name, test, cold in rows:
-        cold_recall = f"{cold['recall@10']:.4f}" if cold else "-"
-        print(f"{name:14s} {test['recall@10']:10.4f} {test['ndcg@10']:10.4f} {cold_recall:>10s}")
+        cold_recall = f"{cold[f'recall@{k}']:.4f}" if cold else "-"
+        print(f"{name:14s} {test[f'recall@{k}']:10.4f} {test[f'ndcg@{k}']:10.4f} {cold_recall:>10s}")
 
 
 def _evaluate(args):

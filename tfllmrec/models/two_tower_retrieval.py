@@ -32,7 +32,7 @@ class TwoTowerRetrieval(tfrs.Model):
         history_pooling: str. One of "none", "ids", "text", "ids+text", "shared".
         max_history: int. History items kept per user.
         temperature: float. Softmax temperature of the retrieval loss.
-        loss: str. "in_batch" (TFRS `Retrieval`, other batch items are the
+        retrieval_loss: str. "in_batch" (TFRS `Retrieval`, other batch items are the
             negatives, with logQ correction) or "full_softmax" (every item is
             a negative: exact, and cheap for catalogues up to ~100k items).
         logq_correction: bool. Subtract log sampling probability of each
@@ -58,15 +58,15 @@ class TwoTowerRetrieval(tfrs.Model):
         history_pooling="none",
         max_history=50,
         temperature=0.1,
-        loss="in_batch",
+        retrieval_loss="in_batch",
         logq_correction=True,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if history_pooling not in _HISTORY:
             raise ValueError(f"history_pooling={history_pooling!r}: use one of {_HISTORY}.")
-        if loss not in _LOSSES:
-            raise ValueError(f"loss={loss!r}: use one of {_LOSSES}.")
+        if retrieval_loss not in _LOSSES:
+            raise ValueError(f"retrieval_loss={retrieval_loss!r}: use one of {_LOSSES}.")
         if temperature <= 0:
             raise ValueError("temperature must be positive.")
         if history_pooling in ("text", "ids+text") and not text_dim:
@@ -82,7 +82,8 @@ class TwoTowerRetrieval(tfrs.Model):
         self.history_pooling = history_pooling
         self.max_history = int(max_history) if history_pooling != "none" else 0
         self.temperature = float(temperature)
-        self.loss = loss
+        # Not `self.loss`: Keras' compile() overwrites that attribute.
+        self.retrieval_loss = retrieval_loss
         self.logq_correction = bool(logq_correction)
 
         self.item_tower = ItemTower(
@@ -154,7 +155,7 @@ class TwoTowerRetrieval(tfrs.Model):
     def compute_loss(self, features, training=False):
         users, items = features["user"], features["item"]
         query = self.query(users, exclude_items=items if training else None, training=training)
-        if self.loss == "full_softmax":
+        if self.retrieval_loss == "full_softmax":
             logits = tf.matmul(query, self.candidates(training=training), transpose_b=True)
             losses = tf.keras.losses.sparse_categorical_crossentropy(
                 items, logits / self.temperature, from_logits=True
@@ -174,7 +175,7 @@ class TwoTowerRetrieval(tfrs.Model):
             use_item_ids=self.use_item_ids, text_dim=self.text_dim,
             text_hidden_dim=self.text_hidden_dim, id_dropout=self.id_dropout,
             history_pooling=self.history_pooling, max_history=self.max_history,
-            temperature=self.temperature, loss=self.loss,
+            temperature=self.temperature, retrieval_loss=self.retrieval_loss,
             logq_correction=self.logq_correction,
         )
 

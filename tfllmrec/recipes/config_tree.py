@@ -93,13 +93,26 @@ def with_overrides(config, overrides):
     return from_dict(type(config), data)
 
 
-def merge_yaml(config, path):
-    """Returns `config` updated with the (possibly partial) YAML file at `path`."""
+def read_yaml_mapping(path):
+    """The YAML file at `path` as a dict; ConfigError if unreadable or not a mapping."""
     try:
         with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f) or {}
-    except (OSError, yaml.YAMLError) as e:
+            data = yaml.safe_load(f)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
         raise ConfigError(f"Cannot read config file {path}: {e}") from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"Config file {path} must hold a mapping of sections (name:, data:, "
+            f"model:, ...), not a {type(data).__name__}."
+        )
+    return data
+
+
+def merge_yaml(config, path):
+    """Returns `config` updated with the (possibly partial) YAML file at `path`."""
+    data = read_yaml_mapping(path)
     base = to_dict(config)
     _deep_update(base, data, str(path))
     return from_dict(type(config), base)
@@ -148,6 +161,12 @@ def _coerce(hint, value, where):
         return value
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, str):
+        # YAML 1.1 (PyYAML) reads "1e-3" without a dot as a string.
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if hint is bool and not isinstance(value, bool):
         raise ConfigError(f"{where} must be true or false, got {value!r}.")
     if hint in (int, float) and isinstance(value, bool):

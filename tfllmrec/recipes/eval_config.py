@@ -23,6 +23,11 @@ class EvalConfig:
     baselines: tuple = ("popularity", "id_two_tower")
 
     def __post_init__(self):
+        metric, _, k = self.monitor.partition("@")
+        if metric not in ("recall", "ndcg", "hit", "mrr", "precision") or not k.isdigit():
+            raise ValueError(f"monitor={self.monitor!r}: use METRIC@K, e.g. 'ndcg@10'.")
+        if int(k) not in self.ks:
+            raise ValueError(f"monitor={self.monitor!r}: K={k} is not in ks={list(self.ks)}.")
         unknown = set(self.baselines) - {"popularity", "id_two_tower"}
         if unknown:
             raise ValueError(f"unknown baselines {sorted(unknown)}; use popularity, id_two_tower.")

@@ -53,3 +53,18 @@ class ModelConfig:
             )
         if not 0.0 <= self.id_dropout < 1.0:
             raise ValueError("id_dropout must be in [0, 1).")
+        if self.loss not in ("full_softmax", "in_batch"):
+            raise ValueError(f"loss={self.loss!r}: use 'full_softmax' or 'in_batch'.")
+        pooling = ("none", "ids", "text", "ids+text", "shared")
+        if self.history_pooling not in pooling:
+            raise ValueError(f"history_pooling={self.history_pooling!r}: use one of {pooling}.")
+        if "text" in self.history_pooling and not self.use_text:
+            raise ValueError(f"history_pooling={self.history_pooling!r} needs use_text=true.")
+        if not self.use_user_ids and self.history_pooling == "none":
+            raise ValueError("use_user_ids=false needs a history_pooling other than 'none'.")
+        if not self.use_item_ids and not self.use_text:
+            raise ValueError("use_item_ids=false needs use_text=true.")
+        if self.temperature <= 0:
+            raise ValueError("temperature must be positive.")
+        if self.embedding_dim < 1 or self.max_history < 0 or self.sequence_length < 2:
+            raise ValueError("embedding_dim and sequence_length must be positive, max_history >= 0.")

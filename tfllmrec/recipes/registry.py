@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from tfllmrec.errors import ConfigError
-from tfllmrec.recipes.config_tree import merge_yaml
+from tfllmrec.recipes.config_tree import merge_yaml, read_yaml_mapping
 from tfllmrec.recipes.recipe_config import RecipeConfig
 
 _RECIPES = {}
@@ -34,11 +34,7 @@ def get_recipe(name_or_path):
     if path.is_dir():
         path = path / "config.yaml"
     if path.suffix in (".yaml", ".yml") and path.is_file():
-        import yaml
-
-        with open(path, encoding="utf-8") as f:
-            base_name = (yaml.safe_load(f) or {}).get("name")
-        base = _RECIPES.get(base_name, RecipeConfig())
+        base = _RECIPES.get(read_yaml_mapping(path).get("name"), RecipeConfig())
         return merge_yaml(base, path)
     raise ConfigError(
         f"No recipe {str(name_or_path)!r}. Registered recipes: "

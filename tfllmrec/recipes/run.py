@@ -35,7 +35,7 @@ def build_model(model_config, num_users, num_items, text_dim=None):
         history_pooling=model_config.history_pooling,
         max_history=model_config.max_history,
         temperature=model_config.temperature,
-        loss=model_config.loss,
+        retrieval_loss=model_config.loss,
         logq_correction=model_config.logq_correction,
     )
 

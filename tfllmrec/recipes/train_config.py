@@ -37,3 +37,5 @@ class TrainConfig:
             raise ValueError("epochs and batch_size must be positive.")
         if self.learning_rate <= 0:
             raise ValueError("learning_rate must be positive.")
+        if self.patience < 0 or self.weight_decay < 0:
+            raise ValueError("patience and weight_decay must be >= 0.")
