@@ -181,3 +181,20 @@ def test_sigkill_midway_leaves_no_version(tiny_run, tmp_path):
     assert [p for p in os.listdir(target) if p.isdigit()] == []
     # The next export ignores the leftover temp folder and writes version 1.
     assert export_run(tiny_run, target, retrieval_only=True).endswith(os.path.join("tiny", "1"))
+
+
+def test_local_rest_server_serves_the_export(exports, tiny_run):
+    import urllib.request
+
+    from tfllmrec.serving import RestServer
+
+    root, _, _ = exports
+    run = TrainedRun(tiny_run)
+    user = str(run.user_ids[1])
+    expected = [item for item, _, _ in run.recommend_for_user(user, k=4)]
+    with RestServer(root, port=0) as server:
+        body = json.dumps({"instances": [{"user_id": user, "k": 4}]}).encode()
+        request = urllib.request.Request(f"{server.url}/v1/models/tiny:predict", data=body)
+        with urllib.request.urlopen(request, timeout=60) as response:
+            predictions = json.loads(response.read())["predictions"]
+    assert predictions[0]["item_ids"] == expected

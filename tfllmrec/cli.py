@@ -1,4 +1,4 @@
-"""The `tfllmrec` command line: list, train, evaluate, recommend, demo."""
+"""The `tfllmrec` command line: list, train, evaluate, recommend, export, serve, demo."""
 
 import argparse
 import json
@@ -112,6 +112,13 @@ def _export(args):
     return 0
 
 
+def _serve(args):
+    from tfllmrec.serving import serve
+
+    serve(args.models_root, host=args.host, port=args.port)
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="tfllmrec", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -145,6 +152,11 @@ def build_parser():
     export.add_argument("--retrieval-only", action="store_true",
                         help="only serving_default; no text encoder inside (small)")
     export.set_defaults(run=_export)
+    serve = commands.add_parser("serve", help="local TF Serving-compatible REST server (development)")
+    serve.add_argument("models_root", help="folder of model folders, e.g. saved_models/")
+    serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.set_defaults(run=_serve)
     return parser
 
 

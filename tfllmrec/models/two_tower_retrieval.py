@@ -106,6 +106,9 @@ class TwoTowerRetrieval(tfrs.Model):
             name="log_q", shape=[self.num_items], trainable=False,
             initializer=tf.keras.initializers.Constant(-np.log(self.num_items)),
         )
+        self.in_training = self.add_weight(
+            name="in_training", shape=[self.num_items], trainable=False, initializer="ones",
+        )
         self.task = tfrs.tasks.Retrieval(temperature=self.temperature, remove_accidental_hits=True)
         self._all_items = tf.range(self.num_items)
 
@@ -114,12 +117,14 @@ class TwoTowerRetrieval(tfrs.Model):
 
         Args:
             item_counts: array `[num_items]`: training interactions per item
-                (sampling probabilities; items with 0 get no trained id).
+                (sampling probabilities; items with 0 get no trained id and
+                are no negatives of the full softmax).
             histories: list of item-index lists per user, oldest first.
             text_table: array `[num_items, text_dim]` or None.
         """
         counts = np.asarray(item_counts, np.float64)
         self.log_q.assign(np.log(np.maximum(counts, 1.0) / max(counts.sum(), 1.0)).astype("float32"))
+        self.in_training.assign((counts > 0).astype("float32"))
         for tower in (self.item_tower, self.history_items):
             if tower is None:
                 continue
@@ -157,9 +162,11 @@ class TwoTowerRetrieval(tfrs.Model):
         query = self.query(users, exclude_items=items if training else None, training=training)
         if self.retrieval_loss == "full_softmax":
             logits = tf.matmul(query, self.candidates(training=training), transpose_b=True)
-            losses = tf.keras.losses.sparse_categorical_crossentropy(
-                items, logits / self.temperature, from_logits=True
-            )
+            # Items absent from training (held-out cold items) are not
+            # negatives: a new item does not exist yet when a model trains, and
+            # pushing its text away from every user would bury it at serving.
+            logits = logits / self.temperature - 1e9 * (1.0 - self.in_training)
+            losses = tf.keras.losses.sparse_categorical_crossentropy(items, logits, from_logits=True)
             return tf.reduce_sum(losses)
         candidates = self.candidates(items, training=training)
         probability = tf.exp(tf.gather(self.log_q, items)) if self.logq_correction else None
