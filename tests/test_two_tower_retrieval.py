@@ -220,3 +220,17 @@ def test_load_weights_before_the_model_is_built(tmp_path):
     restored = _model("shared", "full_softmax", seed=5)
     restored.load_weights(path).expect_partial()  # deferred restoration
     np.testing.assert_array_equal(restored.score(users).numpy(), expected)
+
+
+def test_mixed_precision_trains_with_float32_scores():
+    tf.keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = _model("shared", "full_softmax")
+    finally:
+        tf.keras.mixed_precision.set_global_policy("float32")
+    assert model.item_tower.compute_dtype == "bfloat16"
+    before = _full_loss(model)
+    _fit(model, 10)
+    assert _full_loss(model) < 0.8 * before
+    scores = model.score(tf.constant([0, 1], tf.int32))
+    assert scores.dtype == tf.float32 and np.all(np.isfinite(scores.numpy()))

@@ -11,7 +11,7 @@ from tfllmrec.recipes.train_config import TrainConfig
 VIDEO = register_recipe(
     RecipeConfig(
         name="video",
-        description="MovieLens-100K movies: user history + MiniLM title/genre text, cold-start ready",
+        description="MovieLens-100K movies: item ids + MiniLM title/genre text (cached), cold-start ready",
         data=DataConfig(dataset="movielens-100k", split="random", split_seed=2020),
         model=ModelConfig(
             sequence_length=64, use_text=True, id_dropout=0.3, history_pooling="none",

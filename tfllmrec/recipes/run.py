@@ -98,9 +98,22 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
     return metrics
 
 
+def precision_policy(mixed_precision):
+    """The tf-keras dtype policy: float16 on GPUs, bfloat16 elsewhere."""
+    if not mixed_precision:
+        return "float32"
+    return "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
+
+
 def _fit(model_config, train_config, config, index, text_table, workdir, verbose):
     text_dim = None if text_table is None else text_table.shape[1]
-    model = build_model(model_config, index.num_users, index.num_items, text_dim)
+    previous = tf.keras.mixed_precision.global_policy()
+    # Layers take the global policy when built; restore it for whatever follows.
+    tf.keras.mixed_precision.set_global_policy(precision_policy(train_config.mixed_precision))
+    try:
+        model = build_model(model_config, index.num_users, index.num_items, text_dim)
+    finally:
+        tf.keras.mixed_precision.set_global_policy(previous)
     model.set_training_data(index.item_counts(), index.per_user("train"), text_table)
     fit = train_two_tower(model, index, train_config, config.eval.monitor, tuple(config.eval.ks),
                           str(workdir), verbose=verbose)

@@ -15,7 +15,8 @@ class TrainConfig:
         patience: int. Stop after this many epochs without a better
             validation score; 0 never stops early.
         seed: int. Seeds TensorFlow, NumPy and Python for the run.
-        mixed_precision: bool. Compute in float16/bfloat16 on GPUs.
+        mixed_precision: bool. Compute in float16 on GPUs (bfloat16 on
+            CPUs); variables, scores and losses stay float32.
         jit_compile: bool. Compile the train step with XLA.
 
     Example:

@@ -101,19 +101,20 @@ class ItemTower(tf.keras.layers.Layer):
 
     def raw(self, indices, training=False):
         """Un-normalised item vectors `[n, embedding_dim]`."""
-        vectors = 0.0
+        parts = []
         if self.use_item_ids:
-            ids = self.ids(indices) * tf.gather(self.known, indices)[:, None]
+            ids = self.ids(indices)
+            keep = tf.gather(self.known, indices)
             if training and self.id_dropout > 0:
-                keep = tf.random.uniform(tf.shape(indices)) >= self.id_dropout
-                ids = ids * tf.cast(keep, ids.dtype)[:, None]
-            vectors = vectors + ids
+                keep *= tf.cast(tf.random.uniform(tf.shape(indices)) >= self.id_dropout, keep.dtype)
+            parts.append(ids * tf.cast(keep, ids.dtype)[:, None])
         if self.text_mlp is not None:
-            vectors = vectors + self.text_vectors(tf.gather(self.text_table, indices))
-        return vectors
+            parts.append(self.text_vectors(tf.gather(self.text_table, indices)))
+        return tf.add_n([tf.cast(p, self.compute_dtype) for p in parts])
 
     def call(self, indices, training=False):
-        vectors = self.raw(indices, training=training)
+        # Scores and losses are computed in float32 under mixed precision.
+        vectors = tf.cast(self.raw(indices, training=training), tf.float32)
         return tf.math.l2_normalize(vectors, -1) if self.normalize else vectors
 
     def get_config(self):

@@ -79,10 +79,11 @@ class UserTower(tf.keras.layers.Layer):
             mask = history >= 0
             if exclude_items is not None:
                 mask &= history != tf.cast(exclude_items, tf.int32)[:, None]
-            pooled_items = tf.gather(item_vectors, tf.maximum(history, 0))
+            pooled_items = tf.cast(tf.gather(item_vectors, tf.maximum(history, 0)), self.compute_dtype)
             weights = tf.cast(mask, pooled_items.dtype)[:, :, None]
             count = tf.maximum(tf.reduce_sum(weights, 1), 1.0)
             vectors = vectors + tf.reduce_sum(pooled_items * weights, 1) / count
+        vectors = tf.cast(vectors, tf.float32)
         return tf.math.l2_normalize(vectors, -1) if self.normalize else vectors
 
     def get_config(self):
