@@ -44,6 +44,9 @@ class RecommenderModule(tf.Module):
             ),
             default_value=-1,
         )
+        # Kept as variables too, so clients and tools can list the vocabulary.
+        self.user_ids = tf.Variable(np.asarray(user_ids, dtype=str).astype(object), trainable=False,
+                                    dtype=tf.string, name="user_ids")
         self.item_ids = tf.Variable(np.asarray(item_ids, dtype=str).astype(object), trainable=False,
                                     dtype=tf.string, name="item_ids")
         self.user_vectors = tf.Variable(np.asarray(user_vectors, np.float32), trainable=False, name="user_vectors")
