@@ -29,7 +29,7 @@ def _assert_config_holds(tower, args):
 
 
 ITEM_ARGS = dict(num_items=7, embedding_dim=5, use_item_ids=True, text_dim=6,
-                 text_hidden_dim=9, id_dropout=0.25, normalize=False)
+                 text_hidden_dim=9, id_dropout=0.25, normalize=False, seed=3)
 
 
 def _item_tower(seed=0, **overrides):

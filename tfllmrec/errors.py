@@ -24,3 +24,18 @@ class DataError(TfllmrecError, ValueError):
 
 class ConfigError(TfllmrecError, ValueError):
     """An invalid recipe configuration: unknown key, wrong type, bad value."""
+
+
+class RunFolderError(ConfigError):
+    """A run folder that is not a finished, intact run: a file is missing or
+    unreadable, or its checkpoint is truncated or corrupt. The message names
+    the folder and the file, and says to restore the folder or retrain.
+
+    A ConfigError, as the run folder is part of what a command is given (and
+    `except ConfigError` around `TrainedRun` keeps working)."""
+
+
+class ModelLoadError(TfllmrecError, OSError):
+    """A SavedModel version folder that cannot be loaded for serving (e.g.
+    its `variables/` folder is missing). The message names the folder and
+    says to re-export the version or restore it."""

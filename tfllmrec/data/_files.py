@@ -135,8 +135,8 @@ def read_delimited(path, sep, *, names=None, encoding="utf-8", quoting=csv.QUOTE
     >>> frame = read_delimited("ratings.csv", ",")
     """
     path = Path(path)
-    reader = csv.reader(io.StringIO(read_text(path, encoding), newline=""),
-                        delimiter=sep, quoting=quoting)
+    text = read_text(path, encoding)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, quoting=quoting)
     sep_name = _SEPARATOR_NAMES.get(sep, repr(sep))
     header, header_line = (list(names), None) if names is not None else (None, None)
     rows, lines, previous_end = [], [], 0
@@ -155,11 +155,23 @@ def read_delimited(path, sep, *, names=None, encoding="utf-8", quoting=csv.QUOTE
             rows.append(record)
             lines.append(start)
     except csv.Error as error:
+        start = previous_end + 1  # the record being read when the error came
+        span = (f"line {start}" if reader.line_num <= start
+                else f"the record starting on line {start} (read up to line {reader.line_num})")
+        if "field larger than field limit" in str(error):
+            raise DataError(
+                f"{path}, {span}: a field is longer than {csv.field_size_limit():,} "
+                "characters, the most a field may hold. Fix: if a quoted field is "
+                "not closed, close it (an opening '\"' without its closing '\"' "
+                "swallows the lines after it); otherwise shorten the field: item "
+                "texts are cut to the encoder's sequence length anyway."
+            ) from None
         raise DataError(
-            f"{path}, line {reader.line_num}: {error}. Fix: remove NUL bytes and "
-            "close every quoted field (a field that starts with '\"' must end "
-            "with '\"')."
+            f"{path}, {span}: {error}. Fix: remove NUL bytes and close every "
+            "quoted field (a field that starts with '\"' must end with '\"')."
         ) from None
+    if quoting != csv.QUOTE_NONE and rows and lines[-1] < previous_end:
+        _check_last_record_closed(path, text, lines[-1], previous_end)
     if not rows:
         found = f"a header (line {header_line})" if header_line else "only blank lines"
         raise DataError(
@@ -170,6 +182,26 @@ def read_delimited(path, sep, *, names=None, encoding="utf-8", quoting=csv.QUOTE
     frame.index = pd.Index(lines, name=LINE)
     frame.attrs["header_line"] = header_line
     return frame
+
+
+def _check_last_record_closed(path, text, start, end):
+    """Raises DataError when the last record (lines start..end) opens a quote it never closes.
+
+    The csv module, at the end of the file inside a quoted field, silently
+    returns the rest of the file as that field: rows would vanish into it. In
+    a well-formed record every quoted field holds an even number of '"' (its
+    two delimiters and doubled quotes inside), so an odd count in a record
+    that spans lines means a quote was left open.
+    """
+    # The csv module's own line splitting (\n, \r\n or \r), so numbers agree.
+    record = "".join(io.StringIO(text, newline="").readlines()[start - 1:end])
+    if record.count('"') % 2:
+        raise DataError(
+            f"{path}, line {start}: a quoted field opened on this line is never "
+            f"closed, so lines {start}-{end} (the rest of the file) were read as "
+            "one field. Fix: add the closing '\"' (write a '\"' inside a quoted "
+            "field as '\"\"')."
+        )
 
 
 def _check_header(path, header, line):

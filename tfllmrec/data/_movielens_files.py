@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from tfllmrec.data._build import build_interactions, item_ids
-from tfllmrec.data._files import read_delimited, require_columns
+from tfllmrec.data._files import closest, read_delimited, require_columns
 from tfllmrec.data.dataset import Dataset
 from tfllmrec.data.items import Items
 from tfllmrec.errors import DataError
@@ -79,9 +79,11 @@ def read_recbole(base):
 def _require_atomic(raw, path, real, names):
     for name in names:
         if name not in real:
+            hint = closest(name, list(real))
+            guess = f" Did you mean {real[hint]!r}?" if hint is not None else ""
             raise DataError(
                 f"{path}, line {raw.attrs['header_line']}: no column {name}:<type>; "
-                f"the header is {list(raw.columns)}. Fix: use RecBole's ml-100k "
+                f"the header is {list(raw.columns)}.{guess} Fix: use RecBole's ml-100k "
                 "atomic files, whose headers start with user_id:token item_id:token "
                 "(.inter) and item_id:token movie_title:token_seq (.item)."
             )

@@ -13,6 +13,8 @@ from tfllmrec.errors import DataError
 # Unix seconds stay below 1e11 until the year 5138, and milliseconds pass it
 # in 1973, so one threshold tells the units of any realistic timestamp.
 MILLISECONDS_ABOVE = 1e11
+# What str(), pandas and SQL exports write for a missing value: never an id.
+MISSING_MARKERS = ("nan", "NaN", "NAN", "None", "NaT", "<NA>", "null", "NULL")
 
 
 def _first(series, mask):
@@ -62,6 +64,15 @@ def parse_ids(series, source, column):
         raise DataError(
             f"{_at(series, source, column, label)}: the id is empty. Fix: fill "
             "it in or drop that row."
+        )
+    marker = text.str.strip().isin(MISSING_MARKERS).to_numpy()
+    if marker.any():
+        label, value = _first(text, marker)
+        raise DataError(
+            f"{_at(series, source, column, label)}: id {value!r} is how Python, "
+            "pandas or SQL write a missing value, not an id (the file was "
+            "probably written from a table with gaps). Fix: fill in the real id "
+            "or drop that row."
         )
     return text
 

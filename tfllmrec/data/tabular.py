@@ -22,7 +22,12 @@ def load_tabular(interactions_path, items_path, columns, text_fields, delimiter=
     The format follows the suffix: .csv (comma), .tsv or .tab (tab),
     .parquet or .pq; `delimiter` overrides it for text files (and is needed
     for other suffixes, e.g. ".dat"). Text files must be UTF-8; a byte-order
-    mark and CRLF line endings are fine. Ids are read as strings.
+    mark and CRLF line endings are fine (re-encode Latin-1 files, such as
+    Last.fm's `tags.dat`, with iconv first). A field may hold at most
+    131,072 characters (the csv module's limit): a longer one, or a quote
+    left open to the end of the file, is a DataError naming the line, never
+    a hang. Ids are read as strings; an empty id, or one reading "nan",
+    "None", "NULL" or the like (a missing value written out), is an error.
     Timestamps may be Unix seconds, milliseconds (values above 1e11; one unit
     per column), or ISO 8601 dates (naive ones are UTC); empty ones are
     unknown. Weights must be numbers >= 0; without a weight column every
@@ -46,7 +51,8 @@ def load_tabular(interactions_path, items_path, columns, text_fields, delimiter=
         Dataset.
 
     Raises:
-        DataError: a file is missing, empty, malformed or not UTF-8; a named
+        DataError: a file is missing, empty, header-only, malformed or not
+            UTF-8 (naming the line and byte offset); a named
             column is missing (the closest existing name is suggested); a bad
             id, weight or timestamp (naming file, line and column); or
             interactions refer to items missing from the items file.

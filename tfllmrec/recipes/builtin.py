@@ -15,14 +15,14 @@ VIDEO = register_recipe(
         data=DataConfig(dataset="movielens-100k", split="random", split_seed=2020),
         model=ModelConfig(
             sequence_length=64, use_text=True, id_dropout=0.3, history_pooling="none",
-            temperature=0.2, loss="full_softmax", embedding_dim=64,
+            temperature=0.2, loss="full_softmax", embedding_dim=128,
         ),
-        train=TrainConfig(epochs=40, batch_size=512, learning_rate=3e-3, patience=8, seed=42),
+        train=TrainConfig(epochs=60, batch_size=512, learning_rate=3e-3, patience=10, seed=42),
         eval=EvalConfig(ks=(5, 10, 20), monitor="ndcg@10"),
         baseline_model=ModelConfig(
             use_text=False, id_dropout=0.0, history_pooling="none", temperature=0.2,
-            loss="full_softmax", embedding_dim=64,
+            loss="full_softmax", embedding_dim=128,
         ),
-        baseline_train=TrainConfig(epochs=40, batch_size=512, learning_rate=3e-3, patience=8, seed=42),
+        baseline_train=TrainConfig(epochs=60, batch_size=512, learning_rate=3e-3, patience=10, seed=42),
     )
 )

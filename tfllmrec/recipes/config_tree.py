@@ -6,6 +6,7 @@ so every unknown key and wrong type gets the same clear error.
 """
 
 import dataclasses
+import difflib
 import typing
 
 import yaml
@@ -46,12 +47,12 @@ def from_dict(cls, data, where=""):
     if not isinstance(data, dict):
         raise ConfigError(f"{where or 'config'} must be a mapping, got {type(data).__name__}.")
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
+    unknown = sorted(set(data) - set(fields), key=str)
     if unknown:
         raise ConfigError(
             f"Unknown config key{'s' if len(unknown) > 1 else ''} "
-            f"{', '.join(repr(_join(where, k)) for k in unknown)}. Valid keys"
-            f"{' under ' + repr(where) if where else ''}: {', '.join(sorted(fields))}."
+            f"{', '.join(repr(_join(where, k)) for k in unknown)}.{_did_you_mean(unknown[0], fields, where)} "
+            f"Valid keys{' under ' + repr(where) if where else ''}: {', '.join(sorted(fields))}."
         )
     hints = typing.get_type_hints(cls)
     values = {}
@@ -77,14 +78,19 @@ def with_overrides(config, overrides):
         node = data
         for i, part in enumerate(path[:-1]):
             if not isinstance(node.get(part), dict):
+                sections = [k for k, v in node.items() if isinstance(v, dict)]
                 raise ConfigError(
                     f"Override {key!r}: {'.'.join(path[: i + 1])!r} is not a config "
-                    f"section. Sections: {', '.join(k for k, v in node.items() if isinstance(v, dict))}."
+                    f"section.{_did_you_mean(part, sections, '.'.join(path[:i]))} "
+                    f"Sections: {', '.join(sections)}."
                 )
             node = node[part]
         if path[-1] not in node:
+            section = ".".join(path[:-1])
             raise ConfigError(
-                f"Unknown config key {key!r}. Valid keys: {', '.join(sorted(node))}."
+                f"Unknown config key {key!r}.{_did_you_mean(path[-1], node, section)} "
+                f"Valid keys{' under ' + repr(section) if section else ''}: "
+                f"{', '.join(sorted(node))}."
             )
         try:
             node[path[-1]] = yaml.safe_load(raw)
@@ -98,8 +104,17 @@ def read_yaml_mapping(path):
     try:
         with open(path, encoding="utf-8") as f:
             data = yaml.safe_load(f)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise ConfigError(f"Cannot read config file {path}: {e}") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(
+            f"Cannot read config file {path}: it is not valid YAML: {e}. Fix: correct "
+            "the YAML at the line and column shown (close every bracket and quote, "
+            "indent with spaces, write `key: value`)."
+        ) from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(
+            f"Cannot read config file {path}: {e}. Fix: check the path, and save "
+            "the file as UTF-8 text."
+        ) from e
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -115,7 +130,11 @@ def merge_yaml(config, path):
     data = read_yaml_mapping(path)
     base = to_dict(config)
     _deep_update(base, data, str(path))
-    return from_dict(type(config), base)
+    try:
+        return from_dict(type(config), base)
+    except ConfigError as e:
+        # Name the file: the key or value to fix is in it.
+        raise ConfigError(f"{path}: {e}") from e
 
 
 def _deep_update(base, data, where):
@@ -126,6 +145,25 @@ def _deep_update(base, data, where):
             _deep_update(base[key], value, f"{where}:{key}")
         else:
             base[key] = value
+
+
+def _did_you_mean(name, options, where=""):
+    found = difflib.get_close_matches(str(name), [str(o) for o in options], n=1, cutoff=0.6)
+    return f" Did you mean {_join(where, found[0])!r}?" if found else ""
+
+
+_EXAMPLES = {int: ("an integer", "3"), float: ("a number", "0.1"),
+             str: ("a string", "text"), bool: ("true or false", "true")}
+
+
+def _wrong_type(where, hint, value):
+    noun, example = _EXAMPLES.get(hint, (f"of type {getattr(hint, '__name__', hint)}", None))
+    fix = ""
+    if example is not None:
+        leaf = where.rsplit(".", 1)[-1]
+        fix = (f" Fix: give {noun}, e.g. `--set {where}={example}`, or "
+               f"`{leaf}: {example}` in a YAML recipe.")
+    return ConfigError(f"{where} must be {noun}, got {value!r} (type {type(value).__name__}).{fix}")
 
 
 def _join(prefix, name):
@@ -150,12 +188,14 @@ def _coerce(hint, value, where):
         return from_dict(hint, value, where)
     if origin is tuple or hint is tuple:
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where} must be a list, got {value!r}.")
+            raise ConfigError(f"{where} must be a list, got {value!r}. Fix: write a "
+                              f"YAML list, e.g. `--set {where}=[a, b]`.")
         item = args[0] if args else typing.Any
         return tuple(_coerce(item, v, where) for v in value)
     if origin is dict or hint is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{where} must be a mapping, got {value!r}.")
+            raise ConfigError(f"{where} must be a mapping, got {value!r}. Fix: write a "
+                              f"YAML mapping, e.g. `--set {where}={{key: value}}`.")
         return dict(value)
     if hint is typing.Any:
         return value
@@ -168,9 +208,9 @@ def _coerce(hint, value, where):
         except ValueError:
             pass
     if hint is bool and not isinstance(value, bool):
-        raise ConfigError(f"{where} must be true or false, got {value!r}.")
+        raise _wrong_type(where, hint, value)
     if hint in (int, float) and isinstance(value, bool):
-        raise ConfigError(f"{where} must be a number, got {value!r}.")
+        raise _wrong_type(where, hint, value)
     if not isinstance(value, hint):
-        raise ConfigError(f"{where} must be of type {hint.__name__}, got {value!r}.")
+        raise _wrong_type(where, hint, value)
     return value

@@ -1,5 +1,6 @@
 """The recipe registry: names -> `RecipeConfig`s, plus recipe folders."""
 
+import difflib
 from pathlib import Path
 
 from tfllmrec.errors import ConfigError
@@ -36,8 +37,12 @@ def get_recipe(name_or_path):
     if path.suffix in (".yaml", ".yml") and path.is_file():
         base = _RECIPES.get(read_yaml_mapping(path).get("name"), RecipeConfig())
         return merge_yaml(base, path)
+    found = difflib.get_close_matches(str(name_or_path), list(_RECIPES), n=1, cutoff=0.6)
+    guess = f" Did you mean {found[0]!r}?" if found else ""
+    if path.suffix in (".yaml", ".yml") or path.parent != Path("."):
+        guess += f" There is no file {path}."
     raise ConfigError(
-        f"No recipe {str(name_or_path)!r}. Registered recipes: "
+        f"No recipe {str(name_or_path)!r}.{guess} Registered recipes: "
         f"{', '.join(sorted(_RECIPES)) or 'none'}; or pass a recipe folder holding "
         "config.yaml, or a YAML file."
     )

@@ -1,5 +1,6 @@
 """Runs a recipe end to end: data, split, ours, baselines, cold start, artifacts."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -52,16 +53,22 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
 
     The folder gets `config.yaml` (first, so a failed run says what it ran),
     `metrics.json` (last: its presence means the run finished),
-    `vocab.json`, `seen.json`, TensorBoard logs and the best checkpoint.
+    `vocab.json`, `seen.json`, TensorBoard logs and checkpoints. Each model
+    checkpoints every epoch and each finished phase (ours, each baseline,
+    each cold-start model) is recorded in `progress.json`, so calling this
+    again on an unfinished folder with the same config resumes where it
+    stopped instead of starting over.
 
     Args:
         config: RecipeConfig.
         output_dir: str or Path.
-        overwrite: bool. Replace an existing run folder.
+        overwrite: bool. Replace an existing run folder (finished or not).
         verbose: int. Keras progress output.
     """
-    out = _prepare_output(Path(output_dir), overwrite)
-    (out / "config.yaml").write_text(to_yaml(config))
+    out = _prepare_output(Path(output_dir), config, overwrite)
+    progress = _read_json(out / "progress.json") or {}
+    # Same seed, same machine, same metrics: TensorFlow's deterministic ops.
+    tf.config.experimental.enable_op_determinism()
     tf.keras.utils.set_random_seed(config.train.seed)
     start = time.time()
     dataset = load_dataset(config.data)
@@ -75,25 +82,51 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
         text_table = item_text_table(texts, config.model.encoder, config.model.sequence_length)
     timing = {"data_and_text_seconds": round(time.time() - start, 1)}
 
-    metrics = {"recipe": config.name, "split_seed": config.data.split_seed, "seed": config.train.seed}
-    model, fit = _fit(config.model, config.train, config, index, text_table, out / "checkpoints" / "main", verbose)
-    metrics["test"] = evaluate_on_test(model, index, ks)
-    metrics["training"] = fit
-    metrics["baselines"] = {}
-    _write_artifacts(out, index, texts, model)
+    def phase(name, run):
+        if name not in progress:
+            progress[name] = run()
+            _write_json(out / "progress.json", progress)
+        return progress[name]
 
+    def fit_and_test(model_config, train_config, phase_index, workdir, cold=False, artifacts=False):
+        model, fit = _fit(model_config, train_config, config, phase_index, text_table, workdir, verbose)
+        if artifacts:
+            _write_artifacts(out, phase_index, texts, model)
+        return {"test": evaluate_on_test(model, phase_index, ks, cold=cold), "training": fit}
+
+    checkpoints = out / "checkpoints"
+    main = phase("main", lambda: fit_and_test(config.model, config.train, index, checkpoints / "main",
+                                              artifacts=True))
+    metrics = {"recipe": config.name, "split_seed": config.data.split_seed, "seed": config.train.seed,
+               "test": main["test"], "training": main["training"], "baselines": {}}
+    baselines = metrics["baselines"]
     if "popularity" in config.eval.baselines:
-        metrics["baselines"]["popularity"] = {"test": _popularity(index, ks, config.train.seed)}
+        baselines["popularity"] = {"test": _popularity(index, ks, config.train.seed)}
     if "id_two_tower" in config.eval.baselines:
-        baseline, fit_b = _fit(config.baseline_model, config.baseline_train, config, index, None,
-                               out / "checkpoints" / "id_two_tower", verbose)
-        metrics["baselines"]["id_two_tower"] = {"test": evaluate_on_test(baseline, index, ks), "training": fit_b}
+        baselines["id_two_tower"] = phase("id_two_tower", lambda: fit_and_test(
+            config.baseline_model, config.baseline_train, index, checkpoints / "id_two_tower"))
 
     if config.data.cold_start_fraction > 0:
-        _cold_start(config, dataset, users, text_table, out, metrics, ks, verbose)
+        data = config.data
+        cold_split = cold_start_split(dataset.interactions, item_fraction=data.cold_start_fraction,
+                                      seed=data.split_seed, ratios=data.ratios)
+        cold = IndexedSplit(cold_split, dataset.items, users=users)
+        cold_dir = checkpoints / "cold_start"
+        ours = phase("cold_start", lambda: fit_and_test(config.model, config.train, cold,
+                                                        cold_dir / "ours", cold=True))
+        metrics["cold_start"] = dict(ours["test"], cold_items=int(len(cold.cold_items)))
+        if "popularity" in baselines:
+            baselines["popularity"]["cold_start"] = _popularity(
+                cold, ks, config.train.seed, candidates=cold.cold_items
+            )
+        if "id_two_tower" in baselines:
+            baseline = phase("cold_start_id_two_tower", lambda: fit_and_test(
+                config.baseline_model, config.baseline_train, cold, cold_dir / "id_two_tower", cold=True))
+            baselines["id_two_tower"]["cold_start"] = baseline["test"]
     timing["total_seconds"] = round(time.time() - start, 1)
     metrics["timing"] = timing
     metrics["versions"] = _versions()
+    metrics["data_checksums"] = _checksums(dataset)
     _write_json(out / "metrics.json", metrics)
     return metrics
 
@@ -133,26 +166,6 @@ def _popularity(index, ks, seed, candidates=None):
     return RankingEvaluator(ks=ks).evaluate(score, users, positives, exclude, candidates)
 
 
-def _cold_start(config, dataset, users, text_table, out, metrics, ks, verbose):
-    data = config.data
-    split = cold_start_split(dataset.interactions, item_fraction=data.cold_start_fraction,
-                             seed=data.split_seed, ratios=data.ratios)
-    index = IndexedSplit(split, dataset.items, users=users)
-    cold_dir = out / "checkpoints" / "cold_start"
-    model, _ = _fit(config.model, config.train, config, index, text_table, cold_dir / "ours", verbose)
-    metrics["cold_start"] = evaluate_on_test(model, index, ks, cold=True)
-    metrics["cold_start"]["cold_items"] = int(len(index.cold_items))
-    baselines = metrics["baselines"]
-    if "popularity" in baselines:
-        baselines["popularity"]["cold_start"] = _popularity(
-            index, ks, config.train.seed, candidates=index.cold_items
-        )
-    if "id_two_tower" in baselines:
-        baseline, _ = _fit(config.baseline_model, config.baseline_train, config, index, None,
-                           cold_dir / "id_two_tower", verbose)
-        baselines["id_two_tower"]["cold_start"] = evaluate_on_test(baseline, index, ks, cold=True)
-
-
 def _write_artifacts(out, index, texts, model):
     """What `recommend` and `export` need besides the checkpoint."""
     seen = index.per_user("train", "valid", "test")
@@ -164,17 +177,45 @@ def _write_artifacts(out, index, texts, model):
     _write_json(out / "seen.json", {"seen": seen})
 
 
-def _prepare_output(out, overwrite):
+def _prepare_output(out, config, overwrite):
+    """Creates the run folder, or checks an existing one can be resumed."""
     if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            finished = (out / "metrics.json").is_file()
+        finished = (out / "metrics.json").is_file()
+        if overwrite:
+            shutil.rmtree(out)
+        elif finished:
             raise ConfigError(
-                f"Output folder {out} already holds a {'finished' if finished else 'previous'} "
-                "run. Choose another --output, or pass --overwrite to replace it."
+                f"Output folder {out} already holds a finished run. Choose another "
+                "--output, or pass --overwrite to replace it."
             )
-        shutil.rmtree(out)
+        elif not (out / "config.yaml").is_file():
+            raise ConfigError(
+                f"Output folder {out} is not empty and holds no tfllmrec run. Choose "
+                "another --output, or pass --overwrite to replace its contents."
+            )
+        elif (out / "config.yaml").read_text() != to_yaml(config):
+            raise ConfigError(
+                f"Output folder {out} holds an unfinished run of a different config; "
+                "resume it with the same recipe and --set values (see its config.yaml), "
+                "or pass --overwrite to start over."
+            )
+        else:
+            return out  # resume
     out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(to_yaml(config))
     return out
+
+
+def _read_json(path):
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _checksums(dataset):
+    """md5 of the interactions and item texts the run saw (reproducibility)."""
+    frame = dataset.interactions.frame[["user_id", "item_id"]].astype(str)
+    interactions = hashlib.md5("\n".join(frame["user_id"] + "\t" + frame["item_id"]).encode()).hexdigest()
+    items = hashlib.md5("\n".join(map(str, dataset.items.texts())).encode()).hexdigest()
+    return {"interactions_md5": interactions, "item_texts_md5": items}
 
 
 def _write_json(path, data):

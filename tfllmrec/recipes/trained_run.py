@@ -6,8 +6,14 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from tfllmrec.errors import ConfigError
+from tfllmrec.errors import ConfigError, RunFolderError, TfllmrecError
 from tfllmrec.recipes.registry import get_recipe
+
+# What a damaged checkpoint raises while it is read: TF's own errors (bad
+# magic number, checksum mismatch, missing shard), IndexError ("Read less
+# bytes than requested" for a truncated data file), ValueError/KeyError for
+# unexpected contents, and AssertionError from assert_existing_objects_matched.
+_CHECKPOINT_ERRORS = (tf.errors.OpError, IndexError, ValueError, KeyError, AssertionError)
 
 
 class TrainedRun:
@@ -15,6 +21,11 @@ class TrainedRun:
 
     Args:
         run_dir: str or Path. The folder `tfllmrec train --output` wrote.
+
+    Raises:
+        RunFolderError: a file of the run is missing or unreadable, or the
+            checkpoint is truncated or corrupt (a ConfigError).
+        ConfigError: the run's config.yaml is not a valid recipe.
 
     Example:
     >>> run = TrainedRun("/tmp/run7")
@@ -27,34 +38,66 @@ class TrainedRun:
         self.run_dir = Path(run_dir)
         for name in ("config.yaml", "metrics.json", "vocab.json", "seen.json"):
             if not (self.run_dir / name).is_file():
-                raise ConfigError(
-                    f"{self.run_dir} is not a finished run: {name} is missing. Train "
-                    f"one with `tfllmrec train RECIPE --output {self.run_dir}`."
+                config = self.run_dir / "config.yaml"
+                recipe = config if config.is_file() else "RECIPE"
+                raise RunFolderError(
+                    f"{self.run_dir} is not a finished run: {name} is missing "
+                    f"(training was interrupted, or the folder was copied in part). "
+                    f"Fix: restore the folder from a backup, or retrain it: `tfllmrec "
+                    f"train {recipe} --output {self.run_dir} --overwrite`."
                 )
         self.config = get_recipe(str(self.run_dir / "config.yaml"))
-        vocab = json.loads((self.run_dir / "vocab.json").read_text())
-        self.user_ids = np.asarray(vocab["user_ids"], dtype=str)
-        self.item_ids = np.asarray(vocab["item_ids"], dtype=str)
-        self.item_texts = np.asarray(vocab["item_texts"], dtype=str)
-        self.seen = json.loads((self.run_dir / "seen.json").read_text())["seen"]
-        self.metrics = json.loads((self.run_dir / "metrics.json").read_text())
-        text_dim = self._text_dim() if self.config.model.use_text else None
-        self.model = build_model(self.config.model, len(self.user_ids), len(self.item_ids), text_dim)
-        self.model.score(tf.constant([0]))  # creates the variables to restore into
-        status = self.model.load_weights(str(self.run_dir / MAIN_CHECKPOINT))
-        # The optimizer's slots are in the checkpoint too; serving needs none.
-        status.expect_partial().assert_existing_objects_matched()
+        vocab = self._read_json("vocab.json")
+        try:
+            self.user_ids = np.asarray(vocab["user_ids"], dtype=str)
+            self.item_ids = np.asarray(vocab["item_ids"], dtype=str)
+            self.item_texts = np.asarray(vocab["item_texts"], dtype=str)
+            self.seen = self._read_json("seen.json")["seen"]
+        except (KeyError, TypeError) as error:
+            raise self._damaged("vocab.json or seen.json", f"missing entry {error}") from None
+        self.metrics = self._read_json("metrics.json")
+        self._checkpoint = checkpoint = self.run_dir / MAIN_CHECKPOINT
+        try:
+            text_dim = self._text_dim() if self.config.model.use_text else None
+            self.model = build_model(self.config.model, len(self.user_ids), len(self.item_ids), text_dim)
+            self.model.score(tf.constant([0]))  # creates the variables to restore into
+            status = self.model.load_weights(str(checkpoint))
+            # The optimizer's slots are in the checkpoint too; serving needs none.
+            status.expect_partial().assert_existing_objects_matched()
+        except TfllmrecError:
+            raise
+        except _CHECKPOINT_ERRORS as error:
+            reason = getattr(error, "message", None) or str(error) or type(error).__name__
+            raise self._damaged(
+                f"the checkpoint {checkpoint} (.index and .data-* files)",
+                f"{type(error).__name__}: {reason.strip().splitlines()[0]}") from None
         if self.model.max_history:
             # Serve with everything known about each user, test included.
             self.model.user_tower.set_history(self.seen)
         self._encoder = None
 
+    def _damaged(self, what, reason):
+        return RunFolderError(
+            f"{self.run_dir} is damaged: {what} cannot be read ({reason}). The "
+            "folder was truncated or changed after training (an interrupted copy, "
+            f"a full disk). Fix: restore {self.run_dir} from a backup, or retrain "
+            f"it: `tfllmrec train {self.run_dir / 'config.yaml'} --output "
+            f"{self.run_dir} --overwrite`."
+        )
+
+    def _read_json(self, name):
+        try:
+            return json.loads((self.run_dir / name).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            raise self._damaged(name, f"{type(error).__name__}: {error}") from None
+
     def _text_dim(self):
-        reader = tf.train.load_checkpoint(str(self.run_dir / "checkpoints" / "main" / "best"))
+        reader = tf.train.load_checkpoint(str(self._checkpoint))
         for name, shape in reader.get_variable_to_shape_map().items():
             if "text_table" in name and len(shape) == 2:
                 return shape[1]
-        raise ConfigError(f"{self.run_dir}: the checkpoint holds no item text table.")
+        raise self._damaged(f"the checkpoint {self._checkpoint}",
+                            "it holds no item text table, but config.yaml has model.use_text=true")
 
     def user_index(self, user_id):
         """Index of `user_id`, or None for an unknown user."""

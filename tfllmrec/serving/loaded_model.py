@@ -8,6 +8,8 @@ import tensorflow as tf
 from google.protobuf import json_format
 from tensorflow.core.protobuf import saved_model_pb2
 
+from tfllmrec.errors import ModelLoadError
+
 logger = logging.getLogger("tfllmrec.serving")
 
 DEFAULT_SIGNATURE = "serving_default"
@@ -69,6 +71,25 @@ def _serving_meta_graph(path):
         if SERVE_TAG in meta_graph.meta_info_def.tags:
             return meta_graph
     return proto.meta_graphs[0]
+
+
+def _load_error(name, path, error):
+    """A ModelLoadError saying why the version folder `path` did not load."""
+    reason = (getattr(error, "message", None) or str(error)).strip().splitlines()
+    cause = f"{type(error).__name__}: {reason[0] if reason else ''}"
+    fix = (f"Fix: re-export the run (`tfllmrec export RUN_DIR --output {path.parent}` "
+           f"writes a new, complete version) and delete {path}, or restore {path} "
+           "from a full copy.")
+    variables = path / "variables"
+    if not variables.is_dir():
+        problem = ("has saved_model.pb but no variables/ folder (the model's weights): "
+                   "the version folder is incomplete, e.g. copied in part")
+    elif not (variables / "variables.index").is_file():
+        problem = "has a variables/ folder without variables.index: the version is incomplete"
+    else:
+        problem = "is not a loadable SavedModel (a truncated or corrupt file?)"
+    return ModelLoadError(
+        f"Model {name!r}: the version folder {path} {problem} ({cause}). {fix}")
 
 
 class _Signature:
@@ -133,13 +154,23 @@ class LoadedModel:
         Returns:
             LoadedModel.
 
+        Raises:
+            ModelLoadError: the folder is not a complete, readable SavedModel
+                (e.g. `variables/` is missing); the message names the folder,
+                the cause and the fix.
+
         Example:
         >>> LoadedModel.load("toy", 1, "saved_models/toy/1").signature_names
         ['encode_items', 'serving_default']
         """
         _register_text_ops()
-        module = tf.saved_model.load(str(path))
-        return cls(name, version, path, module, _serving_meta_graph(path))
+        path = Path(path)
+        try:
+            module = tf.saved_model.load(str(path))
+            meta_graph = _serving_meta_graph(path)
+        except Exception as error:  # noqa: BLE001  TF raises many types; all mean "cannot load"
+            raise _load_error(name, path, error) from error
+        return cls(name, version, path, module, meta_graph)
 
     @property
     def signature_names(self):

@@ -22,6 +22,7 @@ class ItemTower(tf.keras.layers.Layer):
         id_dropout: float. Probability of zeroing an item's id vector in a
             training step.
         normalize: bool. L2-normalise the output.
+        seed: int. Seed of the id-dropout random stream.
 
     Example:
     >>> tower = ItemTower(num_items=3, embedding_dim=4, text_dim=8)
@@ -39,6 +40,7 @@ class ItemTower(tf.keras.layers.Layer):
         text_hidden_dim=256,
         id_dropout=0.0,
         normalize=True,
+        seed=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -51,6 +53,10 @@ class ItemTower(tf.keras.layers.Layer):
         self.text_hidden_dim = int(text_hidden_dim)
         self.id_dropout = float(id_dropout)
         self.normalize = bool(normalize)
+        self.seed = int(seed)
+        # Dropout draws from a generator whose state is a checkpointed
+        # variable, so a resumed run continues the same random stream.
+        self.dropout_rng = tf.random.Generator.from_seed(self.seed)
         init = tf.keras.initializers.RandomNormal(stddev=0.1)
         self.ids = None
         if self.use_item_ids:
@@ -106,7 +112,8 @@ class ItemTower(tf.keras.layers.Layer):
             ids = self.ids(indices)
             keep = tf.gather(self.known, indices)
             if training and self.id_dropout > 0:
-                keep *= tf.cast(tf.random.uniform(tf.shape(indices)) >= self.id_dropout, keep.dtype)
+                draw = self.dropout_rng.uniform(tf.shape(indices))
+                keep *= tf.cast(draw >= self.id_dropout, keep.dtype)
             parts.append(ids * tf.cast(keep, ids.dtype)[:, None])
         if self.text_mlp is not None:
             parts.append(self.text_vectors(tf.gather(self.text_table, indices)))
@@ -127,5 +134,6 @@ class ItemTower(tf.keras.layers.Layer):
             text_hidden_dim=self.text_hidden_dim,
             id_dropout=self.id_dropout,
             normalize=self.normalize,
+            seed=self.seed,
         )
         return config

@@ -1,12 +1,14 @@
-"""Trains a `TwoTowerRetrieval` with best-on-validation selection."""
+"""Trains a `TwoTowerRetrieval`: best-on-validation, checkpointed, resumable."""
 
+import json
 import os
 import time
 
 import tensorflow as tf
 
 from tfllmrec.evaluation import RankingEvaluator
-from tfllmrec.training.ranking_validation import RankingValidation, evaluate_retrieval
+
+STATE_FILE = "state.json"
 
 
 def make_optimizer(learning_rate, weight_decay=0.0):
@@ -16,16 +18,37 @@ def make_optimizer(learning_rate, weight_decay=0.0):
     return tf.keras.optimizers.Adam(learning_rate=learning_rate)
 
 
-def interactions_dataset(users, items, batch_size, seed):
-    """Shuffled `{"user", "item"}` batches, reshuffled every epoch."""
+def epoch_dataset(users, items, batch_size, seed, epoch):
+    """`{"user", "item"}` batches in an order fixed by (seed, epoch).
+
+    Each epoch's order depends on nothing but its number, so a resumed run
+    sees exactly the batches an uninterrupted one would.
+    """
     data = tf.data.Dataset.from_tensor_slices(
         {"user": tf.constant(users, tf.int32), "item": tf.constant(items, tf.int32)}
     )
-    return data.shuffle(len(users), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    return data.shuffle(len(users), seed=seed * 100_003 + epoch, reshuffle_each_iteration=False).batch(batch_size)
+
+
+def evaluate_retrieval(model, targets, evaluator, candidates=None):
+    """Full-ranking metrics of `model.score` on (users, positives, exclude)."""
+    users, positives, exclude = targets
+
+    def score_fn(batch):
+        return model.score(tf.constant(batch, tf.int32)).numpy()
+
+    return evaluator.evaluate(score_fn, users, positives, exclude=exclude, candidates=candidates)
 
 
 def train_two_tower(model, index, train, monitor, ks, workdir, verbose=1):
     """Fits `model` on `index`'s train part, keeping the best validation epoch.
+
+    After every epoch the model and optimizer go to `workdir/last` and the
+    epoch's results to `workdir/state.json` (written after the checkpoint,
+    atomically): a run killed at any point resumes from its last finished
+    epoch, with the same data order and random streams, when called again
+    with the same `workdir`. The best epoch's weights are in `workdir/best`
+    and are loaded into `model` on return.
 
     Args:
         model: TwoTowerRetrieval, with `set_training_data` already called.
@@ -33,37 +56,80 @@ def train_two_tower(model, index, train, monitor, ks, workdir, verbose=1):
         train: TrainConfig.
         monitor: str. Validation metric, e.g. "ndcg@10".
         ks: tuple of int. Cut-offs.
-        workdir: str. Receives `best` checkpoint files and TensorBoard `logs`.
+        workdir: str. Checkpoints, state and TensorBoard logs.
         verbose: int. Keras progress output (0, 1 bar, 2 line per epoch).
 
     Returns:
         dict with "best_epoch" (1-based), "epochs_run", "valid" (metrics at
-        the best epoch), "valid_history" and "seconds".
+        the best epoch), "valid_history", "loss_history" and "seconds".
     """
-    start = time.time()
-    model.compile(
-        optimizer=make_optimizer(train.learning_rate, train.weight_decay),
-        jit_compile=train.jit_compile,
-    )
-    validation = RankingValidation(
-        index.targets("valid", ["train"]),
-        os.path.join(workdir, "best"),
-        monitor=monitor, ks=ks, patience=train.patience,
-        log_dir=os.path.join(workdir, "logs", "validation"),
-    )
-    callbacks = [validation, tf.keras.callbacks.TensorBoard(os.path.join(workdir, "logs"))]
-    history = model.fit(
-        interactions_dataset(index.train_users, index.train_items, train.batch_size, train.seed),
-        epochs=train.epochs, callbacks=callbacks, verbose=verbose,
-    )
-    return {
-        "best_epoch": validation.best_epoch + 1,
-        "epochs_run": len(history.history["loss"]),
-        "valid": validation.best_metrics,
-        "valid_history": validation.history,
-        "loss_history": [float(x) for x in history.history["loss"]],
-        "seconds": round(time.time() - start, 1),
-    }
+    os.makedirs(workdir, exist_ok=True)
+    model.compile(optimizer=make_optimizer(train.learning_rate, train.weight_decay),
+                  jit_compile=train.jit_compile)
+    evaluator = RankingEvaluator(ks=ks)
+    if monitor not in evaluator.keys():
+        raise ValueError(f"monitor={monitor!r} is not one of {evaluator.keys()}.")
+    targets = index.targets("valid", ["train"])
+    # Create every variable, the optimizer's slots included, before a restore:
+    # slots restored lazily on their first use are not reliably restored.
+    model.compute_loss({"user": tf.constant([0]), "item": tf.constant([0])}, training=False)
+    model.optimizer.build(model.trainable_variables)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+    state = _load_state(workdir, checkpoint)
+    writer = tf.summary.create_file_writer(os.path.join(workdir, "logs"))
+    start = time.time() - state["seconds"]
+    for epoch in range(state["epochs_run"], train.epochs):
+        if state["stopped"]:
+            break
+        # Seeding per epoch makes dropout and shuffling independent of resumes.
+        tf.keras.utils.set_random_seed(train.seed * 1_009 + epoch)
+        data = epoch_dataset(index.train_users, index.train_items, train.batch_size, train.seed, epoch)
+        history = model.fit(data, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose)
+        metrics = evaluate_retrieval(model, targets, evaluator)
+        _log(writer, epoch, history.history["loss"][-1], metrics)
+        state["loss_history"].append(float(history.history["loss"][-1]))
+        state["valid_history"].append(metrics)
+        if state["best_epoch"] is None or metrics[monitor] > state["valid"][monitor]:
+            state.update(best_epoch=epoch + 1, valid=metrics)
+            model.save_weights(os.path.join(workdir, "best"))
+        elif train.patience and epoch + 1 - state["best_epoch"] >= train.patience:
+            state["stopped"] = True
+        if verbose:
+            print(f"epoch {epoch + 1}: validation {monitor} {metrics[monitor]:.4f} "
+                  f"(best {state['valid'][monitor]:.4f} at epoch {state['best_epoch']})")
+        state["epochs_run"] = epoch + 1
+        state["seconds"] = round(time.time() - start, 1)
+        checkpoint.write(os.path.join(workdir, "last"))
+        _write_state(workdir, state)
+    model.load_weights(os.path.join(workdir, "best")).expect_partial()
+    return {k: state[k] for k in ("best_epoch", "epochs_run", "valid", "valid_history",
+                                  "loss_history", "seconds")}
+
+
+def _load_state(workdir, checkpoint):
+    path = os.path.join(workdir, STATE_FILE)
+    if not os.path.isfile(path):
+        return {"epochs_run": 0, "best_epoch": None, "valid": None, "valid_history": [],
+                "loss_history": [], "seconds": 0.0, "stopped": False}
+    with open(path, encoding="utf-8") as f:
+        state = json.load(f)
+    checkpoint.read(os.path.join(workdir, "last")).assert_existing_objects_matched()
+    return state
+
+
+def _write_state(workdir, state):
+    path = os.path.join(workdir, STATE_FILE)
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(state, f)
+    os.replace(path + ".tmp", path)
+
+
+def _log(writer, epoch, loss, metrics):
+    with writer.as_default():
+        tf.summary.scalar("train/loss", loss, step=epoch)
+        for key, value in metrics.items():
+            tf.summary.scalar(f"validation/{key}", value, step=epoch)
+    writer.flush()
 
 
 def evaluate_on_test(model, index, ks, cold=False):

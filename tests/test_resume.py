@@ -1,0 +1,109 @@
+"""Training survives SIGKILL, resumes where it stopped, and reproduces exactly."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import tiny_recipe_overrides, write_tiny_dataset
+from tfllmrec.errors import ConfigError
+from tfllmrec.recipes import get_recipe, with_overrides
+from tfllmrec.recipes.run import train_recipe
+
+EPOCHS = 12
+
+
+@pytest.fixture(scope="module")
+def overrides(tmp_path_factory):
+    folder = write_tiny_dataset(tmp_path_factory.mktemp("resume_data"))
+    return tiny_recipe_overrides(folder, epochs=EPOCHS) + [
+        "eval.baselines=[]", "data.cold_start_fraction=0", "train.patience=0",
+    ]
+
+
+def _cli(overrides, output, quiet=False):
+    args = [sys.executable, "-m", "tfllmrec", "train", "video", "--output", str(output)]
+    for item in overrides:
+        args += ["--set", item]
+    return args + (["--quiet"] if quiet else [])
+
+
+def _state(output):
+    path = output / "checkpoints" / "main" / "state.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def test_same_seed_same_metrics(overrides, tmp_path):
+    config = with_overrides(get_recipe("video"), overrides + ["train.epochs=3"])
+    first = train_recipe(config, tmp_path / "a", verbose=0)
+    second = train_recipe(config, tmp_path / "b", verbose=0)
+    for key, value in first["test"].items():
+        assert abs(value - second["test"][key]) <= 1e-6, key
+    assert first["data_checksums"] == second["data_checksums"]
+    assert set(first["versions"]) >= {"tfllmrec", "tensorflow", "keras_hub"}
+
+
+def test_sigkill_then_resume_finishes_without_redoing_epochs(overrides, tmp_path):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    killed_dir = tmp_path / "killed"
+    child = subprocess.Popen(_cli(overrides, killed_dir, quiet=True), env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 300
+        state = None
+        while time.time() < deadline and child.poll() is None:
+            state = _state(killed_dir)
+            if state and state["epochs_run"] >= 2:
+                break
+            time.sleep(0.05)
+        assert child.poll() is None, "training finished before it could be killed"
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    done_before = _state(killed_dir)["epochs_run"]
+    assert 2 <= done_before < EPOCHS
+    assert not (killed_dir / "metrics.json").exists()
+
+    resumed = subprocess.run(_cli(overrides, killed_dir), env=env, capture_output=True, text=True,
+                             timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    trained = [int(n) for n in re.findall(r"^epoch (\d+): validation", resumed.stdout, re.M)]
+    assert trained == list(range(done_before + 1, EPOCHS + 1)), trained
+    state = _state(killed_dir)
+    assert state["epochs_run"] == EPOCHS and len(state["loss_history"]) == EPOCHS
+
+    config = with_overrides(get_recipe("video"), overrides)
+    uninterrupted = train_recipe(config, tmp_path / "straight", verbose=0)
+    resumed_metrics = json.loads((killed_dir / "metrics.json").read_text())
+    for key, value in uninterrupted["test"].items():
+        assert abs(value - resumed_metrics["test"][key]) <= 1e-4, key
+
+
+def test_finished_or_foreign_folders_are_not_resumed(overrides, tmp_path):
+    config = with_overrides(get_recipe("video"), overrides + ["train.epochs=1"])
+    train_recipe(config, tmp_path / "done", verbose=0)
+    before = (tmp_path / "done" / "metrics.json").read_text()
+    with pytest.raises(ConfigError, match="finished run.*--overwrite"):
+        train_recipe(config, tmp_path / "done", verbose=0)
+    assert (tmp_path / "done" / "metrics.json").read_text() == before
+
+    unfinished = tmp_path / "unfinished"
+    unfinished.mkdir()
+    (unfinished / "config.yaml").write_text("name: video\ntrain: {epochs: 99}\n")
+    with pytest.raises(ConfigError, match="different config"):
+        train_recipe(config, unfinished, verbose=0)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="holds no tfllmrec run"):
+        train_recipe(config, tmp_path / "other", verbose=0)
+    assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
