@@ -43,8 +43,10 @@ class TrainedRun:
                 raise RunFolderError(
                     f"{self.run_dir} is not a finished run: {name} is missing "
                     f"(training was interrupted, or the folder was copied in part). "
-                    f"Fix: restore the folder from a backup, or retrain it: `tfllmrec "
-                    f"train {recipe} --output {self.run_dir} --overwrite`."
+                    f"Fix: finish the run with `tfllmrec train {recipe} --output "
+                    f"{self.run_dir}` (an unfinished run resumes where it stopped; add "
+                    "--overwrite to retrain from scratch), or restore the folder from "
+                    "a backup."
                 )
         self.config = get_recipe(str(self.run_dir / "config.yaml"))
         vocab = self._read_json("vocab.json")

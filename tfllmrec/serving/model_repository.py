@@ -231,16 +231,18 @@ class ModelRepository:
         except Exception:  # noqa: BLE001  a thread must not die silently
             logger.exception("Loading %s version %d failed.", name, version)
 
-    def _load(self, name, version):
+    def _load(self, name, version, latest=False):
         """Loads one version (once, whichever thread asks first) and caches it.
 
         A version already loaded is returned as is unless its folder was
-        replaced since, in which case it is loaded again.
+        replaced since, in which case it is loaded again. `latest`: the
+        request asked for the latest version (for the wording of errors).
         """
+        spec = _spec_name(name, None if latest else version)
         with self._lock:
             model = self._models.get(name)
             if model is None:
-                raise _not_found(f"Servable not found for request: {_spec_name(name, version)}")
+                raise _not_found(f"Servable not found for request: {spec}")
             if self._is_current(model, version):
                 return model.loaded[version]
             lock = model.load_locks.setdefault(version, threading.Lock())
@@ -253,8 +255,8 @@ class ModelRepository:
                 if version in model.failed:
                     model.loading.discard(version)
                     raise _not_found(
-                        f"Servable not found for request: {_spec_name(name, version)}: "
-                        f"it failed to load: {model.failed[version][1]}")
+                        f"Servable not found for request: {spec}: "
+                        f"version {version} failed to load: {model.failed[version][1]}")
                 model.loading.add(version)
             path = self.root / name / str(version)
             started = time.monotonic()
@@ -267,8 +269,8 @@ class ModelRepository:
                     model.loading.discard(version)
                     model.failed[version] = (stamp, message)
                 raise _not_found(
-                    f"Servable not found for request: {_spec_name(name, version)}: "
-                    f"it failed to load: {message}") from error
+                    f"Servable not found for request: {spec}: "
+                    f"version {version} failed to load: {message}") from error
             logger.info("Loaded %s version %d in %.1f s.", name, version, time.monotonic() - started)
             to_load = []
             with self._lock:
@@ -353,7 +355,7 @@ class ModelRepository:
                 if version not in model.aspired:
                     raise _not_found(f"Servable not found for request: {_spec_name(name, version)}")
                 target = version
-        return self._load(name, target)
+        return self._load(name, target, latest=version is None)
 
     def status(self, name, version=None):
         """The version statuses of TF Serving's `GET /v1/models/NAME[/versions/N]`.
