@@ -18,6 +18,8 @@ class TrainConfig:
         mixed_precision: bool. Compute in float16 on GPUs (bfloat16 on
             CPUs); variables, scores and losses stay float32.
         jit_compile: bool. Compile the train step with XLA.
+        checkpoint_every_steps: int. Also checkpoint every this many steps
+            within an epoch (long epochs on big data); 0: once per epoch.
 
     Example:
     >>> TrainConfig(epochs=5).batch_size
@@ -32,11 +34,12 @@ class TrainConfig:
     seed: int = 42
     mixed_precision: bool = False
     jit_compile: bool = False
+    checkpoint_every_steps: int = 0
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be positive.")
         if self.learning_rate <= 0:
             raise ValueError("learning_rate must be positive.")
-        if self.patience < 0 or self.weight_decay < 0:
-            raise ValueError("patience and weight_decay must be >= 0.")
+        if self.patience < 0 or self.weight_decay < 0 or self.checkpoint_every_steps < 0:
+            raise ValueError("patience, weight_decay and checkpoint_every_steps must be >= 0.")

@@ -43,11 +43,12 @@ def evaluate_retrieval(model, targets, evaluator, candidates=None):
 def train_two_tower(model, index, train, monitor, ks, workdir, verbose=1):
     """Fits `model` on `index`'s train part, keeping the best validation epoch.
 
-    After every epoch the model and optimizer go to `workdir/last` and the
-    epoch's results to `workdir/state.json` (written after the checkpoint,
-    atomically): a run killed at any point resumes from its last finished
-    epoch, with the same data order and random streams, when called again
-    with the same `workdir`. The best epoch's weights are in `workdir/best`
+    After every epoch (and every `train.checkpoint_every_steps` steps) the
+    model and optimizer go to `workdir/last` and the progress to
+    `workdir/state.json` (written after the checkpoint, atomically): a run
+    killed at any point resumes from its last checkpoint, skipping the
+    batches already trained, with the same data order and random streams,
+    when called again with the same `workdir`. The best epoch's weights are in `workdir/best`
     and are loaded into `model` on return.
 
     Args:
@@ -78,13 +79,26 @@ def train_two_tower(model, index, train, monitor, ks, workdir, verbose=1):
     state = _load_state(workdir, checkpoint)
     writer = tf.summary.create_file_writer(os.path.join(workdir, "logs"))
     start = time.time() - state["seconds"]
+
+    def save_mid_epoch(steps):
+        state["epoch_steps"] = steps
+        checkpoint.write(os.path.join(workdir, "last"))
+        _write_state(workdir, state)
+
     for epoch in range(state["epochs_run"], train.epochs):
         if state["stopped"]:
             break
-        # Seeding per epoch makes dropout and shuffling independent of resumes.
+        # Seeding per epoch makes shuffling independent of resumes; dropout
+        # draws from the model's checkpointed generator.
         tf.keras.utils.set_random_seed(train.seed * 1_009 + epoch)
         data = epoch_dataset(index.train_users, index.train_items, train.batch_size, train.seed, epoch)
-        history = model.fit(data, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose)
+        done = state.get("epoch_steps", 0)
+        if done:
+            data = data.skip(done)  # resumed mid-epoch: those batches are trained
+        callbacks = [_EveryNSteps(train.checkpoint_every_steps, done, save_mid_epoch)]
+        history = model.fit(data, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose,
+                            callbacks=callbacks)
+        state["epoch_steps"] = 0
         metrics = evaluate_retrieval(model, targets, evaluator)
         _log(writer, epoch, history.history["loss"][-1], metrics)
         state["loss_history"].append(float(history.history["loss"][-1]))
@@ -104,6 +118,19 @@ def train_two_tower(model, index, train, monitor, ks, workdir, verbose=1):
     model.load_weights(os.path.join(workdir, "best")).expect_partial()
     return {k: state[k] for k in ("best_epoch", "epochs_run", "valid", "valid_history",
                                   "loss_history", "seconds")}
+
+
+class _EveryNSteps(tf.keras.callbacks.Callback):
+    """Calls `save(steps_done_in_epoch)` every `every` training steps."""
+
+    def __init__(self, every, offset, save):
+        super().__init__()
+        self.every, self.steps, self.save = int(every), int(offset), save
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps += 1
+        if self.every and self.steps % self.every == 0:
+            self.save(self.steps)
 
 
 def _load_state(workdir, checkpoint):
