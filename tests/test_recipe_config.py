@@ -37,8 +37,8 @@ def test_overrides_set_values_and_keep_the_rest(video):
         model=dataclasses.replace(video.model, temperature=0.1),
     )
     assert config == expected
-    assert video.train.epochs == 40 and video.data.split_seed == 2020
-    assert config.baseline_train.epochs == 40  # only `train`, not the baseline's schedule
+    assert video.train.epochs == 60 and video.data.split_seed == 2020
+    assert config.baseline_train.epochs == 60  # only `train`, not the baseline's schedule
 
 
 def test_override_values_are_parsed_as_yaml(video):
@@ -179,7 +179,7 @@ def test_partial_yaml_starts_from_the_named_recipe(video, tmp_path):
     assert loaded == expected
     assert loaded.train.batch_size == video.train.batch_size
     assert loaded.model.loss == video.model.loss == "full_softmax"
-    assert loaded.baseline_train.epochs == 40
+    assert loaded.baseline_train.epochs == 60
 
 
 def test_partial_yaml_without_a_known_name_starts_from_the_defaults(tmp_path):

@@ -26,16 +26,18 @@ from test_serving_toy import TOY_ITEMS, TOY_SCORES, toy_versions  # noqa: F401  
 
 REPO = Path(__file__).resolve().parents[1]
 
-# 5000 requests: on the 2-core CI machine (shared with other jobs) the whole
-# test, server start-up included, takes about 30-40 s; the client gives up on
-# sending after LOAD_DEADLINE_S in any case and the test counts that as a failure.
+# 5000 requests: on the 2-core test machine the load itself takes ~10 s
+# (~500 requests/s) and the whole test, server start-up included, ~20 s
+# (~37 s with two busy processes competing for the cores). Every wait is
+# bounded: the client stops sending after LOAD_DEADLINE_S (counted as a
+# failure) and each request times out after REQUEST_TIMEOUT_S.
 NUM_REQUESTS = 5000
 MALFORMED_FRACTION = 0.2  # exactly NUM_REQUESTS // 5 malformed, at seeded positions
 WORKERS = 32
 SEED = 20240611
 REQUEST_TIMEOUT_S = 20.0
-LOAD_DEADLINE_S = 60.0
-STARTUP_DEADLINE_S = 60.0
+LOAD_DEADLINE_S = 45.0
+STARTUP_DEADLINE_S = 45.0
 PICKUP_DEADLINE_S = 15.0  # from the rename to the first answer of version 2
 RSS_TOLERANCE = 0.10
 

@@ -69,6 +69,9 @@ class _BodyError(Exception):
 
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True  # a hung client must not keep the process alive
+    # socketserver queues only 5 pending connections; under concurrent clients
+    # Linux then resets the rest, failing valid requests.
+    request_queue_size = socket.SOMAXCONN
 
     def __init__(self, address, handler, app):
         if ":" in address[0]:
