@@ -14,9 +14,11 @@ Decisions recorded here:
 - A 10 MB line (one huge field) is a DataError, not a load: a CSV field may
   hold at most csv's 131,072 characters. The error names the line, comes at
   once and needs little memory (asserted below).
-- A Latin-1 file (Last.fm's `tags.dat`) is a DataError naming the line and the
-  byte offset (there is no Last.fm loader); the same file in UTF-8 with a BOM
+- A Latin-1 file read as your own tabular data is a DataError naming the line
+  and the byte offset, with the iconv fix; the same file in UTF-8 with a BOM
   and CRLF line endings loads (`test_lastfm_style_utf8_bom_crlf_loads`).
+  Last.fm's own `tags.dat` is Latin-1 by its format, and `load_lastfm_2k`
+  reads it as such (`tests/test_data_lastfm.py`).
 - A SavedModel version without `variables/` does not crash the repository or
   the REST server: `ModelRepository.get` raises NotFoundError (TF Serving's
   "Servable not found ... failed to load"), the version's status is END with
@@ -296,7 +298,7 @@ CASES = [
          non_utf8, load_csvs, DataError,
          (ORDERS_AT + r", line 4: byte 0xe9 at byte offset @offset@ ",
           r"not valid UTF-8", r"Fix: re-encode the file as UTF-8", r"iconv -f latin1")),
-    Case("lastfm-tags-dat-latin1",
+    Case("tabular-latin1-tags-file",
          lastfm_latin1, load_lastfm, DataError,
          (r"@TMP@/tags\.dat, line 4: byte 0xfa at byte offset @offset@ ",
           r"not valid UTF-8", r"iconv -f latin1 -t utf-8 tags\.dat")),

@@ -13,6 +13,7 @@ Example:
 from tfllmrec.data.dataset import Dataset
 from tfllmrec.data.interactions import Interactions
 from tfllmrec.data.items import Items
+from tfllmrec.data.lastfm import load_lastfm_2k
 from tfllmrec.data.movielens import load_movielens_100k, load_movielens_latest_small
 from tfllmrec.data.split import Split
 from tfllmrec.data.splits import cold_start_split, leave_one_out, random_split
@@ -25,6 +26,7 @@ __all__ = [
     "Split",
     "cold_start_split",
     "leave_one_out",
+    "load_lastfm_2k",
     "load_movielens_100k",
     "load_movielens_latest_small",
     "load_tabular",

@@ -69,7 +69,7 @@ def publish(folder, target, complete):
             raise
 
 
-def fetch_zip(url, md5, cache, folder, required, download_fn):
+def fetch_zip(url, md5, cache, folder, required, download_fn, inner=None):
     """Downloads a zip, checks it, and extracts its `folder` to `cache/folder`.
 
     Args:
@@ -80,6 +80,8 @@ def fetch_zip(url, md5, cache, folder, required, download_fn):
         folder: str. The top folder inside the zip, e.g. "ml-100k".
         required: tuple of str. Files that must be inside `folder`.
         download_fn: callable(url, dest). Does the transfer.
+        inner: str or None. The folder inside the zip when it differs from
+            `folder`; "" for a zip whose files sit at its top level.
 
     Returns:
         Path: `cache / folder`.
@@ -111,11 +113,12 @@ def fetch_zip(url, md5, cache, folder, required, download_fn):
                 f"{url}: the download is not a valid zip ({error}). Fix: retry, or "
                 "download and unzip it by hand and pass its folder as path=."
             ) from None
-        missing = [name for name in required if not (extracted / folder / name).is_file()]
+        inner = folder if inner is None else inner
+        missing = [name for name in required if not (extracted / inner / name).is_file()]
         if missing:
             raise DataError(
-                f"{url}: the zip has no {folder}/{missing[0]}. Fix: download and "
+                f"{url}: the zip has no {Path(inner, missing[0])}. Fix: download and "
                 "unzip it by hand and pass its folder as path=."
             )
-        publish(extracted / folder, target, lambda p: all((p / n).is_file() for n in required))
+        publish(extracted / inner, target, lambda p: all((p / n).is_file() for n in required))
     return target
