@@ -55,7 +55,10 @@ def _train(args):
     from tfllmrec.recipes import get_recipe, to_yaml, with_overrides
     from tfllmrec.recipes.run import train_recipe
 
-    config = with_overrides(get_recipe(args.recipe), args.set or [])
+    overrides = list(args.set or [])
+    if args.strategy:
+        overrides += [f"train.strategy={args.strategy}", f"baseline_train.strategy={args.strategy}"]
+    config = with_overrides(get_recipe(args.recipe), overrides)
     if args.print_config:
         print(to_yaml(config), end="")
         return 0
@@ -135,6 +138,8 @@ def build_parser():
     train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     train.add_argument("--quiet", action="store_true", help="no progress output")
     train.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    train.add_argument("--strategy", choices=["default", "mirrored"],
+                       help="tf.distribute strategy: mirrored = every GPU of this machine")
     train.set_defaults(run=_train)
     evaluate = commands.add_parser("evaluate", help="recompute a run's test metrics")
     evaluate.add_argument("run_dir")

@@ -138,18 +138,33 @@ def precision_policy(mixed_precision):
     return "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
 
 
+def make_strategy(name):
+    """The `tf.distribute` strategy a TrainConfig names."""
+    if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        if gpus:
+            return tf.distribute.MirroredStrategy([d.name for d in gpus])
+        # Logical CPUs: reduce on one device. CPU collectives of a second
+        # strategy in the same process can reuse instance keys and abort.
+        cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(cpus, cross_device_ops=tf.distribute.ReductionToOneDevice())
+    return tf.distribute.get_strategy()
+
+
 def _fit(model_config, train_config, config, index, text_table, workdir, verbose):
     text_dim = None if text_table is None else text_table.shape[1]
     previous = tf.keras.mixed_precision.global_policy()
     # Layers take the global policy when built; restore it for whatever follows.
     tf.keras.mixed_precision.set_global_policy(precision_policy(train_config.mixed_precision))
     try:
-        model = build_model(model_config, index.num_users, index.num_items, text_dim)
+        # Variables (model and optimizer) must be created in the strategy's scope.
+        with make_strategy(train_config.strategy).scope():
+            model = build_model(model_config, index.num_users, index.num_items, text_dim)
+            model.set_training_data(index.item_counts(), index.per_user("train"), text_table)
+            fit = train_two_tower(model, index, train_config, config.eval.monitor,
+                                  tuple(config.eval.ks), str(workdir), verbose=verbose)
     finally:
         tf.keras.mixed_precision.set_global_policy(previous)
-    model.set_training_data(index.item_counts(), index.per_user("train"), text_table)
-    fit = train_two_tower(model, index, train_config, config.eval.monitor, tuple(config.eval.ks),
-                          str(workdir), verbose=verbose)
     return model, fit
 
 

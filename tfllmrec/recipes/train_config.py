@@ -20,6 +20,10 @@ class TrainConfig:
         jit_compile: bool. Compile the train step with XLA.
         checkpoint_every_steps: int. Also checkpoint every this many steps
             within an epoch (long epochs on big data); 0: once per epoch.
+        strategy: str. "default" (one device) or "mirrored"
+            (`tf.distribute.MirroredStrategy` over every GPU, or every
+            logical CPU when there is no GPU). `batch_size` is the global
+            batch, split across replicas.
 
     Example:
     >>> TrainConfig(epochs=5).batch_size
@@ -35,11 +39,17 @@ class TrainConfig:
     mixed_precision: bool = False
     jit_compile: bool = False
     checkpoint_every_steps: int = 0
+    strategy: str = "default"
 
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be positive.")
         if self.learning_rate <= 0:
             raise ValueError("learning_rate must be positive.")
+        if self.strategy not in ("default", "mirrored"):
+            raise ValueError(
+                f"strategy={self.strategy!r}: use 'default' or 'mirrored' "
+                "(multi-worker training is not supported yet)."
+            )
         if self.patience < 0 or self.weight_decay < 0 or self.checkpoint_every_steps < 0:
             raise ValueError("patience, weight_decay and checkpoint_every_steps must be >= 0.")
