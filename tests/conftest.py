@@ -31,6 +31,14 @@ def shared_dir():
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Keeps downloads and text-embedding caches of tests out of ~/.cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TFLLMREC_CACHE", str(tmp_path_factory.mktemp("tfllmrec_cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def shared():
     return shared_dir()
@@ -94,11 +102,12 @@ def tiny_run(tmp_path_factory):
     from tfllmrec.recipes.run import train_recipe
 
     folder = write_tiny_dataset(tmp_path_factory.mktemp("tiny_data"))
-    os.environ.setdefault("TFLLMREC_CACHE", str(tmp_path_factory.mktemp("cache")))
     overrides = tiny_recipe_overrides(folder, epochs=3) + [
         "eval.baselines=[]", "data.cold_start_fraction=0",
     ]
     config = with_overrides(get_recipe("video"), overrides)
     run_dir = tmp_path_factory.mktemp("runs") / "tiny"
-    train_recipe(config, run_dir, verbose=0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TFLLMREC_CACHE", str(tmp_path_factory.mktemp("cache")))
+        train_recipe(config, run_dir, verbose=0)
     return run_dir

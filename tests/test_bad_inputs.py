@@ -42,7 +42,6 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-import tfllmrec.data._fetch
 from tfllmrec.data import load_movielens_100k, load_movielens_latest_small, load_tabular
 from tfllmrec.errors import ConfigError, DataError, RunFolderError, TfllmrecError
 from tfllmrec.recipes import get_recipe, with_overrides
@@ -445,8 +444,8 @@ def test_the_table_covers_at_least_25_distinct_cases():
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_bad_input(case, tmp_path, request, monkeypatch):
     ctx = {"TMP": tmp_path, **case.build(tmp_path, request)}
-    # Point both caches into tmp_path, so a write to them shows in the snapshot.
-    monkeypatch.setattr(tfllmrec.data._fetch, "DEFAULT_CACHE", tmp_path / "cache")
+    # Point the cache (downloads and text embeddings) into tmp_path, so a
+    # write to it shows in the snapshot.
     monkeypatch.setenv("TFLLMREC_CACHE", str(tmp_path / "cache"))
     before = snapshot(tmp_path)
     if case.max_peak_mib is not None:

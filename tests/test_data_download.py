@@ -90,6 +90,7 @@ def test_an_incomplete_cache_folder_is_replaced(tmp_path, monkeypatch):
 
 
 def test_default_cache_is_under_home(tmp_path, monkeypatch):
+    monkeypatch.delenv("TFLLMREC_CACHE", raising=False)
     archive = grouplens_zip(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setattr(movielens, "ML_100K_MD5", md5(archive))

@@ -14,15 +14,15 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+from tfllmrec.cache import cache_dir as default_cache_dir
 from tfllmrec.errors import DataError
 
-DEFAULT_CACHE = Path("~/.cache/tfllmrec")
 TIMEOUT_S = 60
 
 
 def cache_folder(cache_dir):
-    """The cache folder to use: `cache_dir`, or ~/.cache/tfllmrec."""
-    return Path(cache_dir if cache_dir is not None else DEFAULT_CACHE).expanduser()
+    """The cache folder to use: `cache_dir`, or $TFLLMREC_CACHE / ~/.cache/tfllmrec."""
+    return Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
 
 
 def download(url, dest):

@@ -3,14 +3,10 @@
 import hashlib
 import os
 import tempfile
-from pathlib import Path
 
 import numpy as np
 
-
-def cache_dir():
-    """`$TFLLMREC_CACHE` or `~/.cache/tfllmrec`."""
-    return Path(os.environ.get("TFLLMREC_CACHE", Path.home() / ".cache" / "tfllmrec"))
+from tfllmrec.cache import cache_dir
 
 
 def item_text_table(texts, encoder, sequence_length, batch_size=128):
