@@ -2,7 +2,6 @@
 
 import importlib.util
 import json
-import shutil
 
 import keras_hub
 import pytest

@@ -14,7 +14,7 @@ from tfllmrec.data import cold_start_split, leave_one_out, random_split
 from tfllmrec.errors import ConfigError
 from tfllmrec.evaluation import Popularity, RankingEvaluator
 from tfllmrec.models import TwoTowerRetrieval
-from tfllmrec.recipes.config_tree import to_dict, to_yaml
+from tfllmrec.recipes.config_tree import to_yaml
 from tfllmrec.recipes.datasets import load_dataset
 from tfllmrec.recipes.text_table import item_text_table
 from tfllmrec.training import IndexedSplit, evaluate_on_test, train_two_tower
@@ -256,7 +256,3 @@ def _versions():
     return {"tfllmrec": __version__, "tensorflow": tf.__version__,
             "tensorflow_recommenders": tfrs.__version__, "keras_hub": keras_hub.__version__}
 
-
-def resolved_config_dict(config):
-    """The config as a plain dict (for printing)."""
-    return to_dict(config)
