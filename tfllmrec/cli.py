@@ -1,4 +1,4 @@
-"""The `tfllmrec` command line: list, train, evaluate, recommend, export, serve, demo."""
+"""The `tfllmrec` command line: list, init, train, evaluate, recommend, export, serve, demo."""
 
 import argparse
 import json
@@ -115,6 +115,19 @@ def _export(args):
     return 0
 
 
+def _init(args):
+    from tfllmrec.recipes.init_recipe import init_recipe
+
+    config, guessed = init_recipe(args.folder, args.base, args.interactions, args.items)
+    print(f"Wrote {os.path.join(args.folder, 'config.yaml')} (from the {args.base!r} recipe).")
+    print("Guessed from the headers (edit config.yaml to change):")
+    for ours, theirs in guessed["columns"].items():
+        print(f"  {ours:14s} <- {theirs}")
+    print(f"  {'item text':14s} <- {', '.join(guessed['text_fields'])}")
+    print(f"Train it with: tfllmrec train {args.folder} --output runs/{config.name}")
+    return 0
+
+
 def _serve(args):
     from tfllmrec.serving import serve
 
@@ -157,6 +170,12 @@ def build_parser():
     export.add_argument("--retrieval-only", action="store_true",
                         help="only serving_default; no text encoder inside (small)")
     export.set_defaults(run=_export)
+    init = commands.add_parser("init", help="write a recipe folder for your own data files")
+    init.add_argument("folder", help="the recipe folder to create, e.g. my_recipe")
+    init.add_argument("--from", dest="base", default="video", help="recipe to start from")
+    init.add_argument("--interactions", required=True, help="CSV/TSV/Parquet of user-item interactions")
+    init.add_argument("--items", required=True, help="CSV/TSV/Parquet of items with text columns")
+    init.set_defaults(run=_init)
     serve = commands.add_parser("serve", help="local TF Serving-compatible REST server (development)")
     serve.add_argument("models_root", help="folder of model folders, e.g. saved_models/")
     serve.add_argument("--port", type=int, default=8501)
