@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from tfllmrec.files import write_atomic
+
 
 def model_names(root):
     """Model folders under `root`: those holding at least one numbered version."""
@@ -35,7 +37,5 @@ def write_models_config(root, base_path="/models"):
             "  }\n"
         )
     path = root / "models.config"
-    tmp = path.with_name(".models.config.tmp")
-    tmp.write_text("model_config_list {\n" + "".join(entries) + "}\n")
-    tmp.replace(path)
+    write_atomic(path, "model_config_list {\n" + "".join(entries) + "}\n")
     return str(path)

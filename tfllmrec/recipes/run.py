@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -13,6 +12,7 @@ import tensorflow as tf
 from tfllmrec.data import cold_start_split, leave_one_out, random_split
 from tfllmrec.errors import ConfigError
 from tfllmrec.evaluation import Popularity, RankingEvaluator
+from tfllmrec.files import write_atomic
 from tfllmrec.models import TwoTowerRetrieval
 from tfllmrec.recipes.config_tree import to_yaml
 from tfllmrec.recipes.datasets import load_dataset
@@ -234,9 +234,7 @@ def _checksums(dataset):
 
 
 def _write_json(path, data):
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_jsonable))
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=2, default=_jsonable))
 
 
 def _jsonable(value):

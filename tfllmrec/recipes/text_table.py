@@ -1,12 +1,12 @@
 """Frozen item-text embeddings, computed once per catalogue and cached."""
 
 import hashlib
-import os
-import tempfile
+import io
 
 import numpy as np
 
 from tfllmrec.cache import cache_dir
+from tfllmrec.files import write_atomic
 
 
 def item_text_table(texts, encoder, sequence_length, batch_size=128):
@@ -32,9 +32,8 @@ def item_text_table(texts, encoder, sequence_length, batch_size=128):
         list(texts), batch_size=batch_size
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Rename into place so a concurrent or killed run never reads half a file.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
-    with os.fdopen(fd, "wb") as f:
-        np.save(f, table)
-    os.replace(tmp, path)
+    # A concurrent or killed run must never read half a file.
+    buffer = io.BytesIO()
+    np.save(buffer, table)
+    write_atomic(path, buffer.getvalue())
     return table

@@ -7,6 +7,7 @@ import time
 import tensorflow as tf
 
 from tfllmrec.evaluation import RankingEvaluator
+from tfllmrec.files import write_atomic
 
 STATE_FILE = "state.json"
 
@@ -145,10 +146,7 @@ def _load_state(workdir, checkpoint):
 
 
 def _write_state(workdir, state):
-    path = os.path.join(workdir, STATE_FILE)
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        json.dump(state, f)
-    os.replace(path + ".tmp", path)
+    write_atomic(os.path.join(workdir, STATE_FILE), json.dumps(state))
 
 
 def _log(writer, epoch, loss, metrics):
