@@ -32,7 +32,8 @@ def test_mirrored_strategy_mirrors_bert_and_trains(tiny_encoder):
 def test_recipe_training_under_mirrored_strategy_matches_one_device(tmp_path):
     from conftest import tiny_recipe_overrides, write_tiny_dataset
     from tfllmrec.recipes import get_recipe, with_overrides
-    from tfllmrec.recipes.run import make_strategy, train_recipe
+    from tfllmrec.recipes.run import train_recipe
+    from tfllmrec.training.distribution import make_strategy
 
     assert make_strategy("mirrored").num_replicas_in_sync == 2  # conftest's two logical CPUs
     write_tiny_dataset(tmp_path)

@@ -18,6 +18,7 @@ from tfllmrec.recipes.config_tree import to_yaml
 from tfllmrec.recipes.datasets import load_dataset
 from tfllmrec.recipes.text_table import item_text_table
 from tfllmrec.training import IndexedSplit, evaluate_on_test, train_two_tower
+from tfllmrec.training.distribution import make_strategy, precision_policy
 
 MAIN_CHECKPOINT = "checkpoints/main/best"
 
@@ -129,26 +130,6 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
     metrics["data_checksums"] = _checksums(dataset)
     _write_json(out / "metrics.json", metrics)
     return metrics
-
-
-def precision_policy(mixed_precision):
-    """The tf-keras dtype policy: float16 on GPUs, bfloat16 elsewhere."""
-    if not mixed_precision:
-        return "float32"
-    return "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
-
-
-def make_strategy(name):
-    """The `tf.distribute` strategy a TrainConfig names."""
-    if name == "mirrored":
-        gpus = tf.config.list_logical_devices("GPU")
-        if gpus:
-            return tf.distribute.MirroredStrategy([d.name for d in gpus])
-        # Logical CPUs: reduce on one device. CPU collectives of a second
-        # strategy in the same process can reuse instance keys and abort.
-        cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(cpus, cross_device_ops=tf.distribute.ReductionToOneDevice())
-    return tf.distribute.get_strategy()
 
 
 def _fit(model_config, train_config, config, index, text_table, workdir, verbose):
