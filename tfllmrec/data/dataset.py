@@ -14,15 +14,28 @@ class Dataset:
     Every interaction's item must be in the items table. Items without any
     interaction are fine (they can still be recommended, e.g. cold items).
 
+    Some published datasets come with more than interactions; a loader
+    passes those along so recipes can use the published protocol:
+
     Args:
         name: str. A short name, e.g. "ml-100k".
         interactions: Interactions.
         items: Items.
+        split: Split or None. The dataset's own train/valid/test split
+            (e.g. ReChorus' leave-one-out files); recipes use it with
+            `data.split=predefined`.
+        negatives: dict or None. Sampled negatives shipped with the data:
+            {"valid"|"test": DataFrame with columns user_id, item_id (the
+            positive) and negatives (list of item ids)}.
+        histories: dict or None. user_id -> list of item ids (oldest
+            first), a fixed click history given by the data (MIND, NeMig).
+        impressions: pandas.DataFrame or None. One row per impression:
+            impression_id, user_id, candidates (list of item ids), labels
+            (list of 0/1), and timestamp when the data has one.
 
     Attributes:
-        name: str.
-        interactions: Interactions.
-        items: Items.
+        name, interactions, items, split, negatives, histories, impressions:
+            as given.
 
     Raises:
         DataError: interactions refer to items missing from `items`; the
@@ -33,7 +46,8 @@ class Dataset:
     >>> dataset.items.texts(dataset.interactions.items)
     """
 
-    def __init__(self, name, interactions, items):
+    def __init__(self, name, interactions, items, split=None, negatives=None, histories=None,
+                 impressions=None):
         if not isinstance(interactions, Interactions):
             raise TypeError(
                 f"Dataset needs an Interactions, not {type(interactions).__name__}. "
@@ -62,6 +76,10 @@ class Dataset:
         self.name = str(name)
         self.interactions = interactions
         self.items = items
+        self.split = split
+        self.negatives = negatives
+        self.histories = histories
+        self.impressions = impressions
 
     def __repr__(self):
         return (

@@ -10,7 +10,11 @@ class DataConfig:
 
     Args:
         dataset: str. A registered loader: "movielens-100k",
-            "movielens-latest-small" or "tabular" (your own CSV/Parquet).
+            "movielens-latest-small", "lastfm-2k", "amazon-office" (ReChorus
+            files), "amazon-scientific" (LETTER files), "amazon-reviews"
+            (raw Amazon review + metadata JSON: `interactions` and `items`
+            name the two files), "mind", "nemig", or "tabular" (your own
+            CSV/Parquet).
         path: str or None. Local folder of the dataset; None downloads it
             from its canonical source (cached under ~/.cache/tfllmrec).
         interactions: str or None. Tabular only: the interactions file.
@@ -18,8 +22,10 @@ class DataConfig:
         columns: dict. Tabular only: our column names to yours, e.g.
             {"user_id": "customer", "item_id": "sku", "timestamp": "ts"}.
         text_fields: tuple of str. Tabular only: item columns used as text.
-        split: str. "random" (per user, `ratios`) or "leave_one_out"
-            (per user, chronological).
+        split: str. "random" (per user, `ratios`), "leave_one_out" (per
+            user, chronological), "predefined" (the split the dataset ships,
+            e.g. amazon-office) or "impressions" (news: impressions split
+            at random by `ratios` and `split_seed`).
         ratios: tuple of float. Train/valid/test fractions for "random".
         split_seed: int. Seed of the split.
         cold_start_fraction: float. Fraction of items held out entirely for
@@ -42,7 +48,8 @@ class DataConfig:
     cold_start_fraction: float = 0.1
 
     def __post_init__(self):
-        if self.split not in ("random", "leave_one_out"):
-            raise ValueError(f"split={self.split!r}: use 'random' or 'leave_one_out'.")
+        splits = ("random", "leave_one_out", "predefined", "impressions")
+        if self.split not in splits:
+            raise ValueError(f"split={self.split!r}: use one of {', '.join(splits)}.")
         if not 0.0 <= self.cold_start_fraction < 1.0:
             raise ValueError("cold_start_fraction must be in [0, 1).")

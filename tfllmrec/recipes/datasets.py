@@ -1,24 +1,38 @@
 """Loads the dataset a `DataConfig` names."""
 
-from tfllmrec.data import load_movielens_100k, load_movielens_latest_small, load_tabular
+from tfllmrec import data as loaders
 from tfllmrec.errors import ConfigError
 
-DATASETS = ("movielens-100k", "movielens-latest-small", "tabular")
+# Each takes the DataConfig's `path` (None: the canonical download).
+_BY_PATH = {
+    "movielens-100k": "load_movielens_100k",
+    "movielens-latest-small": "load_movielens_latest_small",
+    "lastfm-2k": "load_lastfm_2k",
+    "amazon-office": "load_amazon_office",
+    "amazon-scientific": "load_amazon_scientific",
+    "mind": "load_mind",
+    "nemig": "load_nemig",
+}
+DATASETS = (*_BY_PATH, "amazon-reviews", "tabular")
 
 
 def load_dataset(data):
     """Returns the `tfllmrec.data.Dataset` for `data` (a DataConfig)."""
-    if data.dataset == "movielens-100k":
-        return load_movielens_100k(data.path)
-    if data.dataset == "movielens-latest-small":
-        return load_movielens_latest_small(data.path)
+    if data.dataset in _BY_PATH:
+        return getattr(loaders, _BY_PATH[data.dataset])(data.path)
+    if data.dataset == "amazon-reviews":
+        _require(data, ("interactions", "items"), "the reviews JSON and the metadata JSON")
+        return loaders.load_amazon_reviews(data.interactions, data.items)
     if data.dataset == "tabular":
-        missing = [k for k in ("interactions", "items") if not getattr(data, k)]
-        if missing or not data.text_fields:
-            raise ConfigError(
-                "data.dataset=tabular needs data.interactions, data.items, data.columns "
-                "and data.text_fields; missing: "
-                + ", ".join(f"data.{k}" for k in missing + ([] if data.text_fields else ["text_fields"]))
-            )
-        return load_tabular(data.interactions, data.items, data.columns, list(data.text_fields))
+        _require(data, ("interactions", "items", "text_fields"), "your files, columns and text fields")
+        return loaders.load_tabular(data.interactions, data.items, data.columns, list(data.text_fields))
     raise ConfigError(f"data.dataset={data.dataset!r} is unknown. Use one of: {', '.join(DATASETS)}.")
+
+
+def _require(data, keys, what):
+    missing = [f"data.{k}" for k in keys if not getattr(data, k)]
+    if missing:
+        raise ConfigError(
+            f"data.dataset={data.dataset} needs {what} ({', '.join(f'data.{k}' for k in keys)}); "
+            f"missing: {', '.join(missing)}."
+        )

@@ -2,6 +2,8 @@
 
 import dataclasses
 
+BASELINES = ("popularity", "id_two_tower", "nrms")
+
 
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
@@ -9,9 +11,12 @@ class EvalConfig:
 
     Args:
         ks: tuple of int. Cut-offs for Recall/NDCG/Hit/MRR/Precision@K.
-        monitor: str. Validation metric that picks the best epoch.
+        monitor: str. Validation metric that picks the best epoch:
+            METRIC@K (recall, ndcg, hit, mrr, precision), or "auc"/"mrr"
+            for impression-based (news) recipes.
         baselines: tuple of str. Baselines measured in the same run:
-            "popularity", "id_two_tower".
+            "popularity", "id_two_tower", and for news "nrms" (an
+            NRMS-style user encoder over frozen text vectors).
 
     Example:
     >>> EvalConfig().monitor
@@ -24,10 +29,11 @@ class EvalConfig:
 
     def __post_init__(self):
         metric, _, k = self.monitor.partition("@")
-        if metric not in ("recall", "ndcg", "hit", "mrr", "precision") or not k.isdigit():
-            raise ValueError(f"monitor={self.monitor!r}: use METRIC@K, e.g. 'ndcg@10'.")
-        if int(k) not in self.ks:
-            raise ValueError(f"monitor={self.monitor!r}: K={k} is not in ks={list(self.ks)}.")
-        unknown = set(self.baselines) - {"popularity", "id_two_tower"}
+        if self.monitor not in ("auc", "mrr"):
+            if metric not in ("recall", "ndcg", "hit", "mrr", "precision") or not k.isdigit():
+                raise ValueError(f"monitor={self.monitor!r}: use METRIC@K, e.g. 'ndcg@10', or auc.")
+            if int(k) not in self.ks:
+                raise ValueError(f"monitor={self.monitor!r}: K={k} is not in ks={list(self.ks)}.")
+        unknown = set(self.baselines) - set(BASELINES)
         if unknown:
-            raise ValueError(f"unknown baselines {sorted(unknown)}; use popularity, id_two_tower.")
+            raise ValueError(f"unknown baselines {sorted(unknown)}; use {', '.join(BASELINES)}.")

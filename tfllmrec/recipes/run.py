@@ -1,8 +1,5 @@
 """Runs a recipe end to end: data, split, ours, baselines, cold start, artifacts."""
 
-import hashlib
-import json
-import shutil
 import time
 from pathlib import Path
 
@@ -10,11 +7,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfllmrec.data import cold_start_split, leave_one_out, random_split
-from tfllmrec.errors import ConfigError
 from tfllmrec.evaluation import Popularity, RankingEvaluator
-from tfllmrec.files import write_atomic
 from tfllmrec.models import TwoTowerRetrieval
-from tfllmrec.recipes.config_tree import to_yaml
+from tfllmrec.recipes.run_folder import checksums, prepare_output, read_json, versions, write_json
 from tfllmrec.recipes.datasets import load_dataset
 from tfllmrec.recipes.text_table import item_text_table
 from tfllmrec.training import IndexedSplit, evaluate_on_test, train_two_tower
@@ -66,8 +61,13 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
         overwrite: bool. Replace an existing run folder (finished or not).
         verbose: int. Keras progress output.
     """
-    out = _prepare_output(Path(output_dir), config, overwrite)
-    progress = _read_json(out / "progress.json") or {}
+    if config.data.split == "impressions":
+        # News: per-impression candidates and metrics, a runner of its own.
+        from tfllmrec.recipes.impression_run import train_impression_recipe
+
+        return train_impression_recipe(config, output_dir, overwrite=overwrite, verbose=verbose)
+    out = prepare_output(Path(output_dir), config, overwrite)
+    progress = read_json(out / "progress.json") or {}
     # Same seed, same machine, same metrics: TensorFlow's deterministic ops.
     tf.config.experimental.enable_op_determinism()
     tf.keras.utils.set_random_seed(config.train.seed)
@@ -86,7 +86,7 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
     def phase(name, run):
         if name not in progress:
             progress[name] = run()
-            _write_json(out / "progress.json", progress)
+            write_json(out / "progress.json", progress)
         return progress[name]
 
     def fit_and_test(model_config, train_config, phase_index, workdir, cold=False, artifacts=False):
@@ -126,9 +126,9 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
             baselines["id_two_tower"]["cold_start"] = baseline["test"]
     timing["total_seconds"] = round(time.time() - start, 1)
     metrics["timing"] = timing
-    metrics["versions"] = _versions()
-    metrics["data_checksums"] = _checksums(dataset)
-    _write_json(out / "metrics.json", metrics)
+    metrics["versions"] = versions()
+    metrics["data_checksums"] = checksums(dataset)
+    write_json(out / "metrics.json", metrics)
     return metrics
 
 
@@ -165,73 +165,9 @@ def _popularity(index, ks, seed, candidates=None):
 def _write_artifacts(out, index, texts, model):
     """What `recommend` and `export` need besides the checkpoint."""
     seen = index.per_user("train", "valid", "test")
-    _write_json(out / "vocab.json", {
+    write_json(out / "vocab.json", {
         "user_ids": index.user_ids.tolist(),
         "item_ids": index.item_ids.tolist(),
         "item_texts": [str(t) for t in texts],
     })
-    _write_json(out / "seen.json", {"seen": seen})
-
-
-def _prepare_output(out, config, overwrite):
-    """Creates the run folder, or checks an existing one can be resumed."""
-    if out.exists() and any(out.iterdir()):
-        finished = (out / "metrics.json").is_file()
-        if overwrite:
-            shutil.rmtree(out)
-        elif finished:
-            raise ConfigError(
-                f"Output folder {out} already holds a finished run. Choose another "
-                "--output, or pass --overwrite to replace it."
-            )
-        elif not (out / "config.yaml").is_file():
-            raise ConfigError(
-                f"Output folder {out} is not empty and holds no tfllmrec run. Choose "
-                "another --output, or pass --overwrite to replace its contents."
-            )
-        elif (out / "config.yaml").read_text() != to_yaml(config):
-            raise ConfigError(
-                f"Output folder {out} holds an unfinished run of a different config; "
-                "resume it with the same recipe and --set values (see its config.yaml), "
-                "or pass --overwrite to start over."
-            )
-        else:
-            return out  # resume
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(to_yaml(config))
-    return out
-
-
-def _read_json(path):
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-def _checksums(dataset):
-    """md5 of the interactions and item texts the run saw (reproducibility)."""
-    frame = dataset.interactions.frame[["user_id", "item_id"]].astype(str)
-    interactions = hashlib.md5("\n".join(frame["user_id"] + "\t" + frame["item_id"]).encode()).hexdigest()
-    items = hashlib.md5("\n".join(map(str, dataset.items.texts())).encode()).hexdigest()
-    return {"interactions_md5": interactions, "item_texts_md5": items}
-
-
-def _write_json(path, data):
-    write_atomic(path, json.dumps(data, indent=2, default=_jsonable))
-
-
-def _jsonable(value):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def _versions():
-    import keras_hub
-    import tensorflow_recommenders as tfrs
-
-    from tfllmrec import __version__
-
-    return {"tfllmrec": __version__, "tensorflow": tf.__version__,
-            "tensorflow_recommenders": tfrs.__version__, "keras_hub": keras_hub.__version__}
-
+    write_json(out / "seen.json", {"seen": seen})

@@ -1,0 +1,76 @@
+"""The run folder: created or resumed, JSON written atomically, provenance."""
+
+import hashlib
+import json
+import shutil
+
+import numpy as np
+import tensorflow as tf
+
+from tfllmrec.errors import ConfigError
+from tfllmrec.files import write_atomic
+from tfllmrec.recipes.config_tree import to_yaml
+
+
+def prepare_output(out, config, overwrite):
+    """Creates the run folder, or checks an existing one can be resumed."""
+    if out.exists() and any(out.iterdir()):
+        finished = (out / "metrics.json").is_file()
+        if overwrite:
+            shutil.rmtree(out)
+        elif finished:
+            raise ConfigError(
+                f"Output folder {out} already holds a finished run. Choose another "
+                "--output, or pass --overwrite to replace it."
+            )
+        elif not (out / "config.yaml").is_file():
+            raise ConfigError(
+                f"Output folder {out} is not empty and holds no tfllmrec run. Choose "
+                "another --output, or pass --overwrite to replace its contents."
+            )
+        elif (out / "config.yaml").read_text() != to_yaml(config):
+            raise ConfigError(
+                f"Output folder {out} holds an unfinished run of a different config; "
+                "resume it with the same recipe and --set values (see its config.yaml), "
+                "or pass --overwrite to start over."
+            )
+        else:
+            return out  # resume
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(to_yaml(config))
+    return out
+
+
+def read_json(path):
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def checksums(dataset):
+    """md5 of the interactions and item texts the run saw (reproducibility)."""
+    frame = dataset.interactions.frame[["user_id", "item_id"]].astype(str)
+    interactions = hashlib.md5("\n".join(frame["user_id"] + "\t" + frame["item_id"]).encode()).hexdigest()
+    items = hashlib.md5("\n".join(map(str, dataset.items.texts())).encode()).hexdigest()
+    return {"interactions_md5": interactions, "item_texts_md5": items}
+
+
+def write_json(path, data):
+    write_atomic(path, json.dumps(data, indent=2, default=_jsonable))
+
+
+def _jsonable(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def versions():
+    import keras_hub
+    import tensorflow_recommenders as tfrs
+
+    from tfllmrec import __version__
+
+    return {"tfllmrec": __version__, "tensorflow": tf.__version__,
+            "tensorflow_recommenders": tfrs.__version__, "keras_hub": keras_hub.__version__}
+
