@@ -10,11 +10,14 @@ Example:
 >>> texts = dataset.items.texts(split.test.items)
 """
 
+from tfllmrec.data.amazon_reviews import load_amazon_reviews
 from tfllmrec.data.dataset import Dataset
 from tfllmrec.data.interactions import Interactions
 from tfllmrec.data.items import Items
 from tfllmrec.data.lastfm import load_lastfm_2k
+from tfllmrec.data.letter import load_amazon_scientific
 from tfllmrec.data.movielens import load_movielens_100k, load_movielens_latest_small
+from tfllmrec.data.rechorus import load_amazon_office
 from tfllmrec.data.split import Split
 from tfllmrec.data.splits import cold_start_split, leave_one_out, random_split
 from tfllmrec.data.tabular import load_tabular
@@ -26,6 +29,9 @@ __all__ = [
     "Split",
     "cold_start_split",
     "leave_one_out",
+    "load_amazon_office",
+    "load_amazon_reviews",
+    "load_amazon_scientific",
     "load_lastfm_2k",
     "load_movielens_100k",
     "load_movielens_latest_small",
