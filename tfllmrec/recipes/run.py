@@ -7,12 +7,13 @@ import numpy as np
 import tensorflow as tf
 
 from tfllmrec.data import cold_start_split, leave_one_out, random_split
-from tfllmrec.evaluation import Popularity, RankingEvaluator
+from tfllmrec.errors import ConfigError
+from tfllmrec.evaluation import Popularity, RankingEvaluator, SampledEvaluator
 from tfllmrec.models import TwoTowerRetrieval
 from tfllmrec.recipes.run_folder import checksums, prepare_output, read_json, versions, write_json
 from tfllmrec.recipes.datasets import load_dataset
 from tfllmrec.recipes.text_table import item_text_table
-from tfllmrec.training import IndexedSplit, evaluate_on_test, train_two_tower
+from tfllmrec.training import IndexedSplit, evaluate_on_test, sampled_targets, train_two_tower
 from tfllmrec.training.distribution import make_strategy, precision_policy
 
 MAIN_CHECKPOINT = "checkpoints/main/best"
@@ -37,11 +38,18 @@ def build_model(model_config, num_users, num_items, text_dim=None):
     )
 
 
-def make_split(data, interactions):
+def make_split(data, dataset):
     """The main split a DataConfig asks for."""
+    if data.split == "predefined":
+        if dataset.split is None:
+            raise ConfigError(
+                f"data.split=predefined, but {dataset.name} ships no split of its own. "
+                "Fix: use data.split=random or data.split=leave_one_out."
+            )
+        return dataset.split
     if data.split == "leave_one_out":
-        return leave_one_out(interactions)
-    return random_split(interactions, ratios=data.ratios, seed=data.split_seed)
+        return leave_one_out(dataset.interactions)
+    return random_split(dataset.interactions, ratios=data.ratios, seed=data.split_seed)
 
 
 def train_recipe(config, output_dir, overwrite=False, verbose=1):
@@ -73,7 +81,7 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
     tf.keras.utils.set_random_seed(config.train.seed)
     start = time.time()
     dataset = load_dataset(config.data)
-    split = make_split(config.data, dataset.interactions)
+    split = make_split(config.data, dataset)
     users = np.unique(np.asarray(dataset.interactions.frame["user_id"], dtype=str))
     index = IndexedSplit(split, dataset.items, users=users)
     texts = dataset.items.texts()
@@ -89,20 +97,35 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
             write_json(out / "progress.json", progress)
         return progress[name]
 
+    # The sampled protocol the data ships (e.g. 99 negatives per test user),
+    # so published numbers on it can be compared; only on the main split.
+    sampled = None
+    if dataset.negatives and "test" in dataset.negatives and config.data.split == "predefined":
+        sampled = sampled_targets(index, dataset.negatives["test"])
+
     def fit_and_test(model_config, train_config, phase_index, workdir, cold=False, artifacts=False):
         model, fit = _fit(model_config, train_config, config, phase_index, text_table, workdir, verbose)
         if artifacts:
             _write_artifacts(out, phase_index, texts, model)
-        return {"test": evaluate_on_test(model, phase_index, ks, cold=cold), "training": fit}
+        result = {"test": evaluate_on_test(model, phase_index, ks, cold=cold), "training": fit}
+        if sampled is not None and phase_index is index:
+            result["test_sampled"] = _sampled(lambda users: model.score(tf.constant(users, tf.int32)).numpy(),
+                                              sampled, ks)
+        return result
 
     checkpoints = out / "checkpoints"
     main = phase("main", lambda: fit_and_test(config.model, config.train, index, checkpoints / "main",
                                               artifacts=True))
     metrics = {"recipe": config.name, "split_seed": config.data.split_seed, "seed": config.train.seed,
                "test": main["test"], "training": main["training"], "baselines": {}}
+    if "test_sampled" in main:
+        metrics["test_sampled"] = main["test_sampled"]
     baselines = metrics["baselines"]
     if "popularity" in config.eval.baselines:
         baselines["popularity"] = {"test": _popularity(index, ks, config.train.seed)}
+        if sampled is not None:
+            baselines["popularity"]["test_sampled"] = _sampled(
+                _popularity_scorer(index, config.train.seed), sampled, ks)
     if "id_two_tower" in config.eval.baselines:
         baselines["id_two_tower"] = phase("id_two_tower", lambda: fit_and_test(
             config.baseline_model, config.baseline_train, index, checkpoints / "id_two_tower"))
@@ -149,7 +172,7 @@ def _fit(model_config, train_config, config, index, text_table, workdir, verbose
     return model, fit
 
 
-def _popularity(index, ks, seed, candidates=None):
+def _popularity_scorer(index, seed):
     popularity = Popularity().fit(index.train_items, index.num_items)
     # Seeded noise below one count breaks ties at random: the evaluator would
     # break them by item index, and MovieLens numbers its popular films first.
@@ -158,8 +181,23 @@ def _popularity(index, ks, seed, candidates=None):
     def score(users):
         return popularity.score(users) + noise
 
+    return score
+
+
+def _popularity(index, ks, seed, candidates=None):
     users, positives, exclude = index.targets("test", ["train", "valid"])
-    return RankingEvaluator(ks=ks).evaluate(score, users, positives, exclude, candidates)
+    return RankingEvaluator(ks=ks).evaluate(_popularity_scorer(index, seed), users, positives, exclude,
+                                            candidates)
+
+
+def _sampled(score_users, targets, ks):
+    """HR@K/NDCG@K of full-catalogue scores restricted to shipped candidates."""
+    users, positives, negatives = targets
+
+    def score_pairs(batch_users, items):
+        return np.take_along_axis(score_users(batch_users), items, axis=1)
+
+    return SampledEvaluator().evaluate(score_pairs, users, positives, negatives, ks=ks)
 
 
 def _write_artifacts(out, index, texts, model):

@@ -149,7 +149,7 @@ class TrainedRun:
         from tfllmrec.training import IndexedSplit, evaluate_on_test
 
         dataset = load_dataset(self.config.data)
-        split = make_split(self.config.data, dataset.interactions)
+        split = make_split(self.config.data, dataset)
         index = IndexedSplit(split, dataset.items, users=self.user_ids)
         if not np.array_equal(index.item_ids, self.item_ids):
             raise ConfigError(

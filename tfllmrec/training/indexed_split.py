@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from tfllmrec.errors import DataError
+
 
 class IndexedSplit:
     """Maps a split's string ids to contiguous indices and per-user item lists.
@@ -74,6 +76,37 @@ class IndexedSplit:
                 positives.append(fresh)
                 exclude.append(seen_items)
         return np.asarray(users, np.int64), positives, exclude
+
+
+def sampled_targets(index, negatives):
+    """(users, positives, negatives) index arrays of a shipped sampled protocol.
+
+    Args:
+        index: IndexedSplit.
+        negatives: pandas.DataFrame with user_id, item_id (the positive) and
+            negatives (a list of item ids per row), as `Dataset.negatives`
+            holds for one part.
+
+    Returns:
+        int64 arrays `[n]`, `[n]` and `[n, m]`; rows with a user outside the
+        index's vocabulary raise a DataError.
+    """
+    users_str = np.asarray(negatives["user_id"], dtype=str)
+    users = np.searchsorted(index.user_ids, users_str)
+    known = (users < index.num_users) & (index.user_ids[np.minimum(users, index.num_users - 1)] == users_str)
+    if not known.all():
+        raise DataError(
+            f"{int((~known).sum())} sampled-negative row(s) name users without any "
+            f"interaction, e.g. {users_str[~known][:3].tolist()}. Fix: drop those rows."
+        )
+    lengths = {len(row) for row in negatives["negatives"]}
+    if len(lengths) != 1:
+        raise DataError(f"sampled negatives have different lengths per row ({sorted(lengths)[:5]}); "
+                        "the protocol needs the same number for every user.")
+    positives = index.items.index_of(np.asarray(negatives["item_id"], dtype=str))
+    flat = [str(i) for row in negatives["negatives"] for i in row]
+    negs = index.items.index_of(flat).reshape(len(negatives), -1)
+    return users.astype(np.int64), positives, negs
 
 
 def _timestamps(frame):
