@@ -62,6 +62,11 @@ def _train(args):
     if args.print_config:
         print(to_yaml(config), end="")
         return 0
+    if "multi_worker" in (config.train.strategy, config.baseline_train.strategy):
+        from tfllmrec.training.distribution import make_strategy
+
+        # Before any other TensorFlow op: collective ops are set up at start-up.
+        make_strategy("multi_worker")
     output = args.output or os.path.join("runs", config.name)
     verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
     metrics = train_recipe(config, output, overwrite=args.overwrite, verbose=verbose)
@@ -151,8 +156,9 @@ def build_parser():
     train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
     train.add_argument("--quiet", action="store_true", help="no progress output")
     train.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    train.add_argument("--strategy", choices=["default", "mirrored"],
-                       help="tf.distribute strategy: mirrored = every GPU of this machine")
+    train.add_argument("--strategy", choices=["default", "mirrored", "multi_worker"],
+                       help="tf.distribute strategy: mirrored = every GPU of this machine; "
+                            "multi_worker = every machine TF_CONFIG lists (see docs/scaling.md)")
     train.set_defaults(run=_train)
     evaluate = commands.add_parser("evaluate", help="recompute a run's test metrics")
     evaluate.add_argument("run_dir")

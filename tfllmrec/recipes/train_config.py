@@ -2,6 +2,8 @@
 
 import dataclasses
 
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
@@ -20,10 +22,12 @@ class TrainConfig:
         jit_compile: bool. Compile the train step with XLA.
         checkpoint_every_steps: int. Also checkpoint every this many steps
             within an epoch (long epochs on big data); 0: once per epoch.
-        strategy: str. "default" (one device) or "mirrored"
+        strategy: str. "default" (one device), "mirrored"
             (`tf.distribute.MirroredStrategy` over every GPU, or every
-            logical CPU when there is no GPU). `batch_size` is the global
-            batch, split across replicas.
+            logical CPU when there is no GPU) or "multi_worker"
+            (`tf.distribute.MultiWorkerMirroredStrategy` over the machines
+            the `TF_CONFIG` environment variable lists, and each one's
+            GPUs). `batch_size` is the global batch, split across replicas.
 
     Example:
     >>> TrainConfig(epochs=5).batch_size
@@ -46,10 +50,7 @@ class TrainConfig:
             raise ValueError("epochs and batch_size must be positive.")
         if self.learning_rate <= 0:
             raise ValueError("learning_rate must be positive.")
-        if self.strategy not in ("default", "mirrored"):
-            raise ValueError(
-                f"strategy={self.strategy!r}: use 'default' or 'mirrored' "
-                "(multi-worker training is not supported yet)."
-            )
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy={self.strategy!r}: use one of {', '.join(map(repr, STRATEGIES))}.")
         if self.patience < 0 or self.weight_decay < 0 or self.checkpoint_every_steps < 0:
             raise ValueError("patience, weight_decay and checkpoint_every_steps must be >= 0.")

@@ -6,8 +6,10 @@ import time
 
 import tensorflow as tf
 
+from tfllmrec.errors import ConfigError
 from tfllmrec.evaluation import RankingEvaluator
 from tfllmrec.files import write_atomic
+from tfllmrec.training.distribution import gather_from_workers, is_multi_worker, tf_config_worker
 
 STATE_FILE = "state.json"
 
@@ -23,12 +25,18 @@ def epoch_dataset(users, items, batch_size, seed, epoch):
     """`{"user", "item"}` batches in an order fixed by (seed, epoch).
 
     Each epoch's order depends on nothing but its number, so a resumed run
-    sees exactly the batches an uninterrupted one would.
+    sees exactly the batches an uninterrupted one would. Under a
+    multi-worker strategy every worker builds the same batches and keeps its
+    replicas' slices of each (DATA sharding: the tensors are in memory, there
+    are no files to share out), so `batch_size` stays the global batch.
     """
     data = tf.data.Dataset.from_tensor_slices(
         {"user": tf.constant(users, tf.int32), "item": tf.constant(items, tf.int32)}
     )
-    return data.shuffle(len(users), seed=seed * 100_003 + epoch, reshuffle_each_iteration=False).batch(batch_size)
+    data = data.shuffle(len(users), seed=seed * 100_003 + epoch, reshuffle_each_iteration=False).batch(batch_size)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return data.with_options(options)
 
 
 def evaluate_retrieval(model, targets, evaluator, candidates=None):
@@ -51,6 +59,13 @@ def train_two_tower(model, index, train, monitor, ks, workdir, verbose=1):
     batches already trained, with the same data order and random streams,
     when called again with the same `workdir`. The best epoch's weights are in `workdir/best`
     and are loaded into `model` on return.
+
+    Under `MultiWorkerMirroredStrategy` every worker trains the same
+    synchronised model and evaluates it alike, so each writes the same
+    checkpoints and state to its own `workdir` (each worker has its own run
+    folder; the chief's is the run). The workers first check that their
+    workdirs are distinct and resume from the same point, and raise
+    ConfigError together (rather than hang in a collective) when not.
 
     Args:
         model: TwoTowerRetrieval, with `set_training_data` already called.
@@ -78,6 +93,8 @@ def train_two_tower(model, index, train, monitor, ks, workdir, verbose=1):
     model.optimizer.build(model.trainable_variables)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
     state = _load_state(workdir, checkpoint)
+    if is_multi_worker(tf.distribute.get_strategy()):
+        _check_workers_agree(tf.distribute.get_strategy(), workdir, state)
     writer = tf.summary.create_file_writer(os.path.join(workdir, "logs"))
     start = time.time() - state["seconds"]
 
@@ -143,6 +160,32 @@ def _load_state(workdir, checkpoint):
         state = json.load(f)
     checkpoint.read(os.path.join(workdir, "last")).assert_existing_objects_matched()
     return state
+
+
+def _check_workers_agree(strategy, workdir, state):
+    """Raises ConfigError on every worker unless they have separate workdirs
+    and resume from one point (a mismatch would hang the first all-reduce)."""
+    me = tf_config_worker().worker_id
+    marker = os.path.join(workdir, f".worker-{me}")
+    with open(marker, "w", encoding="utf-8"):
+        pass
+    # Gathers are collectives: past the first, every worker's marker is written.
+    points = gather_from_workers(strategy, [state["epochs_run"], state.get("epoch_steps", 0)])
+    others = sorted(n for n in os.listdir(workdir) if n.startswith(".worker-") and n != f".worker-{me}")
+    shared_anywhere = gather_from_workers(strategy, [bool(others)])[:, 0].any()
+    os.remove(marker)
+    if shared_anywhere:
+        raise ConfigError(
+            f"Several workers of the cluster write to {workdir}{f' (found {others})' if others else ''}: "
+            "give each worker its own --output folder (on a shared file system too); the "
+            "chief's is the run. A marker left by a killed run can be deleted."
+        )
+    if len({tuple(row) for row in points.tolist()}) > 1:
+        found = ", ".join(sorted({f"epoch {int(e)} step {int(s)}" for e, s in points.tolist()}))
+        raise ConfigError(
+            f"The workers' run folders resume from different points ({found}; this one: {workdir}). "
+            "Restart every worker with --overwrite, or copy the chief's run folder to each worker's --output."
+        )
 
 
 def _write_state(workdir, state):
