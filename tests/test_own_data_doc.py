@@ -15,7 +15,7 @@ def test_own_data_walkthrough(tmp_path, monkeypatch, capsys):
     text = DOC.read_text()
     monkeypatch.chdir(tmp_path)
     exec(re.search(r"```python\n(.*?)```", text, re.S).group(1), {})
-    assert main(["init", "my_shop", "--from", "video", "--interactions", "orders.csv",
+    assert main(["init", "my_shop", "--from", "ecommerce", "--interactions", "orders.csv",
                  "--items", "products.csv"]) == 0
     printed = capsys.readouterr().out
     for line in ("user_id        <- customer", "item_id        <- sku", "timestamp      <- order_time",
@@ -25,6 +25,10 @@ def test_own_data_walkthrough(tmp_path, monkeypatch, capsys):
     assert main(["train", "my_shop", "--output", "runs/my_shop", *FAST]) == 0
     metrics = json.loads((tmp_path / "runs" / "my_shop" / "metrics.json").read_text())
     assert metrics["recipe"] == "my_shop" and "cold_start" in metrics
+    config = (tmp_path / "my_shop" / "config.yaml").read_text()
+    assert "split: leave_one_out" in config and "history_pooling: shared" in config
+    # Leave-one-out: one test item per customer, ranked against the catalogue.
+    assert 0.0 <= metrics["test"]["recall@10"] <= 1.0 and metrics["baselines"]["id_two_tower"]["test"]
     capsys.readouterr()
     assert main(["recommend", "runs/my_shop", "--user", "C7", "-k", "5"]) == 0
     lines = [l for l in capsys.readouterr().out.splitlines() if re.match(r"\s+\d+\.", l)]

@@ -26,3 +26,44 @@ VIDEO = register_recipe(
         baseline_train=TrainConfig(epochs=60, batch_size=512, learning_rate=3e-3, patience=10, seed=42),
     )
 )
+
+ECOMMERCE = register_recipe(
+    RecipeConfig(
+        name="ecommerce",
+        description="Amazon Office (ReChorus leave-one-out, 99 shipped negatives): the user is their "
+                    "recent items' MiniLM text (sequence-aware, no user ids), cold-start ready",
+        data=DataConfig(dataset="amazon-office", split="predefined", split_seed=2020),
+        model=ModelConfig(
+            sequence_length=64, use_text=True, use_user_ids=False, use_item_ids=False,
+            history_pooling="shared", max_history=10, id_dropout=0.0, temperature=0.2,
+            loss="full_softmax", embedding_dim=128,
+        ),
+        train=TrainConfig(epochs=30, batch_size=512, learning_rate=3e-3, patience=4, seed=42),
+        eval=EvalConfig(ks=(5, 10, 20), monitor="ndcg@10"),
+        baseline_model=ModelConfig(
+            use_text=False, id_dropout=0.0, history_pooling="none", temperature=0.2,
+            loss="full_softmax", embedding_dim=128,
+        ),
+        baseline_train=TrainConfig(epochs=30, batch_size=512, learning_rate=3e-3, patience=4, seed=42),
+    )
+)
+
+MUSIC = register_recipe(
+    RecipeConfig(
+        name="music",
+        description="Last.fm-2k artists: item ids + MiniLM artist-name/top-tags text (cached), "
+                    "per-user random 8:1:1, cold-start ready",
+        data=DataConfig(dataset="lastfm-2k", split="random", split_seed=2020),
+        model=ModelConfig(
+            sequence_length=64, use_text=True, id_dropout=0.3, history_pooling="none",
+            temperature=0.2, loss="full_softmax", embedding_dim=128,
+        ),
+        train=TrainConfig(epochs=40, batch_size=512, learning_rate=3e-3, patience=6, seed=42),
+        eval=EvalConfig(ks=(5, 10, 20), monitor="ndcg@10"),
+        baseline_model=ModelConfig(
+            use_text=False, id_dropout=0.0, history_pooling="none", temperature=0.2,
+            loss="full_softmax", embedding_dim=128,
+        ),
+        baseline_train=TrainConfig(epochs=40, batch_size=512, learning_rate=3e-3, patience=6, seed=42),
+    )
+)

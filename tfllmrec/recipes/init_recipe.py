@@ -36,6 +36,13 @@ def init_recipe(folder, base, interactions, items):
     >>> init_recipe("my_recipe", "video", "orders.csv", "products.csv")
     """
     folder = Path(folder)
+    base_config = get_recipe(base)
+    if base_config.data.split == "impressions":
+        raise ConfigError(
+            f"The {base} recipe reads impression logs (MIND's news.tsv + behaviors.tsv), not "
+            f"interaction tables. Fix: copy zoo/{base}/config.yaml and set data.path to your "
+            "MIND-format folder, or start from --from ecommerce for (user, item, time) tables."
+        )
     if folder.exists() and any(folder.iterdir()):
         raise ConfigError(f"{folder} already exists and is not empty; choose a new recipe folder.")
     inter_cols = _columns(interactions)
@@ -66,7 +73,10 @@ def init_recipe(folder, base, interactions, items):
     ]
     if "timestamp" not in columns:
         overrides.append("data.split=random")
-    config = with_overrides(get_recipe(base), overrides)
+    elif base_config.data.split == "predefined":
+        # Your files ship no split: hold out each user's latest items instead.
+        overrides.append("data.split=leave_one_out")
+    config = with_overrides(base_config, overrides)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.yaml").write_text(to_yaml(config))
     return config, {"columns": columns, "text_fields": text}
