@@ -129,6 +129,24 @@ def test_full_softmax_loss_is_the_exact_cross_entropy(compiled):
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
+def test_text_loss_adds_the_cross_entropy_against_text_only_item_vectors():
+    model = _model("none", "full_softmax", temperature=0.5, id_dropout=0.0, text_loss_weight=0.25)
+    users, items = tf.constant([0, 1, 2], tf.int32), tf.constant([0, 6, 2], tf.int32)
+
+    def cross_entropy(candidates):
+        logits = (model.query(users).numpy() @ candidates.T).astype(np.float64) / 0.5
+        log_softmax = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+        return -log_softmax[np.arange(3), items.numpy()].sum()
+
+    text_only = model.item_tower.text_mlp(model.item_tower.text_table).numpy()
+    text_only /= np.linalg.norm(text_only, axis=1, keepdims=True)
+    expected = cross_entropy(model.candidates().numpy()) + 0.25 * cross_entropy(text_only)
+    got = float(model.compute_loss({"user": users, "item": items}, training=True))
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+    with pytest.raises(ValueError, match="text_loss_weight"):
+        TwoTowerRetrieval(num_users=2, num_items=3, text_loss_weight=1.0)
+
+
 # ----------------------------------------------------------------------------- config
 
 
@@ -156,7 +174,7 @@ def test_config_holds_every_argument():
     args = dict(num_users=3, num_items=4, embedding_dim=6, use_user_ids=False,
                 use_item_ids=False, text_dim=5, text_hidden_dim=7, id_dropout=0.1,
                 history_pooling="text", max_history=9, temperature=0.7, retrieval_loss="in_batch",
-                logq_correction=False)
+                logq_correction=False, text_loss_weight=0.5)
     model = TwoTowerRetrieval(**args)
     assert model.get_config() == args
     for name, value in args.items():

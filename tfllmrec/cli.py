@@ -62,11 +62,6 @@ def _train(args):
     if args.print_config:
         print(to_yaml(config), end="")
         return 0
-    if "multi_worker" in (config.train.strategy, config.baseline_train.strategy):
-        from tfllmrec.training.distribution import make_strategy
-
-        # Before any other TensorFlow op: collective ops are set up at start-up.
-        make_strategy("multi_worker")
     output = args.output or os.path.join("runs", config.name)
     verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
     metrics = train_recipe(config, output, overwrite=args.overwrite, verbose=verbose)

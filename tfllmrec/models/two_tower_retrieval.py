@@ -37,6 +37,11 @@ class TwoTowerRetrieval(tfrs.Model):
             a negative: exact, and cheap for catalogues up to ~100k items).
         logq_correction: bool. Subtract log sampling probability of each
             in-batch candidate (in_batch only).
+        text_loss_weight: float. Weight of a second loss that scores the
+            same positives against items placed by their text alone (the
+            vectors new items get). It trains the cold-start path on every
+            interaction instead of only the id-dropped ones, so `id_dropout`
+            can stay low and leave the warm path undisturbed. 0: off.
 
     Example:
     >>> model = TwoTowerRetrieval(num_users=10, num_items=20, embedding_dim=8)
@@ -60,6 +65,7 @@ class TwoTowerRetrieval(tfrs.Model):
         temperature=0.1,
         retrieval_loss="in_batch",
         logq_correction=True,
+        text_loss_weight=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -69,6 +75,8 @@ class TwoTowerRetrieval(tfrs.Model):
             raise ValueError(f"retrieval_loss={retrieval_loss!r}: use one of {_LOSSES}.")
         if temperature <= 0:
             raise ValueError("temperature must be positive.")
+        if text_loss_weight and not text_dim:
+            raise ValueError("text_loss_weight > 0 needs item text (text_dim).")
         if history_pooling in ("text", "ids+text") and not text_dim:
             raise ValueError(f"history_pooling={history_pooling!r} needs item text (text_dim).")
         self.num_users = int(num_users)
@@ -85,6 +93,7 @@ class TwoTowerRetrieval(tfrs.Model):
         # Not `self.loss`: Keras' compile() overwrites that attribute.
         self.retrieval_loss = retrieval_loss
         self.logq_correction = bool(logq_correction)
+        self.text_loss_weight = float(text_loss_weight)
 
         self.item_tower = ItemTower(
             self.num_items, self.embedding_dim, use_item_ids=self.use_item_ids,
@@ -160,15 +169,26 @@ class TwoTowerRetrieval(tfrs.Model):
     def compute_loss(self, features, training=False):
         users, items = features["user"], features["item"]
         query = self.query(users, exclude_items=items if training else None, training=training)
-        if self.retrieval_loss == "full_softmax":
-            logits = tf.matmul(query, self.candidates(training=training), transpose_b=True)
+        loss = self._loss(query, items, self.candidates(self._all_items if self._full else items,
+                                                        training=training))
+        if self.text_loss_weight:
+            text_only = self.item_tower.text_only(self._all_items if self._full else items)
+            loss += self.text_loss_weight * self._loss(query, items, text_only)
+        return loss
+
+    @property
+    def _full(self):
+        return self.retrieval_loss == "full_softmax"
+
+    def _loss(self, query, items, candidates):
+        if self._full:
+            logits = tf.matmul(query, candidates, transpose_b=True)
             # Items absent from training (held-out cold items) are not
             # negatives: a new item does not exist yet when a model trains, and
             # pushing its text away from every user would bury it at serving.
             logits = logits / self.temperature - 1e9 * (1.0 - self.in_training)
             losses = tf.keras.losses.sparse_categorical_crossentropy(items, logits, from_logits=True)
             return tf.reduce_sum(losses)
-        candidates = self.candidates(items, training=training)
         probability = tf.exp(tf.gather(self.log_q, items)) if self.logq_correction else None
         return self.task(
             query, candidates, candidate_sampling_probability=probability,
@@ -183,7 +203,7 @@ class TwoTowerRetrieval(tfrs.Model):
             text_hidden_dim=self.text_hidden_dim, id_dropout=self.id_dropout,
             history_pooling=self.history_pooling, max_history=self.max_history,
             temperature=self.temperature, retrieval_loss=self.retrieval_loss,
-            logq_correction=self.logq_correction,
+            logq_correction=self.logq_correction, text_loss_weight=self.text_loss_weight,
         )
 
     @classmethod

@@ -23,6 +23,8 @@ class ModelConfig:
         temperature: float. Softmax temperature.
         loss: str. "full_softmax" or "in_batch".
         logq_correction: bool. logQ correction of in-batch negatives.
+        text_loss_weight: float. Weight of the auxiliary loss on text-only
+            item vectors (the cold-start path); 0 turns it off.
 
     Example:
     >>> ModelConfig(temperature=0.1).loss
@@ -43,6 +45,7 @@ class ModelConfig:
     temperature: float = 0.2
     loss: str = "full_softmax"
     logq_correction: bool = True
+    text_loss_weight: float = 0.0
 
     def __post_init__(self):
         if self.trainable != "none":
@@ -64,6 +67,8 @@ class ModelConfig:
             raise ValueError("use_user_ids=false needs a history_pooling other than 'none'.")
         if not self.use_item_ids and not self.use_text:
             raise ValueError("use_item_ids=false needs use_text=true.")
+        if self.text_loss_weight < 0 or (self.text_loss_weight and not self.use_text):
+            raise ValueError("text_loss_weight must be >= 0, and > 0 only with use_text=true.")
         if self.temperature <= 0:
             raise ValueError("temperature must be positive.")
         if self.embedding_dim < 1 or self.max_history < 0 or self.sequence_length < 2:

@@ -35,6 +35,7 @@ def build_model(model_config, num_users, num_items, text_dim=None):
         temperature=model_config.temperature,
         retrieval_loss=model_config.loss,
         logq_correction=model_config.logq_correction,
+        text_loss_weight=model_config.text_loss_weight,
     )
 
 
@@ -69,6 +70,9 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
         overwrite: bool. Replace an existing run folder (finished or not).
         verbose: int. Keras progress output.
     """
+    if "multi_worker" in (config.train.strategy, config.baseline_train.strategy):
+        # Before any other TensorFlow op: collective ops are set up at start-up.
+        make_strategy("multi_worker")
     if config.data.split == "impressions":
         # News: per-impression candidates and metrics, a runner of its own.
         from tfllmrec.recipes.impression_run import train_impression_recipe

@@ -105,6 +105,11 @@ class ItemTower(tf.keras.layers.Layer):
         """Un-normalised vectors of items given only their text embeddings."""
         return self.text_mlp(text_embeddings)
 
+    def text_only(self, indices):
+        """Vectors of items from their text alone, as a new item gets: `[n, dim]`."""
+        vectors = tf.cast(self.text_vectors(tf.gather(self.text_table, indices)), tf.float32)
+        return tf.math.l2_normalize(vectors, -1) if self.normalize else vectors
+
     def raw(self, indices, training=False):
         """Un-normalised item vectors `[n, embedding_dim]`."""
         parts = []
