@@ -4,36 +4,54 @@ import json
 import os
 
 import numpy as np
+import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (TF Serving links these ops)
 
 from conftest import REPO
 from tfllmrec.export import classify_ops, saved_model_ops
 
-VIDEO = REPO / "saved_models" / "video" / "1"
+ROOT = REPO / "saved_models"
+# recipe -> (a real user of its data, catalogue size)
+EXPECTED = {
+    "video": ("196", 1682),
+    "ecommerce": ("21", 2420),
+    "music": ("2", 17632),
+    "news": (None, None),
+}
+COMMITTED = sorted(p.name for p in ROOT.iterdir() if p.is_dir())
 
 
-def test_video_export_is_small_and_documented():
-    assert VIDEO.is_dir(), f"{VIDEO} is missing: export the video recipe there (see docs/serving.md)"
-    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(VIDEO) for f in fs)
+def test_every_recipe_has_a_committed_export():
+    assert COMMITTED == sorted(EXPECTED), (
+        "saved_models/ should hold exactly one export per zoo recipe; export the missing ones "
+        "with `tfllmrec export RUN --output saved_models/NAME --retrieval-only`."
+    )
+
+
+@pytest.mark.parametrize("name", COMMITTED)
+def test_export_is_small_and_documented(name):
+    version = ROOT / name / "1"
+    assert version.is_dir(), f"{version} is missing (see docs/serving.md)"
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(version) for f in fs)
     assert size <= 20 * 1024 * 1024, size
-    metrics = json.loads((VIDEO / "metrics.json").read_text())
-    assert metrics["recipe"] == "video" and "id_two_tower" in metrics["baselines"]
-    assert (VIDEO / "config.yaml").is_file()
-    assert (VIDEO / "assets.extra" / "tf_serving_warmup_requests").is_file()
-    assert "name: 'video'" in (REPO / "saved_models" / "models.config").read_text()
+    metrics = json.loads((version / "metrics.json").read_text())
+    assert metrics["recipe"] == name and "id_two_tower" in metrics["baselines"]
+    assert (version / "config.yaml").is_file()
+    assert (version / "assets.extra" / "tf_serving_warmup_requests").is_file()
+    assert f"name: '{name}'" in (ROOT / "models.config").read_text()
+    assert classify_ops(saved_model_ops(version))["other"] == []
 
 
-def test_video_export_recommends_ten_movies_for_a_real_user():
-    loaded = tf.saved_model.load(str(VIDEO))
-    out = loaded.signatures["serving_default"](user_id=tf.constant(["196"]), k=tf.constant(10))
+@pytest.mark.parametrize("name", COMMITTED)
+def test_export_recommends_ten_items_for_a_real_user(name):
+    loaded = tf.saved_model.load(str(ROOT / name / "1"))
+    user, size = EXPECTED[name]
+    if user is None:
+        user = loaded.user_ids.numpy()[0].decode()
+    out = loaded.signatures["serving_default"](user_id=tf.constant([user]), k=tf.constant(10))
     ids = [x.decode() for x in out["item_ids"].numpy()[0]]
     catalogue = {x.decode() for x in loaded.item_ids.numpy()}
     assert len(ids) == 10 == len(set(ids)) and set(ids) <= catalogue
-    assert len(catalogue) == 1682
+    assert size is None or len(catalogue) == size
     assert np.all(np.diff(out["scores"].numpy()[0]) <= 0)
-
-
-def test_video_export_uses_only_stock_ops():
-    groups = classify_ops(saved_model_ops(VIDEO))
-    assert groups["other"] == []

@@ -1,0 +1,16 @@
+"""Trains the `ecommerce` recipe from this folder's config.yaml.
+
+Usage:
+    python zoo/ecommerce/train.py [--set key=value ...] [--output DIR]
+
+Same as `tfllmrec train zoo/ecommerce/config.yaml ...`; see README.md here for
+the measured results.
+"""
+
+import sys
+from pathlib import Path
+
+from tfllmrec.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["train", str(Path(__file__).with_name("config.yaml")), *sys.argv[1:]]))
