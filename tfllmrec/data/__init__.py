@@ -12,10 +12,12 @@ Example:
 
 from tfllmrec.data.amazon_reviews import load_amazon_reviews
 from tfllmrec.data.dataset import Dataset
+from tfllmrec.data.impression_split import ImpressionSplit, impression_split
 from tfllmrec.data.interactions import Interactions
 from tfllmrec.data.items import Items
 from tfllmrec.data.lastfm import load_lastfm_2k
 from tfllmrec.data.letter import load_amazon_scientific
+from tfllmrec.data.mind import load_mind, load_nemig
 from tfllmrec.data.movielens import load_movielens_100k, load_movielens_latest_small
 from tfllmrec.data.rechorus import load_amazon_office
 from tfllmrec.data.split import Split
@@ -25,9 +27,11 @@ from tfllmrec.data.tabular import load_tabular
 __all__ = [
     "Dataset",
     "Interactions",
+    "ImpressionSplit",
     "Items",
     "Split",
     "cold_start_split",
+    "impression_split",
     "leave_one_out",
     "load_amazon_office",
     "load_amazon_reviews",
@@ -35,6 +39,8 @@ __all__ = [
     "load_lastfm_2k",
     "load_movielens_100k",
     "load_movielens_latest_small",
+    "load_mind",
+    "load_nemig",
     "load_tabular",
     "random_split",
 ]

@@ -1,6 +1,7 @@
 """TFRS models built from tfllmrec towers."""
 
+from tfllmrec.models.nrms import NRMS
 from tfllmrec.models.text_ranking import TextRanking
 from tfllmrec.models.two_tower_retrieval import TwoTowerRetrieval
 
-__all__ = ["TextRanking", "TwoTowerRetrieval"]
+__all__ = ["NRMS", "TextRanking", "TwoTowerRetrieval"]
