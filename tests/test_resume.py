@@ -116,18 +116,18 @@ def test_mid_epoch_checkpoint_resumes_exactly(overrides, tmp_path, monkeypatch):
         "train.epochs=3", "train.batch_size=32", "train.checkpoint_every_steps=3",
     ])
     straight = train_recipe(config, tmp_path / "straight", verbose=0)
-    real_write = retrieval_trainer._write_state
+    real_write = retrieval_trainer.write_state
 
     def crash_mid_epoch(workdir, state):
         real_write(workdir, state)
         if state["epochs_run"] == 1 and state.get("epoch_steps") == 6:
             raise KeyboardInterrupt  # stands in for a kill after a mid-epoch checkpoint
 
-    monkeypatch.setattr(retrieval_trainer, "_write_state", crash_mid_epoch)
+    monkeypatch.setattr(retrieval_trainer, "write_state", crash_mid_epoch)
     with pytest.raises(KeyboardInterrupt):
         train_recipe(config, tmp_path / "crashed", verbose=0)
     assert _state(tmp_path / "crashed")["epoch_steps"] == 6
-    monkeypatch.setattr(retrieval_trainer, "_write_state", real_write)
+    monkeypatch.setattr(retrieval_trainer, "write_state", real_write)
     resumed = train_recipe(config, tmp_path / "crashed", verbose=0)
     for key, value in straight["test"].items():
         assert abs(value - resumed["test"][key]) <= 1e-6, key

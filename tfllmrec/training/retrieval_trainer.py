@@ -1,6 +1,5 @@
 """Trains a `TwoTowerRetrieval`: best-on-validation, checkpointed, resumable."""
 
-import json
 import os
 import time
 
@@ -8,10 +7,9 @@ import tensorflow as tf
 
 from tfllmrec.errors import ConfigError
 from tfllmrec.evaluation import RankingEvaluator
-from tfllmrec.files import write_atomic
+from tfllmrec.training.epoch_state import end_epoch, load_state, result, write_state
 from tfllmrec.training.distribution import gather_from_workers, is_multi_worker, tf_config_worker
 
-STATE_FILE = "state.json"
 
 
 def make_optimizer(learning_rate, weight_decay=0.0):
@@ -92,7 +90,7 @@ def train_two_tower(model, index, train, monitor, ks, workdir, verbose=1):
     model.compute_loss({"user": tf.constant([0]), "item": tf.constant([0])}, training=False)
     model.optimizer.build(model.trainable_variables)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
-    state = _load_state(workdir, checkpoint)
+    state = load_state(workdir, checkpoint)
     if is_multi_worker(tf.distribute.get_strategy()):
         _check_workers_agree(tf.distribute.get_strategy(), workdir, state)
     writer = tf.summary.create_file_writer(os.path.join(workdir, "logs"))
@@ -101,7 +99,7 @@ def train_two_tower(model, index, train, monitor, ks, workdir, verbose=1):
     def save_mid_epoch(steps):
         state["epoch_steps"] = steps
         checkpoint.write(os.path.join(workdir, "last"))
-        _write_state(workdir, state)
+        write_state(workdir, state)
 
     for epoch in range(state["epochs_run"], train.epochs):
         if state["stopped"]:
@@ -119,23 +117,16 @@ def train_two_tower(model, index, train, monitor, ks, workdir, verbose=1):
         state["epoch_steps"] = 0
         metrics = evaluate_retrieval(model, targets, evaluator)
         _log(writer, epoch, history.history["loss"][-1], metrics)
-        state["loss_history"].append(float(history.history["loss"][-1]))
-        state["valid_history"].append(metrics)
-        if state["best_epoch"] is None or metrics[monitor] > state["valid"][monitor]:
-            state.update(best_epoch=epoch + 1, valid=metrics)
-            model.save_weights(os.path.join(workdir, "best"))
-        elif train.patience and epoch + 1 - state["best_epoch"] >= train.patience:
-            state["stopped"] = True
+        end_epoch(state, epoch, history.history["loss"][-1], metrics, monitor, train.patience,
+                  lambda: model.save_weights(os.path.join(workdir, "best")))
         if verbose:
             print(f"epoch {epoch + 1}: validation {monitor} {metrics[monitor]:.4f} "
                   f"(best {state['valid'][monitor]:.4f} at epoch {state['best_epoch']})")
-        state["epochs_run"] = epoch + 1
         state["seconds"] = round(time.time() - start, 1)
         checkpoint.write(os.path.join(workdir, "last"))
-        _write_state(workdir, state)
+        write_state(workdir, state)
     model.load_weights(os.path.join(workdir, "best")).expect_partial()
-    return {k: state[k] for k in ("best_epoch", "epochs_run", "valid", "valid_history",
-                                  "loss_history", "seconds")}
+    return result(state)
 
 
 class _EveryNSteps(tf.keras.callbacks.Callback):
@@ -149,17 +140,6 @@ class _EveryNSteps(tf.keras.callbacks.Callback):
         self.steps += 1
         if self.every and self.steps % self.every == 0:
             self.save(self.steps)
-
-
-def _load_state(workdir, checkpoint):
-    path = os.path.join(workdir, STATE_FILE)
-    if not os.path.isfile(path):
-        return {"epochs_run": 0, "best_epoch": None, "valid": None, "valid_history": [],
-                "loss_history": [], "seconds": 0.0, "stopped": False}
-    with open(path, encoding="utf-8") as f:
-        state = json.load(f)
-    checkpoint.read(os.path.join(workdir, "last")).assert_existing_objects_matched()
-    return state
 
 
 def _check_workers_agree(strategy, workdir, state):
@@ -186,10 +166,6 @@ def _check_workers_agree(strategy, workdir, state):
             f"The workers' run folders resume from different points ({found}; this one: {workdir}). "
             "Restart every worker with --overwrite, or copy the chief's run folder to each worker's --output."
         )
-
-
-def _write_state(workdir, state):
-    write_atomic(os.path.join(workdir, STATE_FILE), json.dumps(state))
 
 
 def _log(writer, epoch, loss, metrics):
