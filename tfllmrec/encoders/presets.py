@@ -167,12 +167,81 @@ def _hf_wordpiece_tokenizer(path):
     # parity on text such as "café".
     if strip_accents is None:
         strip_accents = lowercase
-    return keras_hub.models.BertTokenizer(
-        vocabulary=str(path / "vocab.txt"),
+    return hf_bert_tokenizer(
+        str(path / "vocab.txt"),
         lowercase=lowercase,
         strip_accents=bool(strip_accents),
         split_on_cjk=bool(config.get("tokenize_chinese_chars", True)),
     )
+
+
+_HF_TOKENIZER_CLASS = None
+
+
+def hf_bert_tokenizer(vocabulary, lowercase=True, strip_accents=True, split_on_cjk=True):
+    """keras-hub's in-graph WordPiece behind Hugging Face's `BertNormalizer`.
+
+    keras-hub's `BertTokenizer` splits only on ASCII whitespace and
+    lowercases by NFKC case folding; Hugging Face's first maps every Unicode
+    space (U+00A0 no-break space in product titles) to " ", drops control
+    characters, strips accents (NFD, then no combining marks) and lowercases
+    without NFKC ("™" stays "™", not "tm"). On Amazon titles the difference
+    turned whole titles into [UNK] (cosine 0.62 to sentence-transformers).
+    This class runs those normalisation steps as TensorFlow string ops, then
+    keras-hub's tokenizer with its own lowercasing and accent stripping off.
+    """
+    return _hf_tokenizer_class()(
+        vocabulary=vocabulary,
+        hf_lowercase=lowercase,
+        hf_strip_accents=strip_accents,
+        split_on_cjk=split_on_cjk,
+    )
+
+
+def _hf_tokenizer_class():
+    """The class, defined (and registered with Keras) on first use.
+
+    Lazy because importing keras-hub takes seconds; `_load_keras_hub` calls
+    this first so that a keras-hub preset saved with it loads.
+    """
+    global _HF_TOKENIZER_CLASS
+    if _HF_TOKENIZER_CLASS is None:
+        import keras
+        import keras_hub
+        import tensorflow as tf
+        import tensorflow_text as tf_text
+
+        @keras.saving.register_keras_serializable(package="tfllmrec")
+        class HFBertTokenizer(keras_hub.models.BertTokenizer):
+            def __init__(self, vocabulary=None, hf_lowercase=True, hf_strip_accents=True, **kwargs):
+                kwargs.update(lowercase=False, strip_accents=False)
+                super().__init__(vocabulary=vocabulary, **kwargs)
+                self.hf_lowercase = bool(hf_lowercase)
+                self.hf_strip_accents = bool(hf_strip_accents)
+
+            def normalize(self, texts):
+                texts = tf.convert_to_tensor(texts, tf.string)
+                texts = tf.strings.regex_replace(texts, r"[\t\n\r\p{Zs}\p{Zl}\p{Zp}]", " ")
+                texts = tf.strings.regex_replace(texts, r"[\x{0}\x{fffd}\p{Cc}\p{Cf}\p{Co}]", "")
+                if self.hf_strip_accents:
+                    texts = tf_text.normalize_utf8(texts, "NFD")
+                    texts = tf.strings.regex_replace(texts, r"\p{Mn}", "")
+                if self.hf_lowercase:
+                    texts = tf.strings.lower(texts, encoding="utf-8")
+                return texts
+
+            def tokenize(self, inputs, *args, **kwargs):
+                if not isinstance(inputs, tf.RaggedTensor):
+                    inputs = self.normalize(inputs)
+                return super().tokenize(inputs, *args, **kwargs)
+
+            def get_config(self):
+                config = super().get_config()
+                config.update(hf_lowercase=self.hf_lowercase, hf_strip_accents=self.hf_strip_accents)
+                return config
+
+        _HF_TOKENIZER_CLASS = HFBertTokenizer
+    return _HF_TOKENIZER_CLASS
 
 
 def _sentence_transformers_pipeline(path):
@@ -196,6 +265,7 @@ def _sentence_transformers_pipeline(path):
 def _load_keras_hub(handle):
     import keras_hub
 
+    _hf_tokenizer_class()  # registered: presets saved from our encoders use it
     backbone = keras_hub.models.Backbone.from_preset(handle)
     tokenizer = keras_hub.models.Tokenizer.from_preset(handle)
     return _Preset(backbone, tokenizer, "cls", False, 128)
@@ -223,9 +293,7 @@ def _tiny_random(sequence_length, seed=1234):
     import keras_hub
 
     vocab = embedded_model_dir() / "vocab.txt"
-    tokenizer = keras_hub.models.BertTokenizer(
-        vocabulary=str(vocab), lowercase=True, strip_accents=True
-    )
+    tokenizer = hf_bert_tokenizer(str(vocab), lowercase=True, strip_accents=True)
     backbone = keras_hub.models.BertBackbone(
         vocabulary_size=tokenizer.vocabulary_size(),
         num_layers=2,
