@@ -73,10 +73,13 @@ def test_learns_to_prefer_news_like_the_history():
     for _ in range(60):
         with tf.GradientTape() as tape:
             logits = model({"user": tf.constant(users), "items": items}, training=True)
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(tf.zeros(20, tf.int32), logits))
-        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+            labels = tf.zeros(20, tf.int32)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+        variables = model.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
     # Held-out pairs: other news of each group.
     test_pos = np.array([np.flatnonzero(groups == u % 2)[-1] for u in users])
     test_neg = np.array([np.flatnonzero(groups != u % 2)[-1] for u in users])
-    scores = model({"user": tf.constant(users), "items": tf.constant(np.stack([test_pos, test_neg], 1))}).numpy()
+    pairs = tf.constant(np.stack([test_pos, test_neg], 1))
+    scores = model({"user": tf.constant(users), "items": pairs}).numpy()
     assert (scores[:, 0] > scores[:, 1]).mean() >= 0.9

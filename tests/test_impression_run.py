@@ -1,0 +1,126 @@
+"""The news recipe end to end on a tiny NeMig-format folder: metrics, resume, recommend, export."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfllmrec.recipes.builtin_news  # noqa: F401  (registers `news`)
+from conftest import REPO
+from tfllmrec.recipes import get_recipe, to_yaml, with_overrides
+from tfllmrec.recipes.impression_run import evaluate_trained_run, summary_lines, train_impression_recipe
+
+TOPICS = ["football match goal", "election vote senate", "recipe kitchen bake", "stock market shares"]
+
+
+def write_tiny_news(folder, users=48, seed=0):
+    """User u reads topic u % 4 (history) and clicks the one candidate of that topic.
+
+    One topic-0 article is clicked in most impressions it is shown in, so
+    popularity has some signal too; the text carries all of it.
+    """
+    rng = np.random.default_rng(seed)
+    news = [f"news_{i}\t{TOPICS[i % 4]} story {i}\tabout {TOPICS[i % 4]}\t\t\t{TOPICS[i % 4].split()[0]}"
+            f"\tNeutral\tleft" for i in range(40)]
+    rows = []
+    for u in range(users):
+        topic = u % 4
+        history = " ".join(f"news_{i}" for i in rng.choice(np.arange(topic, 40, 4), 3, replace=False))
+        if u % 12 == 11:
+            history = ""  # left out, as NeMig's authors do
+        for k in range(5):
+            clicked = int(rng.choice(np.arange(topic, 40, 4)))
+            others = rng.choice([i for i in range(40) if i % 4 != topic], 3, replace=False)
+            shown = [f"news_{clicked}-1"] + [f"news_{i}-0" for i in others]
+            rng.shuffle(shown)
+            rows.append(f"{1000 + 5 * u + k}\tU{u}\t{history}\t{' '.join(shown)}")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "news.tsv").write_text("\n".join(news) + "\n")
+    (folder / "behaviors.tsv").write_text("\r\n".join(rows) + "\r\n")
+    return folder
+
+
+def overrides(folder, epochs=4):
+    return [f"data.path={folder}", "data.ratios=[0.6, 0.2, 0.2]", "model.encoder=tiny-random",
+            "model.sequence_length=16", f"train.epochs={epochs}", f"baseline_train.epochs={epochs}",
+            "train.batch_size=32", "baseline_train.batch_size=32", "train.learning_rate=0.01",
+            "baseline_train.learning_rate=0.01"]
+
+
+@pytest.fixture(scope="module")
+def news_run(tmp_path_factory):
+    folder = write_tiny_news(tmp_path_factory.mktemp("nemig") / "en")
+    config = with_overrides(get_recipe("news"), overrides(folder))
+    out = tmp_path_factory.mktemp("runs") / "news"
+    return config, out, train_impression_recipe(config, out, verbose=0)
+
+
+def test_metrics_have_mind_keys_baselines_and_split(news_run):
+    config, out, metrics = news_run
+    keys = {"auc", "mrr", "ndcg@3", "ndcg@5", "ndcg@6", "ndcg@10", "impressions"}
+    assert set(metrics["test"]) == keys
+    assert set(metrics["baselines"]) == {"popularity", "id_two_tower", "nrms"}
+    for baseline in metrics["baselines"].values():
+        assert set(baseline["test"]) == keys
+    # 240 impressions, 20 of users without history dropped; 60% of 220, then half the rest.
+    assert metrics["split"] == {"train": 132, "valid": 44, "test": 44, "dropped_empty_history": 20}
+    assert metrics["test"]["impressions"] == 44  # every impression has one click
+    assert json.loads((out / "metrics.json").read_text())["test"] == metrics["test"]
+    assert metrics["training"]["best_epoch"] >= 1 and metrics["valid"] == metrics["training"]["valid"]
+    assert metrics["baselines"]["nrms"]["settings"]["num_heads"] >= 1
+    assert summary_lines(metrics)[0].split()[:3] == ["model", "AUC", "MRR"]
+
+
+def test_history_text_is_learned(news_run):
+    _, _, metrics = news_run
+    # Topic words in the text tell the click apart; chance is 0.5.
+    assert metrics["test"]["auc"] > 0.75
+    assert metrics["test"]["auc"] > metrics["baselines"]["popularity"]["test"]["auc"]
+
+
+def test_unfinished_run_resumes_without_retraining_finished_phases(news_run, tmp_path):
+    config, out, metrics = news_run
+    progress = json.loads((out / "progress.json").read_text())
+    assert set(progress) == {"main", "id_two_tower", "nrms"}
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    (copy / "metrics.json").unlink()
+    del progress["nrms"]
+    (copy / "progress.json").write_text(json.dumps(progress))
+    again = train_impression_recipe(config, copy, verbose=0)
+    assert again["test"] == metrics["test"]  # `main` was not retrained
+    nrms, before = again["baselines"]["nrms"], metrics["baselines"]["nrms"]
+    assert nrms["training"]["epochs_run"] == before["training"]["epochs_run"]
+    # The NRMS checkpoint's state says it finished: the phase reloads its best epoch.
+    assert nrms["test"] == pytest.approx(before["test"], abs=1e-6)
+
+
+def test_trained_run_recommends_evaluates_and_exports(news_run, tmp_path):
+    from tfllmrec.recipes.export_run import export_run
+    from tfllmrec.recipes.trained_run import TrainedRun
+
+    config, out, metrics = news_run
+    run = TrainedRun(out)
+    assert run.user_ids.tolist() == sorted(run.user_ids.tolist())
+    seen = run.seen[run.user_index("U0")]
+    top = run.recommend_for_user("U0", k=5)
+    assert len(top) == 5 and not {run.item_ids.tolist().index(i) for i, _, _ in top} & set(seen)
+    assert [s for _, _, s in top] == sorted([s for _, _, s in top], reverse=True)
+    scores = run.model.score(tf.constant([run.user_index("U0")])).numpy()[0]
+    topic = np.array([t.startswith(TOPICS[0]) for t in run.item_texts])
+    assert scores[topic].mean() > scores[~topic].mean()  # U0 reads topic 0
+    again = evaluate_trained_run(run)
+    assert again["auc"] == pytest.approx(metrics["test"]["auc"], abs=1e-6)
+    path = export_run(out, tmp_path / "saved" / "news", retrieval_only=True)
+    assert (tmp_path / "saved" / "news" / "1" / "saved_model.pb").is_file() and path.endswith("1")
+    assert "name: 'news'" in (tmp_path / "saved" / "models.config").read_text()
+
+
+def test_news_recipe_config_and_zoo_folder():
+    news = get_recipe("news")
+    assert (news.data.dataset, news.data.split, news.eval.monitor) == ("nemig", "impressions", "auc")
+    assert news.eval.ks == (3, 5, 6, 10) and "nrms" in news.eval.baselines
+    assert (REPO / "zoo" / "news" / "config.yaml").read_text() == to_yaml(news)
+    assert get_recipe(str(REPO / "zoo" / "news")) == news
