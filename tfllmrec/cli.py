@@ -71,6 +71,11 @@ def _train(args):
 
 
 def _print_summary(metrics, ks):
+    if "auc" in metrics.get("test", {}):  # news: per-impression metrics
+        from tfllmrec.recipes.impression_run import summary_lines
+
+        print("\n" + "\n".join(summary_lines(metrics, tuple(k for k in ks if k in (5, 10)) or ks)))
+        return
     k = 10 if 10 in ks else ks[0]
     rows = [("ours", metrics.get("test"), metrics.get("cold_start"))]
     for name, values in metrics.get("baselines", {}).items():

@@ -68,3 +68,6 @@ MUSIC = register_recipe(
         baseline_train=_MUSIC_SCHEDULE,
     )
 )
+
+# The news recipe (impressions, its own runner) lives in its own module.
+import tfllmrec.recipes.builtin_news  # noqa: E402,F401

@@ -1,17 +1,13 @@
 """Trains a news model on impressions: best epoch by validation AUC, resumable."""
 
-import json
 import os
 import time
 
 import numpy as np
 import tensorflow as tf
 
-from tfllmrec.files import write_atomic
 from tfllmrec.training import make_optimizer
-
-STATE_FILE = "state.json"
-
+from tfllmrec.training.epoch_state import end_epoch, load_state, result, write_state
 
 class TwoTowerScorer:
     """Impression logits and serving vectors of a `TwoTowerRetrieval`."""
@@ -94,7 +90,7 @@ def fit_on_impressions(scorer, data, train, validate, monitor, workdir, negative
     scorer.logits(tf.constant(users[:2], tf.int32), tf.constant(items[:2], tf.int32))  # variables
     optimizer.build(model.trainable_variables)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-    state = _load_state(workdir, checkpoint)
+    state = load_state(workdir, checkpoint)
     spec = [tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, None], tf.int32)]
 
     @tf.function(input_signature=spec)
@@ -121,32 +117,14 @@ def fit_on_impressions(scorer, data, train, validate, monitor, workdir, negative
         losses = [float(step(tf.constant(users[b], tf.int32), tf.constant(items[b], tf.int32)))
                   for b in np.array_split(order, max(1, -(-len(order) // train.batch_size)))]
         metrics = validate()
-        state["loss_history"].append(float(np.mean(losses)))
-        state["valid_history"].append(metrics)
-        if state["best_epoch"] is None or metrics[monitor] > state["valid"][monitor]:
-            state.update(best_epoch=epoch + 1, valid=metrics)
-            model.save_weights(os.path.join(workdir, "best"))
-        elif train.patience and epoch + 1 - state["best_epoch"] >= train.patience:
-            state["stopped"] = True
+        end_epoch(state, epoch, np.mean(losses), metrics, monitor, train.patience,
+                  lambda: model.save_weights(os.path.join(workdir, "best")))
         if verbose:
             print(f"epoch {epoch + 1}: loss {state['loss_history'][-1]:.4f}, validation {monitor} "
                   f"{metrics[monitor]:.4f} (best {state['valid'][monitor]:.4f} at epoch "
                   f"{state['best_epoch']})", flush=True)
-        state["epochs_run"] = epoch + 1
         state["seconds"] = round(time.time() - start, 1)
         checkpoint.write(os.path.join(workdir, "last"))
-        write_atomic(os.path.join(workdir, STATE_FILE), json.dumps(state))
+        write_state(workdir, state)
     model.load_weights(os.path.join(workdir, "best")).expect_partial()
-    return {k: state[k] for k in ("best_epoch", "epochs_run", "valid", "valid_history",
-                                  "loss_history", "seconds")}
-
-
-def _load_state(workdir, checkpoint):
-    path = os.path.join(workdir, STATE_FILE)
-    if not os.path.isfile(path):
-        return {"epochs_run": 0, "best_epoch": None, "valid": None, "valid_history": [],
-                "loss_history": [], "seconds": 0.0, "stopped": False}
-    with open(path, encoding="utf-8") as f:
-        state = json.load(f)
-    checkpoint.read(os.path.join(workdir, "last")).assert_existing_objects_matched()
-    return state
+    return result(state)

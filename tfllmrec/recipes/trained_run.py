@@ -144,6 +144,10 @@ class TrainedRun:
 
     def evaluate(self):
         """Recomputes the test metrics from the data (re-split with the run's seed)."""
+        if self.config.data.split == "impressions":
+            from tfllmrec.recipes.impression_run import evaluate_trained_run
+
+            return evaluate_trained_run(self)
         from tfllmrec.recipes.datasets import load_dataset
         from tfllmrec.recipes.run import make_split
         from tfllmrec.training import IndexedSplit, evaluate_on_test
