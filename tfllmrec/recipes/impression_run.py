@@ -25,9 +25,9 @@ from tfllmrec.data import impression_split
 from tfllmrec.recipes.datasets import load_dataset
 from tfllmrec.recipes.impression_data import IndexedImpressions
 from tfllmrec.recipes.impression_training import NRMSScorer, TwoTowerScorer, fit_on_impressions
-from tfllmrec.recipes.run_folder import checksums, prepare_output, read_json, versions, write_json
+from tfllmrec.recipes.run_folder import finish_run, prepare_output, read_json, write_json
 from tfllmrec.recipes.text_table import item_text_table
-from tfllmrec.training.distribution import make_strategy, precision_policy
+from tfllmrec.training.distribution import training_scope
 
 MAIN_CHECKPOINT = "checkpoints/main/best"
 # Negatives per click in training (NRMS's npratio; NeMig shows 5 at most).
@@ -130,28 +130,18 @@ def train_impression_recipe(config, output_dir, overwrite=False, verbose=1):
         baselines["nrms"] = phase("nrms", nrms)
     metrics["split"] = {name: int(data.parts[name].size) for name in ("train", "valid", "test")}
     metrics["split"]["dropped_empty_history"] = int(data.dropped_empty_history)
-    timing["total_seconds"] = round(time.time() - start, 1)
-    metrics["timing"] = timing
-    metrics["versions"] = versions()
-    metrics["data_checksums"] = checksums(dataset)
-    write_json(out / "metrics.json", metrics)
-    return metrics
+    return finish_run(out, metrics, timing, start, dataset)
 
 
 def _fit_and_test(build, train_config, config, data, ks, workdir, verbose):
-    previous = tf.keras.mixed_precision.global_policy()
-    tf.keras.mixed_precision.set_global_policy(precision_policy(train_config.mixed_precision))
-    try:
-        with make_strategy(train_config.strategy).scope():
-            scorer = build()
+    with training_scope(train_config):
+        scorer = build()
 
-            def validate():
-                return data.evaluate("valid", *scorer.vectors(data.num_users), ks)
+        def validate():
+            return data.evaluate("valid", *scorer.vectors(data.num_users), ks)
 
-            fit = fit_on_impressions(scorer, data, train_config, validate, config.eval.monitor,
-                                     workdir, negatives=NEGATIVES, verbose=verbose)
-    finally:
-        tf.keras.mixed_precision.set_global_policy(previous)
+        fit = fit_on_impressions(scorer, data, train_config, validate, config.eval.monitor,
+                                 workdir, negatives=NEGATIVES, verbose=verbose)
     return {"test": data.evaluate("test", *scorer.vectors(data.num_users), ks), "training": fit}
 
 

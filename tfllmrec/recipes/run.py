@@ -10,11 +10,11 @@ from tfllmrec.data import cold_start_split, leave_one_out, random_split
 from tfllmrec.errors import ConfigError
 from tfllmrec.evaluation import Popularity, RankingEvaluator, SampledEvaluator
 from tfllmrec.models import TwoTowerRetrieval
-from tfllmrec.recipes.run_folder import checksums, prepare_output, read_json, versions, write_json
+from tfllmrec.recipes.run_folder import finish_run, prepare_output, read_json, write_json
 from tfllmrec.recipes.datasets import load_dataset
 from tfllmrec.recipes.text_table import item_text_table
 from tfllmrec.training import IndexedSplit, evaluate_on_test, sampled_targets, train_two_tower
-from tfllmrec.training.distribution import make_strategy, precision_policy
+from tfllmrec.training.distribution import make_strategy, training_scope
 
 MAIN_CHECKPOINT = "checkpoints/main/best"
 
@@ -151,28 +151,16 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
             baseline = phase("cold_start_id_two_tower", lambda: fit_and_test(
                 config.baseline_model, config.baseline_train, cold, cold_dir / "id_two_tower", cold=True))
             baselines["id_two_tower"]["cold_start"] = baseline["test"]
-    timing["total_seconds"] = round(time.time() - start, 1)
-    metrics["timing"] = timing
-    metrics["versions"] = versions()
-    metrics["data_checksums"] = checksums(dataset)
-    write_json(out / "metrics.json", metrics)
-    return metrics
+    return finish_run(out, metrics, timing, start, dataset)
 
 
 def _fit(model_config, train_config, config, index, text_table, workdir, verbose):
     text_dim = None if text_table is None else text_table.shape[1]
-    previous = tf.keras.mixed_precision.global_policy()
-    # Layers take the global policy when built; restore it for whatever follows.
-    tf.keras.mixed_precision.set_global_policy(precision_policy(train_config.mixed_precision))
-    try:
-        # Variables (model and optimizer) must be created in the strategy's scope.
-        with make_strategy(train_config.strategy).scope():
-            model = build_model(model_config, index.num_users, index.num_items, text_dim)
-            model.set_training_data(index.item_counts(), index.per_user("train"), text_table)
-            fit = train_two_tower(model, index, train_config, config.eval.monitor,
-                                  tuple(config.eval.ks), str(workdir), verbose=verbose)
-    finally:
-        tf.keras.mixed_precision.set_global_policy(previous)
+    with training_scope(train_config):
+        model = build_model(model_config, index.num_users, index.num_items, text_dim)
+        model.set_training_data(index.item_counts(), index.per_user("train"), text_table)
+        fit = train_two_tower(model, index, train_config, config.eval.monitor,
+                              tuple(config.eval.ks), str(workdir), verbose=verbose)
     return model, fit
 
 

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import shutil
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -74,3 +75,14 @@ def versions():
     return {"tfllmrec": __version__, "tensorflow": tf.__version__,
             "tensorflow_recommenders": tfrs.__version__, "keras_hub": keras_hub.__version__}
 
+
+
+def finish_run(out, metrics, timing, start, dataset):
+    """Adds timing, versions and data checksums to `metrics` and writes
+    `metrics.json` last: its presence is what marks the run finished."""
+    timing["total_seconds"] = round(time.time() - start, 1)
+    metrics["timing"] = timing
+    metrics["versions"] = versions()
+    metrics["data_checksums"] = checksums(dataset)
+    write_json(out / "metrics.json", metrics)
+    return metrics

@@ -1,6 +1,7 @@
 """Where training runs: the `tf.distribute` strategy and the dtype policy."""
 
 import collections
+import contextlib
 import json
 import os
 
@@ -144,3 +145,20 @@ def gather_from_workers(strategy, values):
         return strategy.gather(strategy.run(tf.identity, args=(row,)), axis=0)
 
     return gather().numpy()
+
+
+@contextlib.contextmanager
+def training_scope(train_config):
+    """Where a model of `train_config` is built and trained: its strategy's
+    scope under its dtype policy, the previous global policy restored after.
+
+    Layers take the global policy when built, and variables (model and
+    optimizer) must be created in the strategy's scope.
+    """
+    previous = tf.keras.mixed_precision.global_policy()
+    tf.keras.mixed_precision.set_global_policy(precision_policy(train_config.mixed_precision))
+    try:
+        with make_strategy(train_config.strategy).scope():
+            yield
+    finally:
+        tf.keras.mixed_precision.set_global_policy(previous)
