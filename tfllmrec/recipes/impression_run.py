@@ -25,7 +25,7 @@ from tfllmrec.data import impression_split
 from tfllmrec.recipes.datasets import load_dataset
 from tfllmrec.recipes.impression_data import IndexedImpressions
 from tfllmrec.recipes.impression_training import NRMSScorer, TwoTowerScorer, fit_on_impressions
-from tfllmrec.recipes.run_folder import finish_run, prepare_output, read_json, write_json
+from tfllmrec.recipes.run_folder import finish_run, phases, prepare_output, write_json
 from tfllmrec.recipes.text_table import item_text_table
 from tfllmrec.training.distribution import training_scope
 
@@ -69,19 +69,13 @@ def train_impression_recipe(config, output_dir, overwrite=False, verbose=1):
     from tfllmrec.recipes.run import build_model
 
     out = prepare_output(Path(output_dir), config, overwrite)
-    progress = read_json(out / "progress.json") or {}
+    phase = phases(out)
     tf.config.experimental.enable_op_determinism()
     tf.keras.utils.set_random_seed(config.train.seed)
     start = time.time()
     dataset, data, text_table = prepare(config)
     ks = tuple(config.eval.ks)
     timing = {"data_and_text_seconds": round(time.time() - start, 1)}
-
-    def phase(name, run):
-        if name not in progress:
-            progress[name] = run()
-            write_json(out / "progress.json", progress)
-        return progress[name]
 
     def two_tower(model_config, train_config, workdir, artifacts=False):
         def build():

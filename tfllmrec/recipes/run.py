@@ -10,7 +10,7 @@ from tfllmrec.data import cold_start_split, leave_one_out, random_split
 from tfllmrec.errors import ConfigError
 from tfllmrec.evaluation import Popularity, RankingEvaluator, SampledEvaluator
 from tfllmrec.models import TwoTowerRetrieval
-from tfllmrec.recipes.run_folder import finish_run, prepare_output, read_json, write_json
+from tfllmrec.recipes.run_folder import finish_run, phases, prepare_output, write_json
 from tfllmrec.recipes.datasets import load_dataset
 from tfllmrec.recipes.text_table import item_text_table
 from tfllmrec.training import IndexedSplit, evaluate_on_test, sampled_targets, train_two_tower
@@ -79,7 +79,7 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
 
         return train_impression_recipe(config, output_dir, overwrite=overwrite, verbose=verbose)
     out = prepare_output(Path(output_dir), config, overwrite)
-    progress = read_json(out / "progress.json") or {}
+    phase = phases(out)
     # Same seed, same machine, same metrics: TensorFlow's deterministic ops.
     tf.config.experimental.enable_op_determinism()
     tf.keras.utils.set_random_seed(config.train.seed)
@@ -94,12 +94,6 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
     if config.model.use_text:
         text_table = item_text_table(texts, config.model.encoder, config.model.sequence_length)
     timing = {"data_and_text_seconds": round(time.time() - start, 1)}
-
-    def phase(name, run):
-        if name not in progress:
-            progress[name] = run()
-            write_json(out / "progress.json", progress)
-        return progress[name]
 
     # The sampled protocol the data ships (e.g. 99 negatives per test user),
     # so published numbers on it can be compared; only on the main split.

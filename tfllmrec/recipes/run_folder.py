@@ -86,3 +86,18 @@ def finish_run(out, metrics, timing, start, dataset):
     metrics["data_checksums"] = checksums(dataset)
     write_json(out / "metrics.json", metrics)
     return metrics
+
+
+def phases(out):
+    """`phase(name, run)` for the run folder `out`: calls `run()` once and
+    keeps its (JSON) result in `progress.json`, so a resumed run skips every
+    phase (a trained model, a baseline) that already finished."""
+    progress = read_json(out / "progress.json") or {}
+
+    def phase(name, run):
+        if name not in progress:
+            progress[name] = run()
+            write_json(out / "progress.json", progress)
+        return progress[name]
+
+    return phase
