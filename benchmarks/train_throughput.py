@@ -43,6 +43,7 @@ Usage:
 """
 
 import argparse
+import gc
 import os
 import sys
 import time
@@ -322,6 +323,9 @@ def main(argv=None):
         return run
 
     rates = _common.interleaved({n: timed(n) for n in names}, args.rounds, warmup=False)
+    steps.clear()
+    models.clear()  # each holds a BERT, its optimizer and its graphs: GBs in all
+    gc.collect()
 
     quality = {}
     if not args.no_quality:
