@@ -9,7 +9,12 @@ from tfllmrec.cache import cache_dir
 from tfllmrec.files import write_atomic
 
 
-def item_text_table(texts, encoder, sequence_length, batch_size=128):
+# Part of the cache key: bump it when the encoder's outputs change (v2: Hugging
+# Face text normalisation in the tokenizer, so older tables are stale).
+TABLE_VERSION = "v2"
+
+
+def item_text_table(texts, encoder, sequence_length, batch_size=32):
     """`[len(texts), dim]` embeddings of `texts` by a frozen encoder.
 
     Cached on disk by (preset, length, texts), so a second run or the
@@ -21,7 +26,7 @@ def item_text_table(texts, encoder, sequence_length, batch_size=128):
         sequence_length: int.
     """
     key = hashlib.sha256(
-        "\x00".join([str(encoder), str(sequence_length), *map(str, texts)]).encode()
+        "\x00".join([TABLE_VERSION, str(encoder), str(sequence_length), *map(str, texts)]).encode()
     ).hexdigest()[:24]
     path = cache_dir() / "text" / f"{key}.npy"
     if path.is_file():
