@@ -25,7 +25,7 @@ from tfllmrec.data import impression_split
 from tfllmrec.recipes.datasets import load_dataset
 from tfllmrec.recipes.impression_data import IndexedImpressions
 from tfllmrec.recipes.impression_training import NRMSScorer, TwoTowerScorer, fit_on_impressions
-from tfllmrec.recipes.run_folder import finish_run, phases, prepare_output, write_json
+from tfllmrec.recipes.run_folder import finish_run, phases, prepare_output, write_artifacts
 from tfllmrec.recipes.text_table import item_text_table
 from tfllmrec.training.distribution import training_scope
 
@@ -87,7 +87,7 @@ def train_impression_recipe(config, output_dir, overwrite=False, verbose=1):
 
         result = _fit_and_test(build, train_config, config, data, ks, workdir, verbose)
         if artifacts:
-            _write_artifacts(out, data, dataset.items.texts())
+            write_artifacts(out, data.user_ids, data.item_ids, dataset.items.texts(), data.seen())
         return result
 
     def nrms():
@@ -150,16 +150,6 @@ def _replace(train_config, **changes):
     import dataclasses
 
     return dataclasses.replace(train_config, **changes)
-
-
-def _write_artifacts(out, data, texts):
-    """What `recommend` and `export` need besides the checkpoint."""
-    write_json(out / "vocab.json", {
-        "user_ids": data.user_ids.tolist(),
-        "item_ids": data.item_ids.tolist(),
-        "item_texts": [str(t) for t in texts],
-    })
-    write_json(out / "seen.json", {"seen": data.seen()})
 
 
 def evaluate_trained_run(run):

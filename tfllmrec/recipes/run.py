@@ -10,7 +10,7 @@ from tfllmrec.data import cold_start_split, leave_one_out, random_split
 from tfllmrec.errors import ConfigError
 from tfllmrec.evaluation import Popularity, RankingEvaluator, SampledEvaluator
 from tfllmrec.models import TwoTowerRetrieval
-from tfllmrec.recipes.run_folder import finish_run, phases, prepare_output, write_json
+from tfllmrec.recipes.run_folder import finish_run, phases, prepare_output, write_artifacts
 from tfllmrec.recipes.datasets import load_dataset
 from tfllmrec.recipes.text_table import item_text_table
 from tfllmrec.training import IndexedSplit, evaluate_on_test, sampled_targets, train_two_tower
@@ -104,7 +104,8 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
     def fit_and_test(model_config, train_config, phase_index, workdir, cold=False, artifacts=False):
         model, fit = _fit(model_config, train_config, config, phase_index, text_table, workdir, verbose)
         if artifacts:
-            _write_artifacts(out, phase_index, texts, model)
+            write_artifacts(out, phase_index.user_ids, phase_index.item_ids, texts,
+                            phase_index.per_user("train", "valid", "test"))
         result = {"test": evaluate_on_test(model, phase_index, ks, cold=cold), "training": fit}
         if sampled is not None and phase_index is index:
             result["test_sampled"] = _sampled(lambda users: model.score(tf.constant(users, tf.int32)).numpy(),
@@ -186,12 +187,3 @@ def _sampled(score_users, targets, ks):
     return SampledEvaluator().evaluate(score_pairs, users, positives, negatives, ks=ks)
 
 
-def _write_artifacts(out, index, texts, model):
-    """What `recommend` and `export` need besides the checkpoint."""
-    seen = index.per_user("train", "valid", "test")
-    write_json(out / "vocab.json", {
-        "user_ids": index.user_ids.tolist(),
-        "item_ids": index.item_ids.tolist(),
-        "item_texts": [str(t) for t in texts],
-    })
-    write_json(out / "seen.json", {"seen": seen})

@@ -101,3 +101,14 @@ def phases(out):
         return progress[name]
 
     return phase
+
+
+def write_artifacts(out, user_ids, item_ids, texts, seen):
+    """What `recommend` and `export` read besides the checkpoint:
+    `vocab.json` (ids and item texts) and `seen.json` (items per user)."""
+    write_json(out / "vocab.json", {
+        "user_ids": list(map(str, user_ids)),
+        "item_ids": list(map(str, item_ids)),
+        "item_texts": [str(t) for t in texts],
+    })
+    write_json(out / "seen.json", {"seen": seen})
