@@ -29,7 +29,7 @@ def _assert_config_holds(tower, args):
 
 
 ITEM_ARGS = dict(num_items=7, embedding_dim=5, use_item_ids=True, text_dim=6,
-                 text_hidden_dim=9, id_dropout=0.25, normalize=False, seed=3)
+                 text_hidden_dim=9, id_dropout=0.25, normalize=False, seed=3, text_dropout=0.1)
 
 
 def _item_tower(seed=0, **overrides):
@@ -161,7 +161,7 @@ def test_id_dropout_applies_only_in_training():
 
 
 def test_id_dropout_keeps_the_text_path():
-    tower = _item_tower(num_items=200, id_dropout=0.5, text_dim=6)
+    tower = _item_tower(num_items=200, id_dropout=0.5, text_dim=6, text_dropout=0.0)
     table = np.random.default_rng(4).normal(size=(200, 6)).astype("float32")
     tower.set_text_table(table)
     indices = tf.range(200)
@@ -173,6 +173,36 @@ def test_id_dropout_keeps_the_text_path():
     is_full = np.all(np.isclose(trained, ids + text_only, rtol=1e-5, atol=1e-6), axis=1)
     assert np.all(is_text_only | is_full)
     assert 0.3 < is_text_only.mean() < 0.7, is_text_only.mean()
+
+
+def test_text_dropout_applies_only_in_training():
+    tower = _item_tower(num_items=50, use_item_ids=False, text_dim=64, text_hidden_dim=32,
+                        text_dropout=0.5)
+    plain = _item_tower(num_items=50, use_item_ids=False, text_dim=64, text_hidden_dim=32,
+                        text_dropout=0.0)
+    table = np.random.default_rng(6).normal(size=(50, 64)).astype("float32")
+    for t in (tower, plain):
+        t.set_text_table(table)
+    indices = tf.range(50)
+    tower(indices), plain(indices)
+    plain.set_weights(tower.get_weights())  # dropout layers hold no weights
+    np.testing.assert_array_equal(tower(indices).numpy(), plain(indices).numpy())
+    np.testing.assert_array_equal(tower.text_only(indices).numpy(), plain.text_only(indices).numpy())
+    tf.random.set_seed(7)
+    trained = tower.raw(indices, training=True).numpy()
+    assert not np.allclose(trained, plain.raw(indices).numpy(), atol=1e-3)
+    # Without text_dropout the layers are exactly the Dense ones, so checkpoints
+    # written before the option existed still name the same layers.
+    assert [type(layer).__name__ for layer in plain.text_mlp.layers] == ["Dense", "Dense"]
+
+
+def test_text_hidden_dim_zero_is_a_linear_projection():
+    tower = _item_tower(use_item_ids=False, text_dim=6, text_hidden_dim=0, text_dropout=0.0)
+    table = np.random.default_rng(8).normal(size=(7, 6)).astype("float32")
+    tower.set_text_table(table)
+    out = tower.raw(tf.range(7)).numpy()
+    (dense,) = tower.text_mlp.layers
+    np.testing.assert_allclose(out, table @ dense.kernel.numpy() + dense.bias.numpy(), rtol=1e-5, atol=1e-5)
 
 
 # ----------------------------------------------------------------------------- UserTower

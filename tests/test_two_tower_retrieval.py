@@ -174,7 +174,7 @@ def test_config_holds_every_argument():
     args = dict(num_users=3, num_items=4, embedding_dim=6, use_user_ids=False,
                 use_item_ids=False, text_dim=5, text_hidden_dim=7, id_dropout=0.1,
                 history_pooling="text", max_history=9, temperature=0.7, retrieval_loss="in_batch",
-                logq_correction=False, text_loss_weight=0.5)
+                logq_correction=False, text_loss_weight=0.5, text_dropout=0.2)
     model = TwoTowerRetrieval(**args)
     assert model.get_config() == args
     for name, value in args.items():

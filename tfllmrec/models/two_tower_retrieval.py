@@ -27,7 +27,8 @@ class TwoTowerRetrieval(tfrs.Model):
         use_user_ids: bool. User-id embedding in the query tower.
         use_item_ids: bool. Item-id embedding in the candidate tower.
         text_dim: int or None. Size of the item text embeddings; None: ids only.
-        text_hidden_dim: int. Hidden units of the text MLPs.
+        text_hidden_dim: int. Hidden units of the text MLPs; 0: linear.
+        text_dropout: float. Dropout in the text MLPs in training.
         id_dropout: float. Item-id dropout in training.
         history_pooling: str. One of "none", "ids", "text", "ids+text", "shared".
         max_history: int. History items kept per user.
@@ -66,6 +67,7 @@ class TwoTowerRetrieval(tfrs.Model):
         retrieval_loss="in_batch",
         logq_correction=True,
         text_loss_weight=0.0,
+        text_dropout=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -87,6 +89,7 @@ class TwoTowerRetrieval(tfrs.Model):
         self.text_dim = None if not text_dim else int(text_dim)
         self.text_hidden_dim = int(text_hidden_dim)
         self.id_dropout = float(id_dropout)
+        self.text_dropout = float(text_dropout)
         self.history_pooling = history_pooling
         self.max_history = int(max_history) if history_pooling != "none" else 0
         self.temperature = float(temperature)
@@ -98,7 +101,7 @@ class TwoTowerRetrieval(tfrs.Model):
         self.item_tower = ItemTower(
             self.num_items, self.embedding_dim, use_item_ids=self.use_item_ids,
             text_dim=self.text_dim, text_hidden_dim=self.text_hidden_dim,
-            id_dropout=self.id_dropout, name="item_tower",
+            id_dropout=self.id_dropout, text_dropout=self.text_dropout, name="item_tower",
         )
         self.user_tower = UserTower(
             self.num_users, self.embedding_dim, use_user_ids=self.use_user_ids,
@@ -109,7 +112,8 @@ class TwoTowerRetrieval(tfrs.Model):
             self.history_items = ItemTower(
                 self.num_items, self.embedding_dim, use_item_ids=history_pooling != "text",
                 text_dim=self.text_dim if "text" in history_pooling else None,
-                text_hidden_dim=self.text_hidden_dim, normalize=False, name="history_items",
+                text_hidden_dim=self.text_hidden_dim, text_dropout=self.text_dropout,
+                normalize=False, name="history_items",
             )
         self.log_q = self.add_weight(
             name="log_q", shape=[self.num_items], trainable=False,
@@ -204,6 +208,7 @@ class TwoTowerRetrieval(tfrs.Model):
             history_pooling=self.history_pooling, max_history=self.max_history,
             temperature=self.temperature, retrieval_loss=self.retrieval_loss,
             logq_correction=self.logq_correction, text_loss_weight=self.text_loss_weight,
+            text_dropout=self.text_dropout,
         )
 
     @classmethod

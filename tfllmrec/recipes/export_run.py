@@ -47,7 +47,7 @@ def build_module(run, retrieval_only=False):
     encoder = TextEncoder.from_preset(run.config.model.encoder,
                                       sequence_length=run.config.model.sequence_length)
     text_mlp = [(layer.kernel.numpy(), layer.bias.numpy(), getattr(layer.activation, "__name__", None))
-                for layer in model.item_tower.text_mlp.layers]
+                for layer in model.item_tower.text_mlp.layers if hasattr(layer, "kernel")]
     return TextRecommenderModule(encoder, text_mlp, *args)
 
 

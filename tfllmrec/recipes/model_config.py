@@ -16,7 +16,9 @@ class ModelConfig:
         use_user_ids: bool. User-id embedding in the query tower.
         use_item_ids: bool. Item-id embedding in the candidate tower.
         embedding_dim: int. Size of the shared space.
-        text_hidden_dim: int. Hidden units of the text MLP.
+        text_hidden_dim: int. Hidden units of the text MLP; 0: a linear
+            projection.
+        text_dropout: float. Dropout on the text MLP's inputs in training.
         id_dropout: float. Item-id dropout in training (cold-start path).
         history_pooling: str. "none", "ids", "text", "ids+text" or "shared".
         max_history: int. History items per user.
@@ -46,6 +48,7 @@ class ModelConfig:
     loss: str = "full_softmax"
     logq_correction: bool = True
     text_loss_weight: float = 0.0
+    text_dropout: float = 0.0
 
     def __post_init__(self):
         if self.trainable != "none":
@@ -54,8 +57,10 @@ class ModelConfig:
                 "frozen text embeddings; use 'none' (fine-tuning BERT inside a recipe "
                 "is not supported yet; TextEncoder itself supports top:N/all)."
             )
-        if not 0.0 <= self.id_dropout < 1.0:
-            raise ValueError("id_dropout must be in [0, 1).")
+        if not 0.0 <= self.id_dropout < 1.0 or not 0.0 <= self.text_dropout < 1.0:
+            raise ValueError("id_dropout and text_dropout must be in [0, 1).")
+        if self.text_hidden_dim < 0:
+            raise ValueError("text_hidden_dim must be >= 0 (0: a linear text projection).")
         if self.loss not in ("full_softmax", "in_batch"):
             raise ValueError(f"loss={self.loss!r}: use 'full_softmax' or 'in_batch'.")
         pooling = ("none", "ids", "text", "ids+text", "shared")

@@ -36,6 +36,7 @@ def build_model(model_config, num_users, num_items, text_dim=None):
         retrieval_loss=model_config.loss,
         logq_correction=model_config.logq_correction,
         text_loss_weight=model_config.text_loss_weight,
+        text_dropout=model_config.text_dropout,
     )
 
 

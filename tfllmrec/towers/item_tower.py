@@ -18,7 +18,11 @@ class ItemTower(tf.keras.layers.Layer):
         embedding_dim: int. Output size.
         use_item_ids: bool. Include the item-id embedding.
         text_dim: int or None. Size of the text embeddings; None: no text.
-        text_hidden_dim: int. Hidden units of the text MLP.
+        text_hidden_dim: int. Hidden units of the text MLP; 0: a linear
+            projection (less capacity to memorise items, which can place
+            new items better).
+        text_dropout: float. Dropout on the text MLP's input and hidden
+            units in training.
         id_dropout: float. Probability of zeroing an item's id vector in a
             training step.
         normalize: bool. L2-normalise the output.
@@ -40,6 +44,7 @@ class ItemTower(tf.keras.layers.Layer):
         text_hidden_dim=256,
         id_dropout=0.0,
         normalize=True,
+        text_dropout=0.0,
         seed=0,
         **kwargs,
     ):
@@ -52,6 +57,7 @@ class ItemTower(tf.keras.layers.Layer):
         self.text_dim = None if not text_dim else int(text_dim)
         self.text_hidden_dim = int(text_hidden_dim)
         self.id_dropout = float(id_dropout)
+        self.text_dropout = float(text_dropout)
         self.normalize = bool(normalize)
         self.seed = int(seed)
         # Dropout draws from a generator whose state is a checkpointed
@@ -73,13 +79,15 @@ class ItemTower(tf.keras.layers.Layer):
                 name="text_table", shape=[self.num_items, self.text_dim], trainable=False,
                 initializer="zeros",
             )
-            self.text_mlp = tf.keras.Sequential(
-                [
-                    tf.keras.layers.Dense(self.text_hidden_dim, activation="gelu"),
-                    tf.keras.layers.Dense(self.embedding_dim),
-                ],
-                name="text_mlp",
-            )
+            sizes = [(self.text_hidden_dim, "gelu")] if self.text_hidden_dim else []
+            layers = []
+            for units, activation in sizes + [(self.embedding_dim, None)]:
+                if self.text_dropout:
+                    # Only when asked: dropout layers would renumber the
+                    # layers that existing checkpoints name.
+                    layers.append(tf.keras.layers.Dropout(self.text_dropout))
+                layers.append(tf.keras.layers.Dense(units, activation=activation))
+            self.text_mlp = tf.keras.Sequential(layers, name="text_mlp")
 
     def set_text_table(self, embeddings):
         """Fills the text table with `[num_items, text_dim]` embeddings."""
@@ -101,9 +109,9 @@ class ItemTower(tf.keras.layers.Layer):
         if self.use_item_ids and self.text_mlp is not None:
             self.known.assign(np.asarray(known, np.float32))
 
-    def text_vectors(self, text_embeddings):
+    def text_vectors(self, text_embeddings, training=False):
         """Un-normalised vectors of items given only their text embeddings."""
-        return self.text_mlp(text_embeddings)
+        return self.text_mlp(text_embeddings, training=training)
 
     def text_only(self, indices):
         """Vectors of items from their text alone, as a new item gets: `[n, dim]`."""
@@ -121,7 +129,7 @@ class ItemTower(tf.keras.layers.Layer):
                 keep *= tf.cast(draw >= self.id_dropout, keep.dtype)
             parts.append(ids * tf.cast(keep, ids.dtype)[:, None])
         if self.text_mlp is not None:
-            parts.append(self.text_vectors(tf.gather(self.text_table, indices)))
+            parts.append(self.text_vectors(tf.gather(self.text_table, indices), training=training))
         return tf.add_n([tf.cast(p, self.compute_dtype) for p in parts])
 
     def call(self, indices, training=False):
@@ -140,5 +148,6 @@ class ItemTower(tf.keras.layers.Layer):
             id_dropout=self.id_dropout,
             normalize=self.normalize,
             seed=self.seed,
+            text_dropout=self.text_dropout,
         )
         return config
