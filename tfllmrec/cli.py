@@ -100,6 +100,8 @@ def _recommend(args):
     if (args.user is None) == (args.text is None):
         print("tfllmrec: error: give exactly one of --user ID or --text QUERY", file=sys.stderr)
         return 2
+    if args.new_items:
+        print(f"Added {run.add_items_from_file(args.new_items)} new items from {args.new_items}")
     if args.user is not None:
         results = run.recommend_for_user(args.user, k=args.k)
         print(f"Top {len(results)} for user {args.user}:")
@@ -115,7 +117,7 @@ def _export(args):
     from tfllmrec.recipes.export_run import export_run
 
     path = export_run(args.run_dir, args.output, version=args.version,
-                      retrieval_only=args.retrieval_only)
+                      retrieval_only=args.retrieval_only, new_items=args.new_items)
     print(f"Exported {path} (models.config updated in {os.path.dirname(os.path.dirname(path))})")
     return 0
 
@@ -168,6 +170,8 @@ def build_parser():
     recommend.add_argument("--user", help="a user id of the run's data")
     recommend.add_argument("--text", help="a free-text query")
     recommend.add_argument("-k", type=int, default=10)
+    recommend.add_argument("--new-items", metavar="FILE",
+                           help="also rank these items, unseen in training (item_id,text CSV/Parquet)")
     recommend.set_defaults(run=_recommend)
     export = commands.add_parser("export", help="write a versioned SavedModel for TF Serving")
     export.add_argument("run_dir")
@@ -175,6 +179,8 @@ def build_parser():
     export.add_argument("--version", type=int, help="version number (default: next integer)")
     export.add_argument("--retrieval-only", action="store_true",
                         help="only serving_default; no text encoder inside (small)")
+    export.add_argument("--new-items", metavar="FILE",
+                        help="add items unseen in training to the index (item_id,text CSV/Parquet)")
     export.set_defaults(run=_export)
     init = commands.add_parser("init", help="write a recipe folder for your own data files")
     init.add_argument("folder", help="the recipe folder to create, e.g. my_recipe")

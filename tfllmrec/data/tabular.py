@@ -77,23 +77,42 @@ def load_tabular(interactions_path, items_path, columns, text_fields, delimiter=
                     raw.attrs.get("header_line"))
     interactions = build_interactions(raw, interactions_path, mapped)
 
-    raw = _read(items_path, delimiter)
     id_column = columns.get("items_item_id", columns["item_id"])
-    wanted = {"the items' id column (columns['items_item_id'], default "
-              "columns['item_id'])": id_column}
+    items = items_from_table(read_table(items_path, delimiter), items_path, id_column, text_fields,
+                             categorical_fields, id_name="the items' id column "
+                             "(columns['items_item_id'], default columns['item_id'])")
+    return Dataset(name, interactions, items)
+
+
+def read_table(path, delimiter=None):
+    """A CSV/TSV/Parquet file as a frame of strings (see `load_tabular` for formats)."""
+    return _read(Path(path), delimiter)
+
+
+def items_from_table(raw, path, id_column, text_fields, categorical_fields=(), id_name="the id column"):
+    """`Items` from a frame `read_table` returned, its columns checked.
+
+    Args:
+        raw: pandas.DataFrame from `read_table`.
+        path: str or Path. The file, for messages.
+        id_column: str. The item id column.
+        text_fields: list of str. Columns joined into the item text.
+        categorical_fields: list of str. Columns kept as categorical features.
+        id_name: str. How messages name the id column.
+    """
+    wanted = {id_name: id_column}
     wanted.update({f"text_fields[{i}]": f for i, f in enumerate(text_fields)})
     wanted.update({f"categorical_fields[{i}]": f for i, f in enumerate(categorical_fields)})
-    require_columns(raw, items_path, wanted, raw.attrs.get("header_line"))
-    frame = pd.DataFrame({"item_id": item_ids(raw, items_path, id_column)}, index=raw.index)
+    require_columns(raw, path, wanted, raw.attrs.get("header_line"))
+    frame = pd.DataFrame({"item_id": item_ids(raw, path, id_column)}, index=raw.index)
     for field in dict.fromkeys([*text_fields, *categorical_fields]):
         if field == "item_id" and id_column != "item_id":
             raise DataError(
-                f"{items_path}: the column 'item_id' is listed as a field while "
+                f"{path}: the column 'item_id' is listed as a field while "
                 f"{id_column!r} is the id column. Fix: rename the 'item_id' column."
             )
         frame[field] = raw[field]
-    items = Items(frame, text_fields, categorical_fields, source=str(items_path))
-    return Dataset(name, interactions, items)
+    return Items(frame, text_fields, categorical_fields, source=str(path))
 
 
 def _check_columns(columns):

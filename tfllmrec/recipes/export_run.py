@@ -29,13 +29,14 @@ def build_module(run, retrieval_only=False):
 
     User and item vectors are computed here, once: serving only looks them
     up. Popularity (the unknown-user ranking) counts every known interaction.
+    Items added with `run.add_items` are in the index like the catalogue's.
     """
     model = run.model
     users = tf.range(len(run.user_ids), dtype=tf.int32)
     user_vectors = np.concatenate(
         [model.query(users[i : i + 4096]).numpy() for i in range(0, len(run.user_ids), 4096)]
     )
-    item_vectors = model.candidates().numpy()
+    item_vectors = run.item_vectors()  # the catalogue, then any `run.add_items`
     seen = [sorted(set(items)) for items in run.seen]
     counts = np.bincount(np.concatenate([np.asarray(s, np.int64) for s in seen] or [[]]).astype(np.int64),
                          minlength=len(run.item_ids)).astype(np.float32)
@@ -51,7 +52,7 @@ def build_module(run, retrieval_only=False):
     return TextRecommenderModule(encoder, text_mlp, *args)
 
 
-def export_run(run_dir, output, version=None, retrieval_only=False, warmup_users=3):
+def export_run(run_dir, output, version=None, retrieval_only=False, warmup_users=3, new_items=None):
     """Writes `output/<version>/` atomically and returns its path.
 
     The version is written into a hidden sibling folder, checked (reloaded,
@@ -66,8 +67,13 @@ def export_run(run_dir, output, version=None, retrieval_only=False, warmup_users
         version: int or None. None: the next integer.
         retrieval_only: bool. Only `serving_default`; no BERT inside.
         warmup_users: int. Known users put in the warm-up requests.
+        new_items: str or None. A CSV/TSV/Parquet file of items not seen in
+            training (`item_id` and `text` columns; `TrainedRun.add_items_from_file`),
+            placed by their text and served with the catalogue.
     """
     run = TrainedRun(run_dir)
+    if new_items is not None:
+        run.add_items_from_file(new_items)
     output = Path(output)
     version = next_version(output) if version is None else int(version)
     if version < 1:

@@ -77,6 +77,9 @@ class TrainedRun:
             # Serve with everything known about each user, test included.
             self.model.user_tower.set_history(self.seen)
         self._encoder = None
+        # Items added after training (`add_items`) follow the catalogue.
+        self.num_catalogue_items = len(self.item_ids)
+        self._new_vectors = np.zeros((0, self.model.embedding_dim), np.float32)
 
     def _damaged(self, what, reason):
         return RunFolderError(
@@ -115,6 +118,62 @@ class TrainedRun:
         best = np.argsort(-scores, kind="stable")[:k]
         return [(str(self.item_ids[i]), str(self.item_texts[i]), float(scores[i])) for i in best]
 
+    def add_items(self, item_ids, texts):
+        """Adds items that were not in training, placed by their text alone.
+
+        Each new item gets the vector the trained item tower gives an item
+        without a trained id: the text MLP over its frozen encoder embedding
+        (what the held-out items of the cold-start evaluation got). Nothing
+        is retrained; `recommend_for_user`, `recommend_for_text` and an
+        export of this run (`build_module`) then rank them with the
+        catalogue. Write the texts the way the catalogue's are written
+        (`run.item_texts`), e.g. "Title (year). Genres" for `video`.
+
+        Args:
+            item_ids: sequence of str. New, distinct ids.
+            texts: sequence of str. One non-empty text per id.
+
+        Raises:
+            ConfigError: the run has no text path, an id is already known or
+                given twice, a text is empty, or the two lengths differ.
+        """
+        item_ids = [str(i) for i in item_ids]
+        texts = [str(t) for t in texts]
+        _check_new_items(item_ids, texts, self.item_ids, self.config.model.use_text)
+        vectors = self.model.item_tower.text_vectors(self._encode(texts))
+        vectors = tf.math.l2_normalize(tf.cast(vectors, tf.float32), -1).numpy()
+        self.item_ids = np.concatenate([self.item_ids, np.asarray(item_ids, dtype=str)])
+        self.item_texts = np.concatenate([self.item_texts, np.asarray(texts, dtype=str)])
+        self._new_vectors = np.concatenate([self._new_vectors, vectors])
+
+    def add_items_from_file(self, path, delimiter=None):
+        """`add_items` from a CSV/TSV/Parquet file: `item_id` plus `text`.
+
+        Instead of `text`, the file may hold the recipe's `data.text_fields`
+        (joined as the catalogue's texts were). Returns the number added.
+        """
+        from tfllmrec.data.tabular import items_from_table, read_table
+
+        raw = read_table(path, delimiter)
+        # A `text` column as written in the catalogue, or the recipe's own fields.
+        fields = ["text"] if "text" in raw.columns else list(self.config.data.text_fields) or ["text"]
+        items = items_from_table(raw, path, "item_id", fields)
+        self.add_items(items.ids, items.texts())
+        return len(items)
+
+    def item_vectors(self):
+        """`[num_items, dim]` vectors of the catalogue, then of added items."""
+        return np.concatenate([self.model.candidates().numpy(), self._new_vectors])
+
+    def _encode(self, texts):
+        if self._encoder is None:
+            from tfllmrec.encoders import TextEncoder
+
+            self._encoder = TextEncoder.from_preset(
+                self.config.model.encoder, sequence_length=self.config.model.sequence_length
+            )
+        return self._encoder(tf.constant(texts))
+
     def recommend_for_user(self, user_id, k=10):
         """Top-k unseen items for a known user: [(item_id, text, score)]."""
         user = self.user_index(user_id)
@@ -123,24 +182,16 @@ class TrainedRun:
                 f"Unknown user {user_id!r}; this run knows {len(self.user_ids)} users "
                 f"(e.g. {', '.join(self.user_ids[:3])}). Use --text for a free-text query."
             )
-        scores = self.model.score(tf.constant([user])).numpy()[0]
-        return self._top(scores, k, exclude=self.seen[user])
+        query = self.model.query(tf.constant([user])).numpy()[0]
+        return self._top(self.item_vectors() @ query, k, exclude=self.seen[user])
 
     def recommend_for_text(self, text, k=10):
         """Top-k items for a free-text query, through the item text path."""
         if not self.config.model.use_text:
             raise ConfigError("This run's model has no text path (model.use_text=false).")
-        if self._encoder is None:
-            from tfllmrec.encoders import TextEncoder
-
-            self._encoder = TextEncoder.from_preset(
-                self.config.model.encoder, sequence_length=self.config.model.sequence_length
-            )
-        tower = self.model.item_tower
-        query = tower.text_vectors(self._encoder(tf.constant([text])))
-        query = tf.math.l2_normalize(query, -1)
-        scores = tf.matmul(query, self.model.candidates(), transpose_b=True).numpy()[0]
-        return self._top(scores, k)
+        query = self.model.item_tower.text_vectors(self._encode([text]))
+        query = tf.math.l2_normalize(tf.cast(query, tf.float32), -1).numpy()[0]
+        return self._top(self.item_vectors() @ query, k)
 
     def evaluate(self):
         """Recomputes the test metrics from the data (re-split with the run's seed)."""
@@ -155,7 +206,7 @@ class TrainedRun:
         dataset = load_dataset(self.config.data)
         split = make_split(self.config.data, dataset)
         index = IndexedSplit(split, dataset.items, users=self.user_ids)
-        if not np.array_equal(index.item_ids, self.item_ids):
+        if not np.array_equal(index.item_ids, self.item_ids[:self.num_catalogue_items]):
             raise ConfigError(
                 f"The data behind {self.run_dir} changed since training (the item "
                 "catalogue differs); retrain the run."
@@ -164,3 +215,23 @@ class TrainedRun:
         if self.model.max_history:
             self.model.user_tower.set_history(self.seen)
         return metrics
+
+
+def _check_new_items(item_ids, texts, known, use_text):
+    if not use_text:
+        raise ConfigError("This run's model has no text path (model.use_text=false), so it cannot "
+                          "place items it was not trained on. Fix: retrain with model.use_text=true.")
+    if len(item_ids) != len(texts) or not item_ids:
+        raise ConfigError(f"add_items needs one text per id and at least one item; got "
+                          f"{len(item_ids)} ids and {len(texts)} texts.")
+    repeated = sorted({i for i in item_ids if item_ids.count(i) > 1})
+    clash = sorted(set(item_ids) & set(known.tolist()))
+    if repeated or clash:
+        raise ConfigError(
+            f"New item ids must be new and distinct: {(repeated or clash)[:5]} "
+            f"{'repeat' if repeated else 'are already in the catalogue'}. Fix: give each new "
+            "item an id the run does not know (known items are ranked already).")
+    empty = [i for i, t in zip(item_ids, texts) if not t.strip()]
+    if empty:
+        raise ConfigError(f"New items {empty[:5]} have empty text: the text is all that places "
+                          "a new item. Fix: give each a title or description.")
