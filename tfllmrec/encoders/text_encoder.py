@@ -1,51 +1,17 @@
 """`TextEncoder`: a tf-keras layer around a keras-hub BERT backbone."""
 
-import re
-
 import numpy as np
 import tensorflow as tf
 
+from tfllmrec.encoders._batching import BatchedEncodingMixin
+from tfllmrec.encoders._cached_states import CachedStatesMixin
 from tfllmrec.encoders.presets import EMBEDDED_PRESET, load_preset
+from tfllmrec.encoders.trainable_mode import parse_trainable
 
 _POOLINGS = ("mean", "cls")
-_TRAINABLE_HELP = 'Use "none", "all" or "top:N" (N >= 1 transformer layers).'
 
 
-def parse_trainable(trainable, num_layers=None):
-    """Normalises a trainability mode to "none", "all" or "top:N".
-
-    Args:
-        trainable: str or bool. `"none"`, `"all"`, `"top:N"`; `True` means
-            `"all"`, `False` means `"none"`.
-        num_layers: int or None. When given, N is checked against it.
-
-    Returns:
-        The canonical mode string.
-    """
-    if trainable is True:
-        return "all"
-    if trainable is False or trainable is None:
-        return "none"
-    if not isinstance(trainable, str):
-        raise ValueError(f"trainable={trainable!r} is not a mode. {_TRAINABLE_HELP}")
-    mode = trainable.strip().lower()
-    if mode in ("none", "all"):
-        return mode
-    match = re.fullmatch(r"top:(\d+)", mode)
-    if not match:
-        raise ValueError(f"trainable={trainable!r} is not a mode. {_TRAINABLE_HELP}")
-    n = int(match.group(1))
-    if n == 0:
-        return "none"
-    if num_layers is not None and n > num_layers:
-        raise ValueError(
-            f"trainable={trainable!r} asks for {n} layers but the backbone has "
-            f"{num_layers}. Use top:{num_layers} or \"all\"."
-        )
-    return f"top:{n}"
-
-
-class TextEncoder(tf.keras.layers.Layer):
+class TextEncoder(CachedStatesMixin, BatchedEncodingMixin, tf.keras.layers.Layer):
     """Embeds raw texts with a pretrained BERT-family encoder from keras-hub.
 
     A tf-keras (Keras 2) layer, so it plugs into TFRS towers and tf-keras
@@ -323,165 +289,6 @@ class TextEncoder(tf.keras.layers.Layer):
             parts.append(fn(part_values, tf.gather(mask, rows)[:, :width], training))
         first = tf.math.invert_permutation(order[: n - short])
         return tf.gather(tf.concat(parts, 0), first)
-
-    # Cached lower layers: with `trainable="top:N"` the layers below the top
-    # N never change, so their output per text can be computed once
-    # (`frozen_states`) and each training step runs only the top N layers
-    # on it (`call_on_states`): same outputs and gradients, a fraction of
-    # the work.
-    @property
-    def num_frozen_layers(self):
-        """Transformer layers below the trainable ones (all of them for "none")."""
-        if self.trainable_mode == "all":
-            return 0
-        if self.trainable_mode == "none":
-            return self.num_layers
-        return self.num_layers - int(self.trainable_mode.split(":")[1])
-
-    def _bert_parts(self):
-        names = ("token_embedding", "position_embedding", "segment_embedding",
-                 "embeddings_add", "embeddings_layer_norm", "embeddings_dropout")
-        missing = [n for n in names if not hasattr(self.backbone, n)]
-        if missing:
-            raise NotImplementedError(
-                f"Cached lower layers need a BERT backbone (keras_hub BertBackbone); "
-                f"{type(self.backbone).__name__} of preset {self.preset!r} has no {missing}."
-            )
-        if self.trainable_mode == "all":
-            raise ValueError(
-                'trainable="all" trains the embeddings, so no layer output can be '
-                'cached. Cache states with trainable="top:N" (or "none").'
-            )
-        return [getattr(self.backbone, n) for n in names]
-
-    def _lower_states(self, token_ids, mask):
-        """Hidden states after the frozen layers (inference: no dropout)."""
-        token, position, segment, add, norm, _ = self._bert_parts()
-        tokens = token(token_ids)
-        x = add((tokens, position(tokens), segment(tf.zeros_like(token_ids))))
-        x = norm(x)
-        for layer in self._transformer_layers()[: self.num_frozen_layers]:
-            x = layer(x, padding_mask=mask, training=False)
-        return tf.cast(x, tf.float32)
-
-    def frozen_states(self, texts, batch_size=64):
-        """Hidden states of `texts` below the trainable layers, to cache.
-
-        Args:
-            texts: list of str, or a 1-D array of str/bytes.
-            batch_size: int. Texts per batch.
-
-        Returns:
-            `(states, mask)`: float32 `[n, L, hidden_dim]` and int32 `[n, L]`
-            numpy arrays, `L` the longest text's token count. Feed rows of
-            them (any subset) to `call_on_states`.
-        """
-        self._bert_parts()  # fails early for "all" or a non-BERT backbone
-        if "lower" not in self._embed_fns:
-            self._embed_fns["lower"] = tf.function(
-                self._lower_states, input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2
-            )
-        return self._batched(texts, batch_size, self._embed_fns["lower"], keep_padding=True)
-
-    def call_on_states(self, states, mask, training=None):
-        """Embeddings from `frozen_states` rows: the top layers and pooling.
-
-        Args:
-            states: float `[batch, L, hidden_dim]`.
-            mask: int `[batch, L]` padding mask.
-            training: bool. Dropout in the trainable layers.
-
-        Returns:
-            float32 `[batch, embedding_dim]`, what `call` gives on the texts.
-        """
-        self._bert_parts()
-        mask = tf.cast(mask, tf.int32)
-        return self._by_length(self._upper, tf.convert_to_tensor(states), mask, training)
-
-    def _upper(self, states, mask, training=None):
-        x = tf.cast(states, self.backbone.compute_dtype)
-        for layer in self._transformer_layers()[self.num_frozen_layers :]:
-            x = layer(x, padding_mask=mask, training=self._bert_training(training))
-        return self._pool(x, mask)
-
-    def encode(self, texts, batch_size=32, jit_compile=False):
-        """Embeds many texts in batches; returns a `[n, dim]` float32 array.
-
-        The texts are tokenised first, batched in order of token count and
-        each batch padded only to its longest text, so almost no work goes
-        to padding; the result is in the input order. The defaults are the
-        fastest measured on CPU (`benchmarks/encode_throughput.py`): batches
-        of 32 beat 64 and 128, and XLA was slower than oneDNN's kernels.
-
-        Args:
-            texts: list of str, or a 1-D array of str/bytes.
-            batch_size: int. Texts per batch.
-            jit_compile: bool. Compile the encoder with XLA (one compilation
-                per batch shape; may pay off on GPUs).
-        """
-        key = "xla" if jit_compile else "graph"
-        if key not in self._embed_fns:
-            self._embed_fns[key] = tf.function(
-                lambda ids, mask: self._embed_tokens(ids, mask, training=False),
-                input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2,
-                jit_compile=bool(jit_compile),
-            )
-        step = 8 if jit_compile else 1  # few shapes for XLA to compile
-        return self._batched(texts, batch_size, self._embed_fns[key], width_step=step)
-
-    def _batched(self, texts, batch_size, fn, width_step=1, keep_padding=False):
-        """`fn(ids, mask)` over length-sorted batches of `texts`, in input order."""
-        texts = np.asarray(list(texts), dtype=object)
-        values, lengths = self._token_rows(texts)
-        n = len(texts)
-        longest = int(lengths.max()) if n else 0
-        order = np.argsort(lengths, kind="stable")
-        out = None
-        for i in range(0, n, batch_size):
-            rows = order[i : i + batch_size]
-            width = int(lengths[rows].max())
-            width = min(-(-width // width_step) * width_step, self.sequence_length)
-            ids = np.full((len(rows), width), self._pad_id, np.int32)
-            mask = np.zeros((len(rows), width), np.int32)
-            for j, row in enumerate(rows):
-                ids[j, : lengths[row]] = values[row]
-                mask[j, : lengths[row]] = 1
-            result = fn(tf.constant(ids), tf.constant(mask)).numpy()
-            if out is None:
-                tail = result.shape[2:] if keep_padding else result.shape[1:]
-                out = np.zeros((n, longest, *tail) if keep_padding else (n, *tail), np.float32)
-            if keep_padding:
-                out[rows, : result.shape[1]] = result[:, :longest]
-            else:
-                out[rows] = result
-        if keep_padding:
-            mask = (np.arange(longest)[None, :] < lengths[:, None]).astype(np.int32)
-            if out is None:
-                out = np.zeros((0, 0, int(self.backbone.hidden_dim)), np.float32)
-            return out, mask
-        if out is None:
-            out = np.zeros((0, self.embedding_dim), np.float32)
-        return out
-
-    def _token_rows(self, texts, chunk=4096):
-        """Token ids per text (framed) and their counts, tokenised in-graph."""
-        if self._tokenize_fn is None:
-            def tokenize(batch):
-                ids = self._ragged_ids(batch)
-                return ids.flat_values, ids.row_lengths()
-
-            self._tokenize_fn = tf.function(
-                tokenize, input_signature=[tf.TensorSpec([None], tf.string)]
-            )
-        rows, lengths = [], []
-        for i in range(0, len(texts), chunk):
-            part = [t if isinstance(t, (str, bytes)) else str(t) for t in texts[i : i + chunk]]
-            flat, counts = self._tokenize_fn(tf.constant(part, tf.string))
-            counts = counts.numpy()
-            rows.extend(np.split(flat.numpy(), np.cumsum(counts)[:-1]))
-            lengths.append(counts)
-        lengths = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
-        return rows, lengths
 
     @property
     def embedding_dim(self):
