@@ -130,3 +130,5 @@ def test_notebooks_run_top_to_bottom(tiny_settings, tmp_path):
     assert ranks, text
     assert len(re.findall(r"new-\d #\d+", ranks.group(1))) == 4
     assert re.search(r"new-1's best-matching user is \S+; for them new-1 ranks #\d+", text)
+    # The library call gives the same vectors and ranking as the notebook's own index.
+    assert "run.add_items gives the same vectors; recommend_for_user agrees with the table above: True" in text
