@@ -65,6 +65,17 @@ def test_export_serves_new_items_from_a_file(tiny_run, tmp_path):
     assert ids[:unseen] == want
 
 
+def test_full_export_finds_a_new_item_by_its_text(tiny_run, tmp_path):
+    new = tmp_path / "new.csv"
+    new.write_text("item_id,text\nnew-hose,garden hose with brass fittings\n")
+    path = export_run(tiny_run, tmp_path / "models" / "tiny", new_items=str(new))
+    loaded = tf.saved_model.load(path)
+    out = loaded.signatures["recommend_by_text"](query=tf.constant(["garden hose with brass fittings"]),
+                                                 k=tf.constant(3))
+    assert out["item_ids"].numpy()[0][0].decode() == "new-hose"
+    assert out["scores"].numpy()[0][0] == pytest.approx(1.0, abs=1e-4)
+
+
 def test_build_module_index_holds_catalogue_then_new_items(run):
     run.add_items(["n1"], ["chef knife ceramic"])
     module = build_module(run, retrieval_only=True)
