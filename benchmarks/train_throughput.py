@@ -156,18 +156,27 @@ def make_train_step(model):
     batch = {"user": tf.constant([0, 1]), "item": tf.constant([0, 1])}
     model.compute_loss(batch, training=False)
     tower_vars = [v for v in model.trainable_variables if id(v) not in encoder_ids]
-    tower_opt = tf.keras.optimizers.Adam(TOWER_LR)
-    encoder_opt = tf.keras.optimizers.Adam(ENCODER_LR)
+    groups = [(tower_vars, tf.keras.optimizers.Adam(TOWER_LR))]
+    if encoder_vars:
+        groups.append((encoder_vars, tf.keras.optimizers.Adam(ENCODER_LR)))
+    return _compiled_step(model, groups)
+
+
+def _compiled_step(model, groups):
+    """A `tf.function` training step of `model.compute_loss`; `groups` pairs
+    each list of variables with the optimizer that updates it."""
+    variables = [v for group, _ in groups for v in group]
     spec = {"user": tf.TensorSpec([None], tf.int32), "item": tf.TensorSpec([None], tf.int32)}
 
     @tf.function(input_signature=[spec])
     def step(batch):
         with tf.GradientTape() as tape:
             loss = model.compute_loss(batch, training=True)
-        grads = tape.gradient(loss, tower_vars + encoder_vars)
-        tower_opt.apply_gradients(zip(grads[: len(tower_vars)], tower_vars))
-        if encoder_vars:
-            encoder_opt.apply_gradients(zip(grads[len(tower_vars) :], encoder_vars))
+        grads = tape.gradient(loss, variables)
+        start = 0
+        for group, optimizer in groups:
+            optimizer.apply_gradients(zip(grads[start : start + len(group)], group))
+            start += len(group)
         return loss
 
     return step
@@ -184,18 +193,7 @@ def make_recipe_step(index, table):
     )
     model.set_training_data(index.item_counts(), index.per_user("train"), table)
     model.compute_loss({"user": tf.constant([0]), "item": tf.constant([0])})
-    variables = model.trainable_variables
-    opt = tf.keras.optimizers.Adam(TOWER_LR)
-    spec = {"user": tf.TensorSpec([None], tf.int32), "item": tf.TensorSpec([None], tf.int32)}
-
-    @tf.function(input_signature=[spec])
-    def step(batch):
-        with tf.GradientTape() as tape:
-            loss = model.compute_loss(batch, training=True)
-        opt.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
-
-    return step
+    return _compiled_step(model, [(model.trainable_variables, tf.keras.optimizers.Adam(TOWER_LR))])
 
 
 def parse_args(argv=None):

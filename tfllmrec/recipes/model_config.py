@@ -18,7 +18,8 @@ class ModelConfig:
         embedding_dim: int. Size of the shared space.
         text_hidden_dim: int. Hidden units of the text MLP; 0: a linear
             projection.
-        text_dropout: float. Dropout on the text MLP's inputs in training.
+        text_dropout: float. Dropout on the text MLP's input and hidden
+            units in training.
         id_dropout: float. Item-id dropout in training (cold-start path).
         history_pooling: str. "none", "ids", "text", "ids+text" or "shared".
         max_history: int. History items per user.

@@ -186,5 +186,3 @@ def _sampled(score_users, targets, ks):
         return np.take_along_axis(score_users(batch_users), items, axis=1)
 
     return SampledEvaluator().evaluate(score_pairs, users, positives, negatives, ks=ks)
-
-

@@ -76,7 +76,6 @@ def versions():
             "tensorflow_recommenders": tfrs.__version__, "keras_hub": keras_hub.__version__}
 
 
-
 def finish_run(out, metrics, timing, start, dataset):
     """Adds timing, versions and data checksums to `metrics` and writes
     `metrics.json` last: its presence is what marks the run finished."""

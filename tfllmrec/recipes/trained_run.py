@@ -1,5 +1,6 @@
 """`TrainedRun`: a finished run folder, loaded back for evaluation and serving."""
 
+import collections
 import json
 from pathlib import Path
 
@@ -140,8 +141,7 @@ class TrainedRun:
         item_ids = [str(i) for i in item_ids]
         texts = [str(t) for t in texts]
         _check_new_items(item_ids, texts, self.item_ids, self.config.model.use_text)
-        vectors = self.model.item_tower.text_vectors(self._encode(texts))
-        vectors = tf.math.l2_normalize(tf.cast(vectors, tf.float32), -1).numpy()
+        vectors = self.model.item_tower.text_only_vectors(self._encode(texts)).numpy()
         self.item_ids = np.concatenate([self.item_ids, np.asarray(item_ids, dtype=str)])
         self.item_texts = np.concatenate([self.item_texts, np.asarray(texts, dtype=str)])
         self._new_vectors = np.concatenate([self._new_vectors, vectors])
@@ -189,8 +189,7 @@ class TrainedRun:
         """Top-k items for a free-text query, through the item text path."""
         if not self.config.model.use_text:
             raise ConfigError("This run's model has no text path (model.use_text=false).")
-        query = self.model.item_tower.text_vectors(self._encode([text]))
-        query = tf.math.l2_normalize(tf.cast(query, tf.float32), -1).numpy()[0]
+        query = self.model.item_tower.text_only_vectors(self._encode([text])).numpy()[0]
         return self._top(self.item_vectors() @ query, k)
 
     def evaluate(self):
@@ -224,7 +223,7 @@ def _check_new_items(item_ids, texts, known, use_text):
     if len(item_ids) != len(texts) or not item_ids:
         raise ConfigError(f"add_items needs one text per id and at least one item; got "
                           f"{len(item_ids)} ids and {len(texts)} texts.")
-    repeated = sorted({i for i in item_ids if item_ids.count(i) > 1})
+    repeated = sorted(i for i, n in collections.Counter(item_ids).items() if n > 1)
     clash = sorted(set(item_ids) & set(known.tolist()))
     if repeated or clash:
         raise ConfigError(

@@ -115,7 +115,12 @@ class ItemTower(tf.keras.layers.Layer):
 
     def text_only(self, indices):
         """Vectors of items from their text alone, as a new item gets: `[n, dim]`."""
-        vectors = tf.cast(self.text_vectors(tf.gather(self.text_table, indices)), tf.float32)
+        return self.text_only_vectors(tf.gather(self.text_table, indices))
+
+    def text_only_vectors(self, text_embeddings):
+        """Output vectors of items known only by their text embeddings `[n, text_dim]`:
+        new items, or a free-text query placed in the item space."""
+        vectors = tf.cast(self.text_vectors(text_embeddings), tf.float32)
         return tf.math.l2_normalize(vectors, -1) if self.normalize else vectors
 
     def raw(self, indices, training=False):

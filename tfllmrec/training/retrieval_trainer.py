@@ -11,7 +11,6 @@ from tfllmrec.training.epoch_state import end_epoch, load_state, result, write_s
 from tfllmrec.training.distribution import gather_from_workers, is_multi_worker, tf_config_worker
 
 
-
 def make_optimizer(learning_rate, weight_decay=0.0):
     """Adam, or AdamW when `weight_decay` > 0 (tf-keras optimizers)."""
     if weight_decay > 0:
