@@ -234,11 +234,17 @@ def test_unknown_recipe_lists_the_registered_names(tmp_path):
         ("baseline_train.batch_size=0", "batch_size"),
         ("train.learning_rate=0", "learning_rate"),
         ("eval.baselines=[popularity, bpr]", "bpr"),
+        ("model.period_days=-1", "period_days must be >= 0"),
     ],
 )
 def test_post_init_validation_is_a_config_error(video, override, pattern):
     with pytest.raises(ConfigError, match=pattern):
         with_overrides(video, [override])
+
+
+def test_time_periods_are_refused_for_the_news_runner(video):
+    with pytest.raises(ConfigError, match="period_days.*impressions"):
+        with_overrides(video, ["data.split=impressions", "model.period_days=30"])
 
 
 @pytest.mark.parametrize(

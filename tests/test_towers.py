@@ -208,7 +208,8 @@ def test_text_hidden_dim_zero_is_a_linear_projection():
 # ----------------------------------------------------------------------------- UserTower
 
 
-USER_ARGS = dict(num_users=4, embedding_dim=3, use_user_ids=True, max_history=5, normalize=False)
+USER_ARGS = dict(num_users=4, embedding_dim=3, use_user_ids=True, max_history=5, normalize=False,
+                 num_periods=3)
 
 
 def test_user_tower_config_round_trip_with_weights():
@@ -217,6 +218,7 @@ def test_user_tower_config_round_trip_with_weights():
     assert sorted(_constructor_args(UserTower)) == sorted(USER_ARGS)
     _assert_config_holds(tower, USER_ARGS)
     tower.set_history([[0, 1], [2], [], [1, 2, 3]])
+    tower.set_periods([0, 2, -1, 1])
     items = tf.constant(np.random.default_rng(0).normal(size=(4, 3)), tf.float32)
     users = tf.constant([0, 1, 2, 3])
     expected = tower(users, item_vectors=items).numpy()
@@ -230,10 +232,11 @@ def test_user_tower_config_round_trip_with_weights():
     rebuilt.set_weights(tower.get_weights())
     np.testing.assert_array_equal(rebuilt(users, item_vectors=items).numpy(), expected)
     np.testing.assert_array_equal(rebuilt.history.numpy(), tower.history.numpy())
+    np.testing.assert_array_equal(rebuilt.user_period.numpy(), [0, 2, -1, 1])
 
 
 def test_user_tower_config_round_trip_ids_only():
-    args = dict(USER_ARGS, max_history=0, normalize=True)
+    args = dict(USER_ARGS, max_history=0, normalize=True, num_periods=0)
     tower = UserTower(**args)
     _assert_config_holds(tower, args)
     users = tf.constant([3, 1])
@@ -337,3 +340,44 @@ def test_user_ids_and_history_add_up():
     ids = tower.ids(users).numpy()
     pooled = np.stack([_masked_mean(HISTORIES[u]) for u in [0, 2, 4]])
     np.testing.assert_allclose(out, ids + pooled, rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- time periods
+
+
+def _period_tower():
+    tf.keras.utils.set_random_seed(2)
+    tower = UserTower(num_users=3, embedding_dim=4, use_user_ids=True, normalize=False, num_periods=5)
+    tower(tf.constant([0]))  # builds the embeddings
+    return tower
+
+
+def test_period_vectors_add_to_the_user_vector():
+    tower = _period_tower()
+    users = tf.constant([0, 1, 2, 1])
+    ids = tower.ids(users).numpy()
+    table = tower.periods.embeddings.numpy()
+    out = tower(users, periods=tf.constant([4, 0, -1, 2])).numpy()
+    np.testing.assert_allclose(out[0], ids[0] + table[4], rtol=1e-6)
+    np.testing.assert_allclose(out[1], ids[1] + table[0], rtol=1e-6)
+    # -1: no period known, the id alone.
+    np.testing.assert_allclose(out[2], ids[2], rtol=1e-6)
+    np.testing.assert_allclose(out[3], ids[3] + table[2], rtol=1e-6)
+
+
+def test_stored_periods_serve_when_none_are_given():
+    tower = _period_tower()
+    # Before set_periods every user has -1: no period term.
+    users = tf.constant([0, 1, 2])
+    np.testing.assert_allclose(tower(users).numpy(), tower.ids(users).numpy(), rtol=1e-6)
+    tower.set_periods([3, -1, 1])
+    np.testing.assert_allclose(tower(users).numpy(),
+                               tower(users, periods=tf.constant([3, -1, 1])).numpy(), rtol=1e-6)
+    assert not np.allclose(tower(users).numpy()[0], tower.ids(users).numpy()[0])
+
+
+@pytest.mark.parametrize("periods", [[0, 1], [0, 1, 5], [[0], [1], [2]]])
+def test_set_periods_checks_shape_and_range(periods):
+    tower = _period_tower()
+    with pytest.raises(ValueError, match="set_periods needs 3 periods below 5"):
+        tower.set_periods(periods)

@@ -174,7 +174,8 @@ def test_config_holds_every_argument():
     args = dict(num_users=3, num_items=4, embedding_dim=6, use_user_ids=False,
                 use_item_ids=False, text_dim=5, text_hidden_dim=7, id_dropout=0.1,
                 history_pooling="text", max_history=9, temperature=0.7, retrieval_loss="in_batch",
-                logq_correction=False, text_loss_weight=0.5, text_dropout=0.2)
+                logq_correction=False, text_loss_weight=0.5, text_dropout=0.2, num_periods=7,
+                period_days=30)
     model = TwoTowerRetrieval(**args)
     assert model.get_config() == args
     for name, value in args.items():
@@ -194,6 +195,7 @@ def test_config_holds_every_argument():
         (dict(temperature=-1.0), r"temperature must be positive"),
         (dict(history_pooling="text", text_dim=None), r"history_pooling='text'.*text_dim"),
         (dict(history_pooling="ids+text", text_dim=None), r"history_pooling='ids\+text'.*text_dim"),
+        (dict(num_periods=4), r"num_periods > 0 needs period_days > 0"),
     ],
 )
 def test_bad_arguments_raise_value_error_naming_them(overrides, pattern):
@@ -252,3 +254,40 @@ def test_mixed_precision_trains_with_float32_scores():
     assert _full_loss(model) < 0.8 * before
     scores = model.score(tf.constant([0, 1], tf.int32))
     assert scores.dtype == tf.float32 and np.all(np.isfinite(scores.numpy()))
+
+
+# ----------------------------------------------------------------------------- time periods
+
+
+def _period_data():
+    """Every user buys in every period; in period p what sells is items i % 4 == p."""
+    rng = np.random.default_rng(1)
+    users, items, periods = [], [], []
+    for user in range(NUM_USERS):
+        for period in range(4):
+            for item in rng.choice(np.arange(period, NUM_ITEMS, 4), 3, replace=False):
+                users.append(user), items.append(item), periods.append(period)
+    return (np.asarray(users, np.int32), np.asarray(items, np.int32), np.asarray(periods, np.int32))
+
+
+@pytest.mark.parametrize("num_periods", [0, 4])
+def test_periods_learn_what_sells_when(num_periods):
+    users, items, periods = _period_data()
+    tf.keras.utils.set_random_seed(0)
+    model = TwoTowerRetrieval(num_users=NUM_USERS, num_items=NUM_ITEMS, embedding_dim=16,
+                              retrieval_loss="full_softmax", temperature=0.1, num_periods=num_periods,
+                              period_days=30 if num_periods else 0)
+    model.set_training_data(np.bincount(items, minlength=NUM_ITEMS), [[]] * NUM_USERS,
+                            user_periods=np.arange(NUM_USERS) % 4 if num_periods else None)
+    features = {"user": users, "item": items}
+    if num_periods:
+        features["period"] = periods
+    _compile(model).fit(tf.data.Dataset.from_tensor_slices(features).shuffle(len(users), seed=0).batch(64),
+                        epochs=15, verbose=0)
+    # Served with each user's stored period (user % 4): the top 5 should be that period's items.
+    top = np.argsort(-model.score(tf.range(NUM_USERS, dtype=tf.int32)).numpy(), axis=1)[:, :5]
+    precision = np.mean(top % 4 == (np.arange(NUM_USERS) % 4)[:, None])
+    if num_periods:
+        assert precision > 0.9, precision
+    else:  # ids alone cannot know when a user shops: about chance (1/4)
+        assert precision < 0.5, precision

@@ -18,7 +18,8 @@ class TwoTowerRetrieval(tfrs.Model):
     history items (`UserTower`), whose item vectors come from their own
     tables (`history_pooling="ids"`, `"text"`, `"ids+text"`) or from the candidate
     tower itself (`"shared"`). Features are integer indices:
-    `{"user": [batch], "item": [batch]}`.
+    `{"user": [batch], "item": [batch]}`, plus `"period": [batch]` (each
+    interaction's time period) when `num_periods` > 0.
 
     Args:
         num_users: int. Number of users.
@@ -43,6 +44,11 @@ class TwoTowerRetrieval(tfrs.Model):
             vectors new items get). It trains the cold-start path on every
             interaction instead of only the id-dropped ones, so `id_dropout`
             can stay low and leave the warm path undisturbed. 0: off.
+        num_periods: int. Time periods of the query tower's period embedding
+            (what was bought when: items come and go, and the time of a
+            request says which are current); 0: off.
+        period_days: int. Length of one period in days (how the trainer
+            turns timestamps into periods); kept with the model's config.
 
     Example:
     >>> model = TwoTowerRetrieval(num_users=10, num_items=20, embedding_dim=8)
@@ -68,6 +74,8 @@ class TwoTowerRetrieval(tfrs.Model):
         logq_correction=True,
         text_loss_weight=0.0,
         text_dropout=0.0,
+        num_periods=0,
+        period_days=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -97,6 +105,10 @@ class TwoTowerRetrieval(tfrs.Model):
         self.retrieval_loss = retrieval_loss
         self.logq_correction = bool(logq_correction)
         self.text_loss_weight = float(text_loss_weight)
+        self.num_periods = int(num_periods)
+        self.period_days = int(period_days)
+        if self.num_periods and self.period_days <= 0:
+            raise ValueError("num_periods > 0 needs period_days > 0.")
 
         self.item_tower = ItemTower(
             self.num_items, self.embedding_dim, use_item_ids=self.use_item_ids,
@@ -105,7 +117,7 @@ class TwoTowerRetrieval(tfrs.Model):
         )
         self.user_tower = UserTower(
             self.num_users, self.embedding_dim, use_user_ids=self.use_user_ids,
-            max_history=self.max_history, name="user_tower",
+            max_history=self.max_history, num_periods=self.num_periods, name="user_tower",
         )
         self.history_items = None
         if history_pooling in ("ids", "text", "ids+text"):
@@ -125,7 +137,7 @@ class TwoTowerRetrieval(tfrs.Model):
         self.task = tfrs.tasks.Retrieval(temperature=self.temperature, remove_accidental_hits=True)
         self._all_items = tf.range(self.num_items)
 
-    def set_training_data(self, item_counts, histories, text_table=None):
+    def set_training_data(self, item_counts, histories, text_table=None, user_periods=None):
         """Fills the non-trained state from the training split.
 
         Args:
@@ -134,6 +146,9 @@ class TwoTowerRetrieval(tfrs.Model):
                 are no negatives of the full softmax).
             histories: list of item-index lists per user, oldest first.
             text_table: array `[num_items, text_dim]` or None.
+            user_periods: int array `[num_users]` or None: the period of
+                each user's validation request (-1: none); needed when
+                `num_periods` > 0.
         """
         counts = np.asarray(item_counts, np.float64)
         self.log_q.assign(np.log(np.maximum(counts, 1.0) / max(counts.sum(), 1.0)).astype("float32"))
@@ -146,6 +161,10 @@ class TwoTowerRetrieval(tfrs.Model):
                 tower.set_text_table(text_table)
         if self.max_history:
             self.user_tower.set_history(histories)
+        if self.num_periods:
+            if user_periods is None:
+                raise ValueError("num_periods > 0 needs user_periods (each user's request period).")
+            self.user_tower.set_periods(user_periods)
 
     def _history_vectors(self):
         if self.history_pooling == "none":
@@ -154,11 +173,11 @@ class TwoTowerRetrieval(tfrs.Model):
             return self.item_tower.raw(self._all_items)
         return self.history_items.raw(self._all_items)
 
-    def query(self, users, exclude_items=None, training=False):
+    def query(self, users, exclude_items=None, periods=None, training=False):
         """User vectors `[batch, embedding_dim]`."""
         return self.user_tower(
             users, item_vectors=self._history_vectors(), exclude_items=exclude_items,
-            training=training,
+            periods=periods, training=training,
         )
 
     def candidates(self, items=None, training=False):
@@ -172,7 +191,8 @@ class TwoTowerRetrieval(tfrs.Model):
 
     def compute_loss(self, features, training=False):
         users, items = features["user"], features["item"]
-        query = self.query(users, exclude_items=items if training else None, training=training)
+        query = self.query(users, exclude_items=items if training else None,
+                           periods=features.get("period"), training=training)
         loss = self._loss(query, items, self.candidates(self._all_items if self._full else items,
                                                         training=training))
         if self.text_loss_weight:
@@ -211,7 +231,8 @@ class TwoTowerRetrieval(tfrs.Model):
             history_pooling=self.history_pooling, max_history=self.max_history,
             temperature=self.temperature, retrieval_loss=self.retrieval_loss,
             logq_correction=self.logq_correction, text_loss_weight=self.text_loss_weight,
-            text_dropout=self.text_dropout,
+            text_dropout=self.text_dropout, num_periods=self.num_periods,
+            period_days=self.period_days,
         )
 
     @classmethod

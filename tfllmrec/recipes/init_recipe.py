@@ -73,6 +73,8 @@ def init_recipe(folder, base, interactions, items):
     ]
     if "timestamp" not in columns:
         overrides.append("data.split=random")
+        # Time periods need timestamps: without them the query tower goes without.
+        overrides += ["model.period_days=0", "baseline_model.period_days=0"]
     elif base_config.data.split == "predefined":
         # Your files ship no split: hold out each user's latest items instead.
         overrides.append("data.split=leave_one_out")

@@ -28,6 +28,11 @@ class ModelConfig:
         logq_correction: bool. logQ correction of in-batch negatives.
         text_loss_weight: float. Weight of the auxiliary loss on text-only
             item vectors (the cold-start path); 0 turns it off.
+        period_days: int. Length in days of the time periods whose learned
+            vectors the query tower adds (what sold when). Training uses
+            each interaction's period, evaluation the period of the
+            interaction being predicted (the request's time), serving the
+            latest trained period (the present). Needs timestamps; 0: off.
 
     Example:
     >>> ModelConfig(temperature=0.1).loss
@@ -50,6 +55,7 @@ class ModelConfig:
     logq_correction: bool = True
     text_loss_weight: float = 0.0
     text_dropout: float = 0.0
+    period_days: int = 0
 
     def __post_init__(self):
         if self.trainable != "none":
@@ -77,5 +83,7 @@ class ModelConfig:
             raise ValueError("text_loss_weight must be >= 0, and > 0 only with use_text=true.")
         if self.temperature <= 0:
             raise ValueError("temperature must be positive.")
+        if self.period_days < 0:
+            raise ValueError("period_days must be >= 0 (0: no time periods).")
         if self.embedding_dim < 1 or self.max_history < 0 or self.sequence_length < 2:
             raise ValueError("embedding_dim and sequence_length must be positive, max_history >= 0.")

@@ -44,3 +44,8 @@ class RecipeConfig:
     eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
     baseline_model: ModelConfig = dataclasses.field(default_factory=_id_only)
     baseline_train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def __post_init__(self):
+        if self.data.split == "impressions" and (self.model.period_days or self.baseline_model.period_days):
+            raise ValueError("model.period_days and baseline_model.period_days must be 0 with "
+                             "data.split=impressions: the news runner has no time periods yet.")

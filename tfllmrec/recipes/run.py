@@ -19,8 +19,9 @@ from tfllmrec.training.distribution import make_strategy, training_scope
 MAIN_CHECKPOINT = "checkpoints/main/best"
 
 
-def build_model(model_config, num_users, num_items, text_dim=None):
-    """The `TwoTowerRetrieval` a `ModelConfig` describes."""
+def build_model(model_config, num_users, num_items, text_dim=None, num_periods=0):
+    """The `TwoTowerRetrieval` a `ModelConfig` describes (`num_periods`: from the data,
+    when `model_config.period_days` > 0)."""
     return TwoTowerRetrieval(
         num_users=num_users,
         num_items=num_items,
@@ -37,6 +38,8 @@ def build_model(model_config, num_users, num_items, text_dim=None):
         logq_correction=model_config.logq_correction,
         text_loss_weight=model_config.text_loss_weight,
         text_dropout=model_config.text_dropout,
+        num_periods=num_periods if model_config.period_days else 0,
+        period_days=model_config.period_days,
     )
 
 
@@ -106,7 +109,7 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
         model, fit = _fit(model_config, train_config, config, phase_index, text_table, workdir, verbose)
         if artifacts:
             write_artifacts(out, phase_index.user_ids, phase_index.item_ids, texts,
-                            phase_index.per_user("train", "valid", "test"))
+                            phase_index.per_user("train", "valid", "test"), model.num_periods)
         result = {"test": evaluate_on_test(model, phase_index, ks, cold=cold), "training": fit}
         if sampled is not None and phase_index is index:
             result["test_sampled"] = _sampled(lambda users: model.score(tf.constant(users, tf.int32)).numpy(),
@@ -152,9 +155,12 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
 
 def _fit(model_config, train_config, config, index, text_table, workdir, verbose):
     text_dim = None if text_table is None else text_table.shape[1]
+    days = model_config.period_days
     with training_scope(train_config):
-        model = build_model(model_config, index.num_users, index.num_items, text_dim)
-        model.set_training_data(index.item_counts(), index.per_user("train"), text_table)
+        model = build_model(model_config, index.num_users, index.num_items, text_dim,
+                            index.num_periods(days) if days else 0)
+        model.set_training_data(index.item_counts(), index.per_user("train"), text_table,
+                                index.latest_periods(days, "valid") if days else None)
         fit = train_two_tower(model, index, train_config, config.eval.monitor,
                               tuple(config.eval.ks), str(workdir), verbose=verbose)
     return model, fit

@@ -102,12 +102,14 @@ def phases(out):
     return phase
 
 
-def write_artifacts(out, user_ids, item_ids, texts, seen):
+def write_artifacts(out, user_ids, item_ids, texts, seen, num_periods=0):
     """What `recommend` and `export` read besides the checkpoint:
-    `vocab.json` (ids and item texts) and `seen.json` (items per user)."""
+    `vocab.json` (ids and item texts) and `seen.json` (items per user, and
+    the model's number of time periods when it has any)."""
     write_json(out / "vocab.json", {
         "user_ids": list(map(str, user_ids)),
         "item_ids": list(map(str, item_ids)),
         "item_texts": [str(t) for t in texts],
     })
-    write_json(out / "seen.json", {"seen": seen})
+    extra = {"num_periods": int(num_periods)} if num_periods else {}
+    write_json(out / "seen.json", {"seen": seen, **extra})

@@ -55,14 +55,17 @@ class TrainedRun:
             self.user_ids = np.asarray(vocab["user_ids"], dtype=str)
             self.item_ids = np.asarray(vocab["item_ids"], dtype=str)
             self.item_texts = np.asarray(vocab["item_texts"], dtype=str)
-            self.seen = self._read_json("seen.json")["seen"]
+            seen = self._read_json("seen.json")
+            self.seen = seen["seen"]
+            self.num_periods = int(seen.get("num_periods", 0))
         except (KeyError, TypeError) as error:
             raise self._damaged("vocab.json or seen.json", f"missing entry {error}") from None
         self.metrics = self._read_json("metrics.json")
         self._checkpoint = checkpoint = self.run_dir / MAIN_CHECKPOINT
         try:
             text_dim = self._text_dim() if self.config.model.use_text else None
-            self.model = build_model(self.config.model, len(self.user_ids), len(self.item_ids), text_dim)
+            self.model = build_model(self.config.model, len(self.user_ids), len(self.item_ids), text_dim,
+                                     self.num_periods)
             self.model.score(tf.constant([0]))  # creates the variables to restore into
             status = self.model.load_weights(str(checkpoint))
             # The optimizer's slots are in the checkpoint too; serving needs none.
@@ -74,9 +77,7 @@ class TrainedRun:
             raise self._damaged(
                 f"the checkpoint {checkpoint} (.index and .data-* files)",
                 f"{type(error).__name__}: {reason.strip().splitlines()[0]}") from None
-        if self.model.max_history:
-            # Serve with everything known about each user, test included.
-            self.model.user_tower.set_history(self.seen)
+        self._serve_with_everything_known()
         self._encoder = None
         # Items added after training (`add_items`) follow the catalogue.
         self.num_catalogue_items = len(self.item_ids)
@@ -211,9 +212,16 @@ class TrainedRun:
                 "catalogue differs); retrain the run."
             )
         metrics = evaluate_on_test(self.model, index, tuple(self.config.eval.ks))
+        self._serve_with_everything_known()
+        return metrics
+
+    def _serve_with_everything_known(self):
+        """Each user's whole history, test included, asked now: the latest
+        trained period (a later request falls in it too)."""
         if self.model.max_history:
             self.model.user_tower.set_history(self.seen)
-        return metrics
+        if self.model.num_periods:
+            self.model.user_tower.set_periods(np.full(len(self.user_ids), self.model.num_periods - 1))
 
 
 def _check_new_items(item_ids, texts, known, use_text):

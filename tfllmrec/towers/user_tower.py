@@ -5,13 +5,20 @@ import tensorflow as tf
 
 
 class UserTower(tf.keras.layers.Layer):
-    """The query tower: `normalize(user_embedding + mean(history item vectors))`.
+    """The query tower: `normalize(user_embedding + mean(history item vectors) + period_embedding)`.
 
     The history is a fixed `[num_users, max_history]` table of item indices
     (padding -1) that the trainer fills from the training split
     (`set_history`). The item vectors pooled over it come from the caller
     (the model passes its item tower's vectors), so the user lives in the
     item space and a user with no trained id still gets a profile.
+
+    With `num_periods`, a learned vector per time period (e.g. two months)
+    is added: what people bought in that period. Training passes each
+    interaction's own period; scoring uses a stored period per user
+    (`set_periods`): the period of the request being answered (the
+    evaluated interaction's, or the present when serving), so the serving
+    signature stays users-only.
 
     Args:
         num_users: int. Number of users (rows of the id embedding).
@@ -20,6 +27,7 @@ class UserTower(tf.keras.layers.Layer):
         max_history: int. History items kept per user (most recent); 0
             disables history pooling.
         normalize: bool. L2-normalise the output.
+        num_periods: int. Time periods of the period embedding; 0 disables it.
 
     Example:
     >>> tower = UserTower(num_users=2, embedding_dim=4, max_history=3)
@@ -29,7 +37,8 @@ class UserTower(tf.keras.layers.Layer):
     """
 
     def __init__(
-        self, num_users, embedding_dim=64, use_user_ids=True, max_history=0, normalize=True, **kwargs
+        self, num_users, embedding_dim=64, use_user_ids=True, max_history=0, normalize=True,
+        num_periods=0, **kwargs
     ):
         super().__init__(**kwargs)
         if not use_user_ids and not max_history:
@@ -39,6 +48,7 @@ class UserTower(tf.keras.layers.Layer):
         self.use_user_ids = bool(use_user_ids)
         self.max_history = int(max_history)
         self.normalize = bool(normalize)
+        self.num_periods = int(num_periods)
         self.ids = None
         if self.use_user_ids:
             self.ids = tf.keras.layers.Embedding(
@@ -51,6 +61,24 @@ class UserTower(tf.keras.layers.Layer):
                 name="history", shape=[self.num_users, self.max_history], dtype=tf.int32,
                 trainable=False, initializer=tf.keras.initializers.Constant(-1),
             )
+        if self.num_periods:
+            self.periods = tf.keras.layers.Embedding(
+                self.num_periods, self.embedding_dim,
+                embeddings_initializer=tf.keras.initializers.RandomNormal(stddev=0.1),
+                name="periods",
+            )
+            self.user_period = self.add_weight(
+                name="user_period", shape=[self.num_users], dtype=tf.int32,
+                trainable=False, initializer=tf.keras.initializers.Constant(-1),
+            )
+
+    def set_periods(self, periods):
+        """Stores each user's request period (-1: none, no period term)."""
+        periods = np.asarray(periods, np.int64)
+        if periods.shape != (self.num_users,) or periods.max(initial=-1) >= self.num_periods:
+            raise ValueError(f"set_periods needs {self.num_users} periods below {self.num_periods}; "
+                             f"got shape {periods.shape}, max {periods.max(initial=-1)}.")
+        self.user_period.assign(periods.astype(np.int32))
 
     def set_history(self, histories):
         """Stores each user's item indices (oldest first; the last kept)."""
@@ -60,7 +88,7 @@ class UserTower(tf.keras.layers.Layer):
             table[user, : len(items)] = items
         self.history.assign(table)
 
-    def call(self, users, item_vectors=None, exclude_items=None, training=False):
+    def call(self, users, item_vectors=None, exclude_items=None, periods=None, training=False):
         """User vectors `[batch, embedding_dim]`.
 
         Args:
@@ -70,6 +98,8 @@ class UserTower(tf.keras.layers.Layer):
             exclude_items: int tensor `[batch]` or None. An item to leave out
                 of each user's history (the training target, so the model
                 cannot just look it up).
+            periods: int tensor `[batch]` or None. Each row's time period
+                (-1: none); None: the stored serving periods (`set_periods`).
         """
         vectors = 0.0
         if self.use_user_ids:
@@ -83,6 +113,12 @@ class UserTower(tf.keras.layers.Layer):
             weights = tf.cast(mask, pooled_items.dtype)[:, :, None]
             count = tf.maximum(tf.reduce_sum(weights, 1), 1.0)
             vectors = vectors + tf.reduce_sum(pooled_items * weights, 1) / count
+        if self.num_periods:
+            if periods is None:
+                periods = tf.gather(self.user_period, users)
+            periods = tf.cast(periods, tf.int32)
+            known = tf.cast(periods >= 0, self.compute_dtype)[:, None]
+            vectors = vectors + self.periods(tf.maximum(periods, 0)) * known
         vectors = tf.cast(vectors, tf.float32)
         return tf.math.l2_normalize(vectors, -1) if self.normalize else vectors
 
@@ -94,5 +130,6 @@ class UserTower(tf.keras.layers.Layer):
             use_user_ids=self.use_user_ids,
             max_history=self.max_history,
             normalize=self.normalize,
+            num_periods=self.num_periods,
         )
         return config

@@ -32,23 +32,53 @@ class IndexedSplit:
         self.item_ids = np.asarray(items.ids, dtype=str)
         self.num_users = len(self.user_ids)
         self.num_items = len(self.item_ids)
-        self.train_users, self.train_items = self._encode(split.train)
-        self.valid_users, self.valid_items = self._encode(split.valid)
-        self.test_users, self.test_items = self._encode(split.test)
+        self.train_users, self.train_items, self.train_times = self._encode(split.train)
+        self.valid_users, self.valid_items, self.valid_times = self._encode(split.valid)
+        self.test_users, self.test_items, self.test_times = self._encode(split.test)
         self.cold_items = items.index_of(split.cold_items) if len(split.cold_items) else np.array([], np.int64)
 
     def _encode(self, part):
         frame = part.frame
         if len(frame) == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
         users = np.searchsorted(self.user_ids, np.asarray(frame["user_id"], dtype=str))
         items = self.items.index_of(np.asarray(frame["item_id"], dtype=str))
-        order = np.argsort(_timestamps(frame), kind="stable")
-        return users[order].astype(np.int64), np.asarray(items)[order].astype(np.int64)
+        times = _timestamps(frame)
+        order = np.argsort(times, kind="stable")
+        return users[order].astype(np.int64), np.asarray(items)[order].astype(np.int64), times[order]
 
     def item_counts(self):
         """Training interactions per item, `[num_items]`."""
         return np.bincount(self.train_items, minlength=self.num_items)
+
+    def num_periods(self, period_days):
+        """Periods of `period_days` from the first to the last training timestamp."""
+        return int(self.periods(period_days, "train").max(initial=0)) + 1
+
+    def periods(self, period_days, part):
+        """Period of each interaction of `part`, counted from the first
+        training timestamp and clipped to the training range (a later
+        request belongs to the last trained period)."""
+        if period_days <= 0:
+            raise ValueError("period_days must be positive.")
+        if self.train_times.size == 0 or self.train_times.max() == self.train_times.min() == 0:
+            raise DataError("Time periods need timestamps, and the training interactions have none. "
+                            "Fix: add a timestamp column, or set model.period_days=0.")
+        seconds = int(period_days * 86_400)
+        first, last = int(self.train_times.min()), int(self.train_times.max())
+        times = np.clip(getattr(self, f"{part}_times"), first, last)
+        return (times - first) // seconds
+
+    def latest_periods(self, period_days, *parts):
+        """Per user, the period of their latest interaction in `parts` (-1: none).
+
+        With the evaluated part this is the time of the request a model
+        answers (a leave-one-out test purchase happens then), as time-aware
+        models such as KDA take the target's timestamp."""
+        latest = np.full(self.num_users, -1, np.int64)
+        for part in parts:
+            np.maximum.at(latest, getattr(self, f"{part}_users"), self.periods(period_days, part))
+        return latest
 
     def per_user(self, *parts):
         """Item lists per user (oldest first) of the named parts ("train", ...)."""

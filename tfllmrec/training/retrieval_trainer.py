@@ -18,8 +18,8 @@ def make_optimizer(learning_rate, weight_decay=0.0):
     return tf.keras.optimizers.Adam(learning_rate=learning_rate)
 
 
-def epoch_dataset(users, items, batch_size, seed, epoch):
-    """`{"user", "item"}` batches in an order fixed by (seed, epoch).
+def epoch_dataset(users, items, batch_size, seed, epoch, periods=None):
+    """`{"user", "item"}` batches (and `"period"`, when given) in an order fixed by (seed, epoch).
 
     Each epoch's order depends on nothing but its number, so a resumed run
     sees exactly the batches an uninterrupted one would. Under a
@@ -27,9 +27,10 @@ def epoch_dataset(users, items, batch_size, seed, epoch):
     replicas' slices of each (DATA sharding: the tensors are in memory, there
     are no files to share out), so `batch_size` stays the global batch.
     """
-    data = tf.data.Dataset.from_tensor_slices(
-        {"user": tf.constant(users, tf.int32), "item": tf.constant(items, tf.int32)}
-    )
+    features = {"user": tf.constant(users, tf.int32), "item": tf.constant(items, tf.int32)}
+    if periods is not None:
+        features["period"] = tf.constant(periods, tf.int32)
+    data = tf.data.Dataset.from_tensor_slices(features)
     data = data.shuffle(len(users), seed=seed * 100_003 + epoch, reshuffle_each_iteration=False).batch(batch_size)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -87,6 +88,7 @@ def train_two_tower(model, index, train, monitor, ks, workdir, verbose=1):
     # Create every variable, the optimizer's slots included, before a restore:
     # slots restored lazily on their first use are not reliably restored.
     model.compute_loss({"user": tf.constant([0]), "item": tf.constant([0])}, training=False)
+    periods = index.periods(model.period_days, "train") if model.num_periods else None
     model.optimizer.build(model.trainable_variables)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
     state = load_state(workdir, checkpoint)
@@ -106,7 +108,8 @@ def train_two_tower(model, index, train, monitor, ks, workdir, verbose=1):
         # Seeding per epoch makes shuffling independent of resumes; dropout
         # draws from the model's checkpointed generator.
         tf.keras.utils.set_random_seed(train.seed * 1_009 + epoch)
-        data = epoch_dataset(index.train_users, index.train_items, train.batch_size, train.seed, epoch)
+        data = epoch_dataset(index.train_users, index.train_items, train.batch_size, train.seed, epoch,
+                             periods)
         done = state.get("epoch_steps", 0)
         if done:
             data = data.skip(done)  # resumed mid-epoch: those batches are trained
@@ -183,6 +186,9 @@ def evaluate_on_test(model, index, ks, cold=False):
     """
     if model.max_history:
         model.user_tower.set_history(index.per_user("train", "valid"))
+    if model.num_periods:
+        # Each user is asked at the time of their test interaction (the latest of several).
+        model.user_tower.set_periods(index.latest_periods(model.period_days, "test"))
     candidates = index.cold_items if cold else None
     targets = index.targets("test", ["train", "valid"])
     return evaluate_retrieval(model, targets, RankingEvaluator(ks=ks), candidates=candidates)
