@@ -270,13 +270,17 @@ def _period_data():
     return (np.asarray(users, np.int32), np.asarray(items, np.int32), np.asarray(periods, np.int32))
 
 
-@pytest.mark.parametrize("num_periods", [0, 4])
-def test_periods_learn_what_sells_when(num_periods):
+@pytest.mark.parametrize("num_periods,policy", [(0, "float32"), (4, "float32"), (4, "mixed_bfloat16")])
+def test_periods_learn_what_sells_when(num_periods, policy):
     users, items, periods = _period_data()
     tf.keras.utils.set_random_seed(0)
-    model = TwoTowerRetrieval(num_users=NUM_USERS, num_items=NUM_ITEMS, embedding_dim=16,
-                              retrieval_loss="full_softmax", temperature=0.1, num_periods=num_periods,
-                              period_days=30 if num_periods else 0)
+    tf.keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = TwoTowerRetrieval(num_users=NUM_USERS, num_items=NUM_ITEMS, embedding_dim=16,
+                                  retrieval_loss="full_softmax", temperature=0.1, num_periods=num_periods,
+                                  period_days=30 if num_periods else 0)
+    finally:
+        tf.keras.mixed_precision.set_global_policy("float32")
     model.set_training_data(np.bincount(items, minlength=NUM_ITEMS), [[]] * NUM_USERS,
                             user_periods=np.arange(NUM_USERS) % 4 if num_periods else None)
     features = {"user": users, "item": items}
