@@ -109,6 +109,18 @@ def test_finished_or_foreign_folders_are_not_resumed(overrides, tmp_path):
     assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
 
 
+def test_an_unfinished_run_written_before_a_new_config_field_still_resumes(tmp_path):
+    from tfllmrec.recipes.config_tree import to_yaml
+    from tfllmrec.recipes.run_folder import prepare_output
+
+    config = get_recipe("video")
+    older = "\n".join(line for line in to_yaml(config).splitlines() if "period_days" not in line)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.yaml").write_text(older + "\n")
+    assert prepare_output(tmp_path / "run", config, overwrite=False) == tmp_path / "run"
+    assert (tmp_path / "run" / "config.yaml").read_text() == older + "\n"  # left as it was
+
+
 def test_mid_epoch_checkpoint_resumes_exactly(overrides, tmp_path, monkeypatch):
     from tfllmrec.training import retrieval_trainer
 

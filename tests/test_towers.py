@@ -376,8 +376,14 @@ def test_stored_periods_serve_when_none_are_given():
     assert not np.allclose(tower(users).numpy()[0], tower.ids(users).numpy()[0])
 
 
-@pytest.mark.parametrize("periods", [[0, 1], [0, 1, 5], [[0], [1], [2]]])
+@pytest.mark.parametrize("periods", [[0, 1], [0, 1, 5], [[0], [1], [2]], [0, -2, 1]])
 def test_set_periods_checks_shape_and_range(periods):
     tower = _period_tower()
-    with pytest.raises(ValueError, match="set_periods needs 3 periods below 5"):
+    with pytest.raises(ValueError, match="set_periods needs 3 periods from -1 to 4"):
         tower.set_periods(periods)
+
+
+def test_set_periods_on_a_tower_without_periods_says_so():
+    tower = UserTower(num_users=3, embedding_dim=4)
+    with pytest.raises(ValueError, match="no time periods.*num_periods > 0"):
+        tower.set_periods([0, 0, 0])

@@ -163,7 +163,8 @@ class TwoTowerRetrieval(tfrs.Model):
             self.user_tower.set_history(histories)
         if self.num_periods:
             if user_periods is None:
-                raise ValueError("num_periods > 0 needs user_periods (each user's request period).")
+                raise ValueError("num_periods > 0 needs user_periods (each user's request period, e.g. "
+                             "IndexedSplit.latest_periods(period_days, 'valid')).")
             self.user_tower.set_periods(user_periods)
 
     def _history_vectors(self):

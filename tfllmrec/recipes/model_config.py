@@ -30,9 +30,11 @@ class ModelConfig:
             item vectors (the cold-start path); 0 turns it off.
         period_days: int. Length in days of the time periods whose learned
             vectors the query tower adds (what sold when). Training uses
-            each interaction's period, evaluation the period of the
-            interaction being predicted (the request's time), serving the
-            latest trained period (the present). Needs timestamps; 0: off.
+            each interaction's period; evaluation asks each user at the
+            period of their latest interaction in the evaluated part (the
+            request's time; a leave-one-out split has one); serving asks at
+            the latest trained period (the present), so offline numbers
+            assume the request time is known. Needs timestamps; 0: off.
 
     Example:
     >>> ModelConfig(temperature=0.1).loss

@@ -109,7 +109,8 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
         model, fit = _fit(model_config, train_config, config, phase_index, text_table, workdir, verbose)
         if artifacts:
             write_artifacts(out, phase_index.user_ids, phase_index.item_ids, texts,
-                            phase_index.per_user("train", "valid", "test"), model.num_periods)
+                            phase_index.per_user("train", "valid", "test"),
+                            (model.num_periods, phase_index.period_range()) if model.num_periods else None)
         result = {"test": evaluate_on_test(model, phase_index, ks, cold=cold), "training": fit}
         if sampled is not None and phase_index is index:
             result["test_sampled"] = _sampled(lambda users: model.score(tf.constant(users, tf.int32)).numpy(),

@@ -29,7 +29,7 @@ def prepare_output(out, config, overwrite):
                 f"Output folder {out} is not empty and holds no tfllmrec run. Choose "
                 "another --output, or pass --overwrite to replace its contents."
             )
-        elif (out / "config.yaml").read_text() != to_yaml(config):
+        elif not _same_config(out / "config.yaml", config):
             raise ConfigError(
                 f"Output folder {out} holds an unfinished run of a different config; "
                 "resume it with the same recipe and --set values (see its config.yaml), "
@@ -40,6 +40,17 @@ def prepare_output(out, config, overwrite):
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(to_yaml(config))
     return out
+
+
+def _same_config(path, config):
+    """`path` holds `config`: compared parsed, so a field that a later
+    tfllmrec added (at its default) does not stop an older run resuming."""
+    from tfllmrec.recipes.registry import get_recipe
+
+    try:
+        return get_recipe(str(path)) == config
+    except ConfigError:
+        return False
 
 
 def read_json(path):
@@ -102,14 +113,16 @@ def phases(out):
     return phase
 
 
-def write_artifacts(out, user_ids, item_ids, texts, seen, num_periods=0):
+def write_artifacts(out, user_ids, item_ids, texts, seen, periods=None):
     """What `recommend` and `export` read besides the checkpoint:
     `vocab.json` (ids and item texts) and `seen.json` (items per user, and
-    the model's number of time periods when it has any)."""
+    with `periods` = (num_periods, (first, last) training timestamp) the
+    model's time periods)."""
     write_json(out / "vocab.json", {
         "user_ids": list(map(str, user_ids)),
         "item_ids": list(map(str, item_ids)),
         "item_texts": [str(t) for t in texts],
     })
-    extra = {"num_periods": int(num_periods)} if num_periods else {}
+    extra = {} if not periods else {"num_periods": int(periods[0]),
+                                    "period_range": [int(t) for t in periods[1]]}
     write_json(out / "seen.json", {"seen": seen, **extra})

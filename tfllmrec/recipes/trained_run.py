@@ -58,8 +58,12 @@ class TrainedRun:
             seen = self._read_json("seen.json")
             self.seen = seen["seen"]
             self.num_periods = int(seen.get("num_periods", 0))
+            self.period_range = seen.get("period_range")
         except (KeyError, TypeError) as error:
             raise self._damaged("vocab.json or seen.json", f"missing entry {error}") from None
+        if self.config.model.period_days and not (self.num_periods and self.period_range):
+            raise self._damaged("seen.json", "the model has time periods (model.period_days) but "
+                                "seen.json lacks num_periods and period_range")
         self.metrics = self._read_json("metrics.json")
         self._checkpoint = checkpoint = self.run_dir / MAIN_CHECKPOINT
         try:
@@ -210,6 +214,13 @@ class TrainedRun:
             raise ConfigError(
                 f"The data behind {self.run_dir} changed since training (the item "
                 "catalogue differs); retrain the run."
+            )
+        days = self.config.model.period_days
+        if days and (index.num_periods(days), list(index.period_range())) != (self.num_periods,
+                                                                               self.period_range):
+            raise ConfigError(
+                f"The data behind {self.run_dir} changed since training (its training timestamps "
+                "span other time periods); retrain the run."
             )
         metrics = evaluate_on_test(self.model, index, tuple(self.config.eval.ks))
         self._serve_with_everything_known()

@@ -74,10 +74,13 @@ class UserTower(tf.keras.layers.Layer):
 
     def set_periods(self, periods):
         """Stores each user's request period (-1: none, no period term)."""
+        if not self.num_periods:
+            raise ValueError("This tower has no time periods (num_periods=0); build it with num_periods > 0.")
         periods = np.asarray(periods, np.int64)
-        if periods.shape != (self.num_users,) or periods.max(initial=-1) >= self.num_periods:
-            raise ValueError(f"set_periods needs {self.num_users} periods below {self.num_periods}; "
-                             f"got shape {periods.shape}, max {periods.max(initial=-1)}.")
+        if (periods.shape != (self.num_users,) or periods.max(initial=-1) >= self.num_periods
+                or periods.min(initial=-1) < -1):
+            raise ValueError(f"set_periods needs {self.num_users} periods from -1 to {self.num_periods - 1}; "
+                             f"got shape {periods.shape}, range {periods.min(initial=-1)}..{periods.max(initial=-1)}.")
         self.user_period.assign(periods.astype(np.int32))
 
     def set_history(self, histories):

@@ -35,6 +35,8 @@ class IndexedSplit:
         self.train_users, self.train_items, self.train_times = self._encode(split.train)
         self.valid_users, self.valid_items, self.valid_times = self._encode(split.valid)
         self.test_users, self.test_items, self.test_times = self._encode(split.test)
+        # Rows without a timestamp sort first (as time 0); time periods refuse them.
+        self.rows_without_time = sum(_untimed(p.frame) for p in (split.train, split.valid, split.test))
         self.cold_items = items.index_of(split.cold_items) if len(split.cold_items) else np.array([], np.int64)
 
     def _encode(self, part):
@@ -52,22 +54,34 @@ class IndexedSplit:
         return np.bincount(self.train_items, minlength=self.num_items)
 
     def num_periods(self, period_days):
-        """Periods of `period_days` from the first to the last training timestamp."""
+        """Periods of `period_days` days that cover the training timestamps."""
         return int(self.periods(period_days, "train").max(initial=0)) + 1
 
     def periods(self, period_days, part):
-        """Period of each interaction of `part`, counted from the first
-        training timestamp and clipped to the training range (a later
-        request belongs to the last trained period)."""
+        """Period of each interaction of `part`, clipped to the training range.
+
+        Periods are counted back from the last training timestamp, so the
+        latest one, which serving uses, is a whole `period_days` long (the
+        first may be shorter); a later request belongs to the latest one.
+        """
         if period_days <= 0:
             raise ValueError("period_days must be positive.")
+        off = "Fix: set model.period_days=0 and baseline_model.period_days=0 (no time periods)"
         if self.train_times.size == 0 or self.train_times.max() == self.train_times.min() == 0:
             raise DataError("Time periods need timestamps, and the training interactions have none. "
-                            "Fix: add a timestamp column, or set model.period_days=0.")
+                            f"{off}, or add a timestamp column.")
+        if self.rows_without_time:
+            raise DataError(f"Time periods need a timestamp on every interaction; {self.rows_without_time} "
+                            f"have none. {off}, or fill the timestamps in.")
         seconds = int(period_days * 86_400)
-        first, last = int(self.train_times.min()), int(self.train_times.max())
+        first, last = self.period_range()
+        span = (last - first) // seconds
         times = np.clip(getattr(self, f"{part}_times"), first, last)
-        return (times - first) // seconds
+        return span - (last - times) // seconds
+
+    def period_range(self):
+        """(first, last) training timestamp: what time periods are counted over."""
+        return int(self.train_times.min()), int(self.train_times.max())
 
     def latest_periods(self, period_days, *parts):
         """Per user, the period of their latest interaction in `parts` (-1: none).
@@ -137,6 +151,12 @@ def sampled_targets(index, negatives):
     flat = [str(i) for row in negatives["negatives"] for i in row]
     negs = index.items.index_of(flat).reshape(len(negatives), -1)
     return users.astype(np.int64), positives, negs
+
+
+def _untimed(frame):
+    if "timestamp" not in frame or len(frame) == 0:
+        return 0
+    return int(frame["timestamp"].isna().sum())
 
 
 def _timestamps(frame):
