@@ -137,3 +137,22 @@ def test_cli_recommend_with_new_items(tiny_run, tmp_path):
     lines = result.stdout.splitlines()
     assert "Added 1 new items" in lines[0]
     assert "[new-jazz]" in next(line for line in lines if line.strip().startswith("1."))
+
+
+def test_text_search_compares_the_query_with_items_placed_by_their_text(run):
+    """A free-text query has no id, so it is ranked against the items' text-only
+    vectors, not the hybrid id + text vectors users are scored against."""
+    run.add_items(["new-a"], ["garden hose deluxe"])
+    n = run.num_catalogue_items
+    vectors = run.search_vectors()
+    np.testing.assert_allclose(vectors[:n], run.model.item_tower.text_only(tf.range(n)).numpy(), atol=1e-6)
+    np.testing.assert_allclose(vectors[n:], run.item_vectors()[n:], atol=1e-6)
+    assert not np.allclose(vectors[:n], run.item_vectors()[:n], atol=1e-3)  # the model has item ids
+    query = "jazz record limited edition"
+    q = run.model.item_tower.text_only_vectors(run._encode([query])).numpy()[0]
+    found = run.recommend_for_text(query, k=5)
+    np.testing.assert_allclose([score for _, _, score in found], np.sort(vectors @ q)[::-1][:5], atol=1e-5)
+    # The full export serves the same search.
+    module = build_module(run)  # kept: its tf.functions hold it weakly
+    out = module.recommend_by_text(tf.constant([query]), tf.constant(5))
+    assert [x.decode() for x in out["item_ids"].numpy()[0]] == [item for item, _, _ in found]

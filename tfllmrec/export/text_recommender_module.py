@@ -12,7 +12,8 @@ class TextRecommenderModule(RecommenderModule):
     Adds the text encoder (WordPiece tokenizer in the graph) and the item
     tower's text MLP, mapping raw text into the item space:
     - `recommend_by_text(query: string [batch], k: int32 = 10)` ->
-      `item_ids`, `scores`, like `serving_default`;
+      `item_ids`, `scores`, like `serving_default`: a search over
+      `search_vectors`, the items placed by their text alone as the query is;
     - `encode_items(item_text: string [batch])` -> `embedding`
       `[batch, dim]`: vectors for new (cold-start) items, comparable with
       the catalogue's, without retraining.
@@ -21,6 +22,9 @@ class TextRecommenderModule(RecommenderModule):
         encoder: TextEncoder. The run's (frozen) text encoder.
         text_mlp: list of (kernel, bias, activation name or None).
         *args, **kwargs: `RecommenderModule`'s arguments.
+        search_vectors: float array `[num_items, dim]` or None. What
+            `recommend_by_text` ranks (`TrainedRun.search_vectors`); None:
+            the item vectors.
 
     Example:
     >>> module = TextRecommenderModule(encoder, mlp, user_ids, item_ids, ...)
@@ -29,8 +33,11 @@ class TextRecommenderModule(RecommenderModule):
 
     has_text = True
 
-    def __init__(self, encoder, text_mlp, *args, **kwargs):
+    def __init__(self, encoder, text_mlp, *args, search_vectors=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.search_vectors = self.item_vectors
+        if search_vectors is not None:
+            self.search_vectors = tf.Variable(np.asarray(search_vectors, np.float32), trainable=False)
         self.encoder = encoder
         self.text_layers = []
         for kernel, bias, activation in text_mlp:
@@ -57,7 +64,7 @@ class TextRecommenderModule(RecommenderModule):
         tf.TensorSpec([], tf.int32, name="k"),
     ])
     def recommend_by_text(self, query, k=tf.constant(DEFAULT_K)):
-        scores = tf.matmul(self._text_vectors(query), self.item_vectors, transpose_b=True)
+        scores = tf.matmul(self._text_vectors(query), self.search_vectors, transpose_b=True)
         return self._top_k(scores, k)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="item_text")])

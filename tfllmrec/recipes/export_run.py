@@ -49,7 +49,10 @@ def build_module(run, retrieval_only=False):
                                       sequence_length=run.config.model.sequence_length)
     text_mlp = [(layer.kernel.numpy(), layer.bias.numpy(), getattr(layer.activation, "__name__", None))
                 for layer in model.item_tower.text_mlp.layers if hasattr(layer, "kernel")]
-    return TextRecommenderModule(encoder, text_mlp, *args)
+    # Text search ranks items by their text alone (TrainedRun.search_vectors);
+    # without item ids that is the item index itself, so it is not stored twice.
+    search = run.search_vectors() if model.use_item_ids else None
+    return TextRecommenderModule(encoder, text_mlp, *args, search_vectors=search)
 
 
 def export_run(run_dir, output, version=None, retrieval_only=False, warmup_users=3, new_items=None):

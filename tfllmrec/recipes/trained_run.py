@@ -191,11 +191,24 @@ class TrainedRun:
         return self._top(self.item_vectors() @ query, k, exclude=self.seen[user])
 
     def recommend_for_text(self, text, k=10):
-        """Top-k items for a free-text query, through the item text path."""
+        """Top-k items for a free-text query: a search over `search_vectors()`."""
         if not self.config.model.use_text:
             raise ConfigError("This run's model has no text path (model.use_text=false).")
         query = self.model.item_tower.text_only_vectors(self._encode([text])).numpy()[0]
-        return self._top(self.item_vectors() @ query, k)
+        return self._top(self.search_vectors() @ query, k)
+
+    def search_vectors(self):
+        """`[num_items, dim]` text-only vectors of the catalogue, then of added items.
+
+        A free-text query is placed by its text alone, so it is compared with
+        items placed the same way: against a hybrid model's id + text
+        vectors, popular co-bought items outrank the ones the words describe
+        (on Amazon Office an item's own text found it first 24% of the time
+        that way, 100% this way). For a text-only model these are
+        `item_vectors()`.
+        """
+        catalogue = self.model.item_tower.text_only(tf.range(self.num_catalogue_items)).numpy()
+        return np.concatenate([catalogue, self._new_vectors])
 
     def evaluate(self):
         """Recomputes the test metrics from the data (re-split with the run's seed)."""
