@@ -21,7 +21,7 @@ MAIN_CHECKPOINT = "checkpoints/main/best"
 
 def build_model(model_config, num_users, num_items, text_dim=None, num_periods=0):
     """The `TwoTowerRetrieval` a `ModelConfig` describes (`num_periods`: from the data,
-    when `model_config.period_days` > 0)."""
+    0 when `model_config.period_days` is 0)."""
     return TwoTowerRetrieval(
         num_users=num_users,
         num_items=num_items,
@@ -38,7 +38,7 @@ def build_model(model_config, num_users, num_items, text_dim=None, num_periods=0
         logq_correction=model_config.logq_correction,
         text_loss_weight=model_config.text_loss_weight,
         text_dropout=model_config.text_dropout,
-        num_periods=num_periods if model_config.period_days else 0,
+        num_periods=num_periods,
         period_days=model_config.period_days,
     )
 

@@ -11,6 +11,7 @@ import tensorflow as tf
 from tfllmrec.errors import ConfigError
 from tfllmrec.files import write_atomic
 from tfllmrec.recipes.config_tree import to_yaml
+from tfllmrec.recipes.registry import get_recipe
 
 
 def prepare_output(out, config, overwrite):
@@ -45,8 +46,6 @@ def prepare_output(out, config, overwrite):
 def _same_config(path, config):
     """`path` holds `config`: compared parsed, so a field that a later
     tfllmrec added (at its default) does not stop an older run resuming."""
-    from tfllmrec.recipes.registry import get_recipe
-
     try:
         return get_recipe(str(path)) == config
     except ConfigError:

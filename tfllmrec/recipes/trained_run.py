@@ -86,6 +86,9 @@ class TrainedRun:
         # Items added after training (`add_items`) follow the catalogue.
         self.num_catalogue_items = len(self.item_ids)
         self._new_vectors = np.zeros((0, self.model.embedding_dim), np.float32)
+        # The catalogue's vectors, computed on first use: the weights never change after
+        # loading, and each recommendation would otherwise rerun the item tower.
+        self._catalogue = {}
 
     def _damaged(self, what, reason):
         return RunFolderError(
@@ -168,7 +171,7 @@ class TrainedRun:
 
     def item_vectors(self):
         """`[num_items, dim]` vectors of the catalogue, then of added items."""
-        return np.concatenate([self.model.candidates().numpy(), self._new_vectors])
+        return np.concatenate([self._catalogue_vectors("full"), self._new_vectors])
 
     def _encode(self, texts):
         if self._encoder is None:
@@ -207,8 +210,14 @@ class TrainedRun:
         that way, 100% this way). For a text-only model these are
         `item_vectors()`.
         """
-        catalogue = self.model.item_tower.text_only(tf.range(self.num_catalogue_items)).numpy()
-        return np.concatenate([catalogue, self._new_vectors])
+        return np.concatenate([self._catalogue_vectors("text"), self._new_vectors])
+
+    def _catalogue_vectors(self, kind):
+        if kind not in self._catalogue:
+            tower = self.model.item_tower
+            self._catalogue[kind] = (self.model.candidates() if kind == "full" else
+                                     tower.text_only(tf.range(self.num_catalogue_items))).numpy()
+        return self._catalogue[kind]
 
     def evaluate(self):
         """Recomputes the test metrics from the data (re-split with the run's seed)."""
