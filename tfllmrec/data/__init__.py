@@ -17,7 +17,8 @@ from tfllmrec.data.interactions import Interactions
 from tfllmrec.data.items import Items
 from tfllmrec.data.lastfm import load_lastfm_2k
 from tfllmrec.data.letter import load_amazon_scientific
-from tfllmrec.data.mind import load_mind, load_nemig
+from tfllmrec.data.mind import load_mind
+from tfllmrec.data.nemig import load_nemig
 from tfllmrec.data.movielens import load_movielens_100k, load_movielens_latest_small
 from tfllmrec.data.rechorus import load_amazon_office
 from tfllmrec.data.split import Split
