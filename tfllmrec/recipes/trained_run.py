@@ -171,7 +171,7 @@ class TrainedRun:
 
     def item_vectors(self):
         """`[num_items, dim]` vectors of the catalogue, then of added items."""
-        return np.concatenate([self._catalogue_vectors("full"), self._new_vectors])
+        return self._with_new_items(self._catalogue_vectors("full"))
 
     def _encode(self, texts):
         if self._encoder is None:
@@ -210,13 +210,21 @@ class TrainedRun:
         that way, 100% this way). For a text-only model these are
         `item_vectors()`.
         """
-        return np.concatenate([self._catalogue_vectors("text"), self._new_vectors])
+        return self._with_new_items(self._catalogue_vectors("text"))
+
+    def _with_new_items(self, catalogue):
+        # Without added items, no per-request copy of the catalogue.
+        return np.concatenate([catalogue, self._new_vectors]) if len(self._new_vectors) else catalogue
 
     def _catalogue_vectors(self, kind):
+        if not self.model.use_item_ids:
+            kind = "full"  # without ids an item's text-only vector is its vector
         if kind not in self._catalogue:
             tower = self.model.item_tower
-            self._catalogue[kind] = (self.model.candidates() if kind == "full" else
-                                     tower.text_only(tf.range(self.num_catalogue_items))).numpy()
+            vectors = (self.model.candidates() if kind == "full" else
+                       tower.text_only(tf.range(self.num_catalogue_items))).numpy()
+            vectors.setflags(write=False)  # handed out uncopied: a caller's write would corrupt the cache
+            self._catalogue[kind] = vectors
         return self._catalogue[kind]
 
     def evaluate(self):
