@@ -61,7 +61,7 @@ def test_metrics_have_mind_keys_baselines_and_split(news_run):
     config, out, metrics = news_run
     keys = {"auc", "mrr", "ndcg@3", "ndcg@5", "ndcg@6", "ndcg@10", "impressions"}
     assert set(metrics["test"]) == keys
-    assert set(metrics["baselines"]) == {"popularity", "id_two_tower", "nrms"}
+    assert set(metrics["baselines"]) == {"popularity", "ctr", "id_two_tower", "nrms"}
     for baseline in metrics["baselines"].values():
         assert set(baseline["test"]) == keys
     # 240 impressions, 20 of users without history dropped; 60% of 220, then half the rest.
@@ -74,9 +74,18 @@ def test_metrics_have_mind_keys_baselines_and_split(news_run):
 
 
 def test_history_text_is_learned(news_run):
-    _, _, metrics = news_run
-    # Topic words in the text tell the click apart; chance is 0.5.
-    assert metrics["test"]["auc"] > 0.75
+    from tfllmrec.recipes.impression_run import prepare
+    from tfllmrec.recipes.impression_training import TwoTowerScorer
+    from tfllmrec.recipes.trained_run import TrainedRun
+
+    config, out, metrics = news_run
+    _, data, _ = prepare(config)
+    run = TrainedRun(out)
+    run.model.user_tower.set_history(data.histories)  # as in training
+    # The towers alone, without the click-through-rate prior: topic words in the
+    # text tell the click apart (chance is 0.5).
+    towers = data.evaluate("test", *TwoTowerScorer(run.model).vectors(data.num_users), config.eval.ks)
+    assert towers["auc"] > 0.75
     assert metrics["test"]["auc"] > metrics["baselines"]["popularity"]["test"]["auc"]
 
 
@@ -116,6 +125,67 @@ def test_trained_run_recommends_evaluates_and_exports(news_run, tmp_path):
     path = export_run(out, tmp_path / "saved" / "news", retrieval_only=True)
     assert (tmp_path / "saved" / "news" / "1" / "saved_model.pb").is_file() and path.endswith("1")
     assert "name: 'news'" in (tmp_path / "saved" / "models.config").read_text()
+
+
+def _train_click_rates(config, strength):
+    """Smoothed click-through rate per news id, counted here from the split's frames."""
+    from collections import Counter
+
+    from tfllmrec.data import impression_split
+    from tfllmrec.recipes.datasets import load_dataset
+
+    dataset = load_dataset(config.data)
+    train = impression_split(dataset, config.data.ratios, config.data.split_seed,
+                             drop_empty_history=True).train
+    shown, clicks = Counter(), Counter()
+    for candidates, labels in zip(train["candidates"], train["labels"]):
+        shown.update(candidates)
+        clicks.update(c for c, y in zip(candidates, labels) if y)
+    rate = sum(clicks.values()) / sum(shown.values())
+    return {i: np.log((clicks[i] + strength * rate) / (shown[i] + strength))
+            for i in dataset.items.ids}, np.log(rate)
+
+
+def test_click_through_rate_prior_is_in_scores_baseline_and_export(news_run, tmp_path):
+    from tfllmrec.recipes.export_run import export_run
+    from tfllmrec.recipes.trained_run import TrainedRun
+
+    config, out, metrics = news_run
+    assert (config.model.ctr_prior_weight, config.model.ctr_prior_strength) == (4.0, 40.0)
+    rates, log_overall = _train_click_rates(config, 40.0)
+    run = TrainedRun(out)
+    scale = 4.0 * config.model.temperature  # logits are dot products over the temperature
+    want = np.array([rates[i] for i in run.item_ids]) * scale
+    np.testing.assert_allclose(run.model.offsets(), want, rtol=1e-5)
+    assert float(run.model.new_item_offset.numpy()) == pytest.approx(scale * log_overall, rel=1e-5)
+    assert metrics["baselines"]["ctr"]["strength"] == 40.0
+
+    # Serving adds the prior to the dot products; so does the model's own score().
+    user = run.user_index("U0")
+    dots = run.item_vectors() @ run.model.query(tf.constant([user])).numpy()[0]
+    np.testing.assert_allclose(run.model.score(tf.constant([user])).numpy()[0], dots + want, atol=1e-5)
+    top = run.recommend_for_user("U0", k=5)
+    index = {item: k for k, item in enumerate(run.item_ids)}
+    for item, _, score in top:
+        assert score == pytest.approx(dots[index[item]] + want[index[item]], abs=1e-5)
+    # An item added after training was never shown: it gets the prior of the overall rate.
+    run.add_items(["news_new"], ["football match goal extra"])
+    assert run.item_offsets()[-1] == pytest.approx(scale * log_overall, rel=1e-5)
+    export_run(out, tmp_path / "news", retrieval_only=True)
+    served = tf.saved_model.load(str(tmp_path / "news" / "1")).signatures["serving_default"](
+        user_id=tf.constant(["U0"]), k=tf.constant(5))
+    assert [i.decode() for i in served["item_ids"].numpy()[0]] == [i for i, _, _ in top]
+    np.testing.assert_allclose(served["scores"].numpy()[0], [s for _, _, s in top], atol=1e-5)
+
+
+def test_ctr_prior_and_impression_baselines_need_impressions():
+    video = get_recipe("video")
+    with pytest.raises(ValueError, match="ctr_prior_weight needs impressions"):
+        with_overrides(video, ["model.ctr_prior_weight=1"])
+    with pytest.raises(ValueError, match=r"eval.baselines \['ctr'\] need impressions"):
+        with_overrides(video, ["eval.baselines=[popularity, ctr]"])
+    with pytest.raises(ValueError, match="ctr_prior_strength > 0"):
+        with_overrides(get_recipe("news"), ["model.ctr_prior_strength=0"])
 
 
 def test_news_recipe_config_and_zoo_folder():

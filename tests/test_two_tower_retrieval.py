@@ -175,11 +175,30 @@ def test_config_holds_every_argument():
                 use_item_ids=False, text_dim=5, text_hidden_dim=7, id_dropout=0.1,
                 history_pooling="text", max_history=9, temperature=0.7, retrieval_loss="in_batch",
                 logq_correction=False, text_loss_weight=0.5, text_dropout=0.2, num_periods=7,
-                period_days=30)
+                period_days=30, item_bias=True)
     model = TwoTowerRetrieval(**args)
     assert model.get_config() == args
     for name, value in args.items():
         assert getattr(model, name) == value, name
+
+
+def test_item_bias_is_added_to_scores_not_to_the_loss():
+    with pytest.raises(ValueError, match="item_bias=True"):
+        _model("none", "full_softmax").set_item_bias(np.zeros(NUM_ITEMS))
+    model = _model("none", "full_softmax", item_bias=True)
+    users = tf.range(NUM_USERS, dtype=tf.int32)
+    features = {"user": tf.constant([0, 1]), "item": tf.constant([2, 3])}
+    plain, loss = model.score(users).numpy(), float(model.compute_loss(features))
+    offsets = np.linspace(-1, 1, NUM_ITEMS).astype("float32")
+    model.set_item_bias(offsets, new_item_offset=-0.5)
+    np.testing.assert_allclose(model.score(users).numpy(), plain + offsets, atol=1e-6)
+    np.testing.assert_array_equal(model.offsets(), offsets)
+    assert float(model.new_item_offset.numpy()) == -0.5
+    assert float(model.compute_loss(features)) == pytest.approx(loss)
+    assert _model("none", "full_softmax").offsets() is None
+    with pytest.raises(ValueError, match=f"{NUM_ITEMS} finite numbers"):
+        model.set_item_bias(np.full(NUM_ITEMS, np.nan))
+    assert TwoTowerRetrieval.from_config(model.get_config()).item_bias is True
 
 
 # ----------------------------------------------------------------------------- bad arguments

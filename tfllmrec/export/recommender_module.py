@@ -26,6 +26,9 @@ class RecommenderModule(tf.Module):
         item_vectors: float array `[I, d]`.
         seen: list of U lists of item indices to leave out per user.
         popularity: float array `[I]`: the unknown-user ranking.
+        item_offsets: float array `[I]` or None. Added to every known
+            user's scores (a model's fixed per-item prior,
+            `TwoTowerRetrieval.set_item_bias`); None: none.
 
     Example:
     >>> module = RecommenderModule(["u1"], ["a", "b"], np.ones((1, 2)), np.eye(2),
@@ -33,7 +36,7 @@ class RecommenderModule(tf.Module):
     >>> module.serving_default(tf.constant(["u1"]), tf.constant(1))["item_ids"]
     """
 
-    def __init__(self, user_ids, item_ids, user_vectors, item_vectors, seen, popularity):
+    def __init__(self, user_ids, item_ids, user_vectors, item_vectors, seen, popularity, item_offsets=None):
         super().__init__(name="recommender")
         num_users = len(user_ids)
         self.num_items = len(item_ids)
@@ -57,6 +60,11 @@ class RecommenderModule(tf.Module):
         flat = np.concatenate([np.asarray(s, np.int64) for s in seen]) if sum(lengths) else np.zeros(0, np.int64)
         self.seen_items = tf.Variable(flat, trainable=False, name="seen_items")
         self.popularity = tf.Variable(np.asarray(popularity, np.float32), trainable=False, name="popularity")
+        # Only when given: exports without a prior keep their variables as they were.
+        self.item_offsets = None
+        if item_offsets is not None:
+            self.item_offsets = tf.Variable(np.asarray(item_offsets, np.float32), trainable=False,
+                                            name="item_offsets")
 
     has_text = False
 
@@ -74,6 +82,8 @@ class RecommenderModule(tf.Module):
         known = users >= 0
         rows = tf.maximum(users, 0)
         scores = tf.matmul(tf.gather(self.user_vectors, rows), self.item_vectors, transpose_b=True)
+        if self.item_offsets is not None:
+            scores += self.item_offsets
         seen = tf.RaggedTensor.from_row_splits(self.seen_items, self.seen_splits)
         seen = tf.gather(seen, rows)
         positions = tf.stack([seen.value_rowids(), seen.flat_values], axis=1)

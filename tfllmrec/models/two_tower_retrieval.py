@@ -49,6 +49,10 @@ class TwoTowerRetrieval(tfrs.Model):
             request says which are current); 0: off.
         period_days: int. Length of one period in days (how the trainer
             turns timestamps into periods); kept with the model's config.
+        item_bias: bool. Keep a fixed (not trained) score offset per item,
+            added to every dot-product score (`score`, serving), e.g. a
+            popularity prior (`set_item_bias`); the training loss leaves it
+            out. False: none.
 
     Example:
     >>> model = TwoTowerRetrieval(num_users=10, num_items=20, embedding_dim=8)
@@ -76,6 +80,7 @@ class TwoTowerRetrieval(tfrs.Model):
         text_dropout=0.0,
         num_periods=0,
         period_days=0,
+        item_bias=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -134,6 +139,14 @@ class TwoTowerRetrieval(tfrs.Model):
         self.in_training = self.add_weight(
             name="in_training", shape=[self.num_items], trainable=False, initializer="ones",
         )
+        self.item_bias = bool(item_bias)
+        # Variables only when asked for: checkpoints of models without them stay loadable.
+        self.item_offsets = self.new_item_offset = None
+        if self.item_bias:
+            self.item_offsets = self.add_weight(name="item_offsets", shape=[self.num_items],
+                                                trainable=False, initializer="zeros")
+            self.new_item_offset = self.add_weight(name="new_item_offset", shape=[], trainable=False,
+                                                   initializer="zeros")
         self.task = tfrs.tasks.Retrieval(temperature=self.temperature, remove_accidental_hits=True)
         self._all_items = tf.range(self.num_items)
 
@@ -167,6 +180,28 @@ class TwoTowerRetrieval(tfrs.Model):
                              "IndexedSplit.latest_periods(period_days, 'valid')).")
             self.user_tower.set_periods(user_periods)
 
+    def set_item_bias(self, offsets, new_item_offset=0.0):
+        """Sets the per-item score offsets (in dot-product units; needs `item_bias=True`).
+
+        Args:
+            offsets: float array `[num_items]`.
+            new_item_offset: float. The offset of an item added after
+                training (`TrainedRun.add_items`), e.g. the prior's value for
+                an item never shown.
+        """
+        if not self.item_bias:
+            raise ValueError("set_item_bias needs a model built with item_bias=True.")
+        offsets = np.asarray(offsets, np.float32)
+        if offsets.shape != (self.num_items,) or not np.all(np.isfinite(offsets)):
+            raise ValueError(f"item offsets must be {self.num_items} finite numbers, got shape "
+                             f"{offsets.shape}.")
+        self.item_offsets.assign(offsets)
+        self.new_item_offset.assign(float(new_item_offset))
+
+    def offsets(self):
+        """The per-item score offsets `[num_items]` as a NumPy array, or None without `item_bias`."""
+        return self.item_offsets.numpy() if self.item_bias else None
+
     def _history_vectors(self):
         if self.history_pooling == "none":
             return None
@@ -187,8 +222,9 @@ class TwoTowerRetrieval(tfrs.Model):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.int32, name="users")])
     def score(self, users):
-        """Scores of every item for each user: `[batch, num_items]`."""
-        return tf.matmul(self.query(users), self.candidates(), transpose_b=True)
+        """Scores of every item for each user: `[batch, num_items]` (with the item offsets)."""
+        scores = tf.matmul(self.query(users), self.candidates(), transpose_b=True)
+        return scores + self.item_offsets if self.item_bias else scores
 
     def compute_loss(self, features, training=False):
         users, items = features["user"], features["item"]
@@ -233,7 +269,7 @@ class TwoTowerRetrieval(tfrs.Model):
             temperature=self.temperature, retrieval_loss=self.retrieval_loss,
             logq_correction=self.logq_correction, text_loss_weight=self.text_loss_weight,
             text_dropout=self.text_dropout, num_periods=self.num_periods,
-            period_days=self.period_days,
+            period_days=self.period_days, item_bias=self.item_bias,
         )
 
     @classmethod

@@ -2,7 +2,9 @@
 
 import dataclasses
 
-BASELINES = ("popularity", "id_two_tower", "nrms")
+BASELINES = ("popularity", "id_two_tower", "nrms", "ctr")
+# Baselines that need impressions (data.split=impressions).
+IMPRESSION_BASELINES = ("nrms", "ctr")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -16,7 +18,9 @@ class EvalConfig:
             for impression-based (news) recipes.
         baselines: tuple of str. Baselines measured in the same run:
             "popularity", "id_two_tower", and for news "nrms" (an
-            NRMS-style user encoder over frozen text vectors).
+            NRMS-style user encoder over frozen text vectors) and "ctr"
+            (each item's smoothed click-through rate alone: the prior of
+            `model.ctr_prior_weight` without the model).
 
     Example:
     >>> EvalConfig().monitor

@@ -76,6 +76,24 @@ class IndexedImpressions:
         p = self.parts[part]
         return np.bincount(p.items[p.labels == 1], minlength=self.num_items)
 
+    def log_ctr_prior(self, strength):
+        """Log smoothed click-through rate of each item in the training impressions.
+
+        `log((clicks + strength * r) / (shown + strength))`, with r the click
+        rate of all training candidates: an item shown rarely gets about
+        log r, an item shown often its own rate.
+
+        Returns:
+            (array `[num_items]`, float log r: the value of an item never shown).
+        """
+        p = self.parts["train"]
+        shown = np.bincount(p.items, minlength=self.num_items).astype(np.float64)
+        rate = self.click_counts("train").sum() / max(shown.sum(), 1.0)
+        if rate <= 0:
+            raise ValueError("The training impressions hold no click: no click-through rate to "
+                             "build a prior from. Fix: set model.ctr_prior_weight=0.")
+        return np.log((self.click_counts("train") + strength * rate) / (shown + strength)), float(np.log(rate))
+
     def trained_items(self):
         """Impressions of each item in training (shown or in a history of a training user)."""
         p = self.parts["train"]

@@ -83,6 +83,8 @@ def train_impression_recipe(config, output_dir, overwrite=False, verbose=1):
             model = build_model(model_config, data.num_users, data.num_items, text_dim)
             model.set_training_data(data.trained_items(), data.histories,
                                     text_table if model_config.use_text else None)
+            if model_config.ctr_prior_weight:
+                set_ctr_prior(model, data, model_config)
             return TwoTowerScorer(model)
 
         result = _fit_and_test(build, train_config, config, data, ks, workdir, verbose)
@@ -117,6 +119,11 @@ def train_impression_recipe(config, output_dir, overwrite=False, verbose=1):
     if "popularity" in config.eval.baselines:
         baselines["popularity"] = {name: _popularity(data, part, ks, config.train.seed)
                                    for name, part in (("valid", "valid"), ("test", "test"))}
+    if "ctr" in config.eval.baselines:
+        log_rate, _ = data.log_ctr_prior(config.model.ctr_prior_strength)
+        baselines["ctr"] = {name: _rank_by(data, part, ks, log_rate, config.train.seed)
+                            for name, part in (("valid", "valid"), ("test", "test"))}
+        baselines["ctr"]["strength"] = config.model.ctr_prior_strength
     if "id_two_tower" in config.eval.baselines:
         baselines["id_two_tower"] = phase("id_two_tower", lambda: two_tower(
             config.baseline_model, config.baseline_train, checkpoints / "id_two_tower"))
@@ -131,19 +138,34 @@ def _fit_and_test(build, train_config, config, data, ks, workdir, verbose):
     with training_scope(train_config):
         scorer = build()
 
-        def validate():
-            return data.evaluate("valid", *scorer.vectors(data.num_users), ks)
+        def evaluate(part):
+            return data.evaluate(part, *scorer.vectors(data.num_users), ks, score_offset=scorer.offsets())
 
-        fit = fit_on_impressions(scorer, data, train_config, validate, config.eval.monitor,
+        fit = fit_on_impressions(scorer, data, train_config, lambda: evaluate("valid"), config.eval.monitor,
                                  workdir, negatives=NEGATIVES, verbose=verbose)
-    return {"test": data.evaluate("test", *scorer.vectors(data.num_users), ks), "training": fit}
+        return {"test": evaluate("test"), "training": fit}
+
+
+def set_ctr_prior(model, data, model_config):
+    """Puts `model_config.ctr_prior_weight` x the log smoothed click-through rate
+    of each item into `model`'s item offsets, in dot-product units (the
+    logits divide by the temperature, the vectors' scores do not)."""
+    log_rate, log_overall = data.log_ctr_prior(model_config.ctr_prior_strength)
+    scale = model_config.ctr_prior_weight * model_config.temperature
+    model.set_item_bias(scale * log_rate, scale * log_overall)
 
 
 def _popularity(data, part, ks, seed):
-    # Seeded noise below one click breaks ties (most candidates have few clicks) at random.
-    noise = np.random.default_rng(seed).uniform(0, 0.5, data.num_items)
+    # Noise below one click breaks ties (most candidates have few clicks) at random.
+    return _rank_by(data, part, ks, data.click_counts("train"), seed, tie_noise=0.5)
+
+
+def _rank_by(data, part, ks, item_scores, seed, tie_noise=1e-6):
+    """MIND's metrics of ranking every impression by a fixed score per item,
+    ties broken at random (seeded noise up to `tie_noise`)."""
+    noise = np.random.default_rng(seed).uniform(0, tie_noise, data.num_items)
     zeros_u, zeros_i = np.zeros((data.num_users, 1)), np.zeros((data.num_items, 1))
-    return data.evaluate(part, zeros_u, zeros_i, ks, score_offset=data.click_counts("train") + noise)
+    return data.evaluate(part, zeros_u, zeros_i, ks, score_offset=item_scores + noise)
 
 
 def _replace(train_config, **changes):
@@ -169,8 +191,9 @@ def evaluate_trained_run(run):
     if model.max_history:
         model.user_tower.set_history(data.histories)
     try:
-        vectors = TwoTowerScorer(model).vectors(data.num_users)
-        return data.evaluate("test", *vectors, tuple(run.config.eval.ks))
+        scorer = TwoTowerScorer(model)
+        return data.evaluate("test", *scorer.vectors(data.num_users), tuple(run.config.eval.ks),
+                             score_offset=scorer.offsets())
     finally:
         if model.max_history:
             model.user_tower.set_history(run.seen)

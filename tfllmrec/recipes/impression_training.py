@@ -34,6 +34,10 @@ class TwoTowerScorer:
         queries = [self.model.query(users[i:i + 4096]).numpy() for i in range(0, num_users, 4096)]
         return np.concatenate(queries), self.model.candidates().numpy()
 
+    def offsets(self):
+        """Per-item score offsets added to the vectors' dot products, or None."""
+        return self.model.offsets()
+
 
 class NRMSScorer:
     """Impression logits and vectors of an `NRMS` model."""
@@ -53,6 +57,9 @@ class NRMSScorer:
         users = tf.range(num_users, dtype=tf.int32)
         queries = [self.model.user_vectors(users[i:i + 1024]).numpy() for i in range(0, num_users, 1024)]
         return np.concatenate(queries), self.model.news_vectors().numpy()
+
+    def offsets(self):
+        return None
 
 
 def fit_on_impressions(scorer, data, train, validate, monitor, workdir, negatives=4, catalogue_weight=0.0,

@@ -35,6 +35,16 @@ class ModelConfig:
             request's time; a leave-one-out split has one); serving asks at
             the latest trained period (the present), so offline numbers
             assume the request time is known. Needs timestamps; 0: off.
+        ctr_prior_weight: float. Impression recipes only: adds this weight
+            times the log of each item's smoothed click-through rate in the
+            training impressions to its logit at scoring (a popularity prior,
+            as PP-Rec adds news popularity to personal interest). The rate is
+            (clicks + s * r) / (shown + s), with s = `ctr_prior_strength`
+            and r the overall click rate, so an item shown rarely (or never:
+            an item added after training) gets about r. Training leaves it
+            out: the prior counts the very clicks being learned. 0: off.
+        ctr_prior_strength: float. Pseudo-impressions (s above) that pull a
+            rarely shown item's rate towards the overall rate.
 
     Example:
     >>> ModelConfig(temperature=0.1).loss
@@ -58,6 +68,8 @@ class ModelConfig:
     text_loss_weight: float = 0.0
     text_dropout: float = 0.0
     period_days: int = 0
+    ctr_prior_weight: float = 0.0
+    ctr_prior_strength: float = 40.0
 
     def __post_init__(self):
         if self.trainable != "none":
@@ -87,5 +99,7 @@ class ModelConfig:
             raise ValueError("temperature must be positive.")
         if self.period_days < 0:
             raise ValueError("period_days must be >= 0 (0: no time periods).")
+        if self.ctr_prior_weight < 0 or self.ctr_prior_strength <= 0:
+            raise ValueError("ctr_prior_weight must be >= 0 (0: off) and ctr_prior_strength > 0.")
         if self.embedding_dim < 1 or self.max_history < 0 or self.sequence_length < 2:
             raise ValueError("embedding_dim and sequence_length must be positive, max_history >= 0.")

@@ -3,7 +3,7 @@
 import dataclasses
 
 from tfllmrec.recipes.data_config import DataConfig
-from tfllmrec.recipes.eval_config import EvalConfig
+from tfllmrec.recipes.eval_config import IMPRESSION_BASELINES, EvalConfig
 from tfllmrec.recipes.model_config import ModelConfig
 from tfllmrec.recipes.train_config import TrainConfig
 
@@ -49,3 +49,11 @@ class RecipeConfig:
         if self.data.split == "impressions" and (self.model.period_days or self.baseline_model.period_days):
             raise ValueError("model.period_days and baseline_model.period_days must be 0 with "
                              "data.split=impressions: the news runner has no time periods yet.")
+        if self.data.split != "impressions" and (self.model.ctr_prior_weight or
+                                                 self.baseline_model.ctr_prior_weight):
+            raise ValueError("model.ctr_prior_weight needs impressions (data.split=impressions): "
+                             "a click-through rate counts clicks among the items shown. Set it to 0.")
+        needs_impressions = sorted(set(self.eval.baselines) & set(IMPRESSION_BASELINES))
+        if self.data.split != "impressions" and needs_impressions:
+            raise ValueError(f"eval.baselines {needs_impressions} need impressions (data.split="
+                             "impressions); leave them out of eval.baselines.")

@@ -40,6 +40,7 @@ def build_model(model_config, num_users, num_items, text_dim=None, num_periods=0
         text_dropout=model_config.text_dropout,
         num_periods=num_periods,
         period_days=model_config.period_days,
+        item_bias=model_config.ctr_prior_weight > 0,
     )
 
 

@@ -191,7 +191,20 @@ class TrainedRun:
                 f"(e.g. {', '.join(self.user_ids[:3])}). Use --text for a free-text query."
             )
         query = self.model.query(tf.constant([user])).numpy()[0]
-        return self._top(self.item_vectors() @ query, k, exclude=self.seen[user])
+        scores = self.item_vectors() @ query
+        offsets = self.item_offsets()
+        return self._top(scores if offsets is None else scores + offsets, k, exclude=self.seen[user])
+
+    def item_offsets(self):
+        """Per-item score offsets (`model.ctr_prior_weight`), catalogue then added items; or None.
+
+        An added item gets the offset of an item never shown in training.
+        """
+        offsets = self.model.offsets()
+        if offsets is None:
+            return None
+        added = np.full(len(self._new_vectors), float(self.model.new_item_offset.numpy()), np.float32)
+        return np.concatenate([offsets, added])
 
     def recommend_for_text(self, text, k=10):
         """Top-k items for a free-text query: a search over `search_vectors()`."""

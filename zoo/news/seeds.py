@@ -18,13 +18,13 @@ import tfllmrec.recipes.builtin_news  # noqa: F401  (registers `news`)
 from tfllmrec.recipes import get_recipe, with_overrides
 from tfllmrec.recipes.run import train_recipe
 
-NAMES = {"popularity": "popularity", "id_two_tower": "ID-only two-tower",
+NAMES = {"popularity": "popularity", "ctr": "click-through-rate prior alone", "id_two_tower": "ID-only two-tower",
          "nrms": "NRMS-style (frozen MiniLM)", "ours": "**ours** (history text two-tower)"}
 
 
 def table(runs, keys=("auc", "mrr", "ndcg@3", "ndcg@5", "ndcg@6", "ndcg@10")):
     """Markdown rows: mean ± std over the runs' metrics.json."""
-    models = ["popularity", "id_two_tower", "nrms", "ours"]
+    models = ["popularity", "ctr", "id_two_tower", "nrms", "ours"]
     lines = ["| model | " + " | ".join(k.upper().replace("NDCG", "nDCG") for k in keys) + " |",
              "|---" * (len(keys) + 1) + "|"]
     for model in models:
