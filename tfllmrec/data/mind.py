@@ -70,19 +70,19 @@ def load_mind(path=None, size="small", cache_dir=None, missing_news="error"):
     impressions.attrs["dropped_ids"] = sum(f.attrs["dropped_ids"] for f in frames)
     source = str(parts[0][1] / "news.tsv")
     return build_dataset("mind", items, ["subcategory", "entities"], impressions, source,
-                    str(parts[0][1] / "behaviors.tsv"))
+                         str(parts[0][1] / "behaviors.tsv"))
 
 
 def _mind_parts(folder):
     """[(part name, folder)]: the folder itself, or its sub-folders with both files."""
     if (folder / "news.tsv").is_file() or not folder.is_dir():
         require_files(folder, "a MIND folder (e.g. MINDsmall_train, unzipped from "
-                       f"{MIND_URLS['small']['train']})")
+                      f"{MIND_URLS['small']['train']})")
         return [(_part_name(folder), folder)]
     subfolders = sorted(p for p in folder.iterdir() if all((p / f).is_file() for f in FILES))
     if not subfolders:
         require_files(folder, "a MIND folder (news.tsv and behaviors.tsv), or one holding "
-                       "MINDsmall_train/ and MINDsmall_dev/")
+                      "MINDsmall_train/ and MINDsmall_dev/")
     order = {"train": 0, "dev": 1, "test": 2}  # MIND's time order
     return sorted(((_part_name(p), p) for p in subfolders), key=lambda part: order.get(part[0], 3))
 

@@ -63,12 +63,12 @@ def load_nemig(path=None, language="en", cache_dir=None):
         if not (folder / "news.tsv").is_file() and (folder / language / "news.tsv").is_file():
             folder = folder / language
         require_files(folder, f"the NeMig language folder (e.g. nemig/{language}, from "
-                       f"{NEMIG_URL.format(commit=NEMIG_COMMIT, language=language, name='')})")
+                      f"{NEMIG_URL.format(commit=NEMIG_COMMIT, language=language, name='')})")
     items = read_news(folder / "news.tsv", NEMIG_NEWS, csv.QUOTE_MINIMAL, ast.literal_eval)
     items["category"] = items["category"].str.replace("_", " ")
     impressions = read_behaviors(folder / "behaviors.tsv", False, set(items["item_id"]), "error")
     return build_dataset(f"nemig-{language}", items, ["sentiment", "political_leaning", "entities"],
-                    impressions, str(folder / "news.tsv"), str(folder / "behaviors.tsv"))
+                         impressions, str(folder / "news.tsv"), str(folder / "behaviors.tsv"))
 
 
 def _download_nemig(language, cache_dir):

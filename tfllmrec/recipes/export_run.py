@@ -41,9 +41,9 @@ def build_module(run, retrieval_only=False):
     counts = np.bincount(np.concatenate([np.asarray(s, np.int64) for s in seen] or [[]]).astype(np.int64),
                          minlength=len(run.item_ids)).astype(np.float32)
     args = (run.user_ids, run.item_ids, user_vectors, item_vectors, seen, counts)
-    offsets = {"item_offsets": run.item_offsets()}
+    offsets = run.item_offsets()
     if retrieval_only or not run.config.model.use_text:
-        return RecommenderModule(*args, **offsets)
+        return RecommenderModule(*args, item_offsets=offsets)
     from tfllmrec.encoders import TextEncoder
 
     encoder = TextEncoder.from_preset(run.config.model.encoder,
@@ -53,7 +53,7 @@ def build_module(run, retrieval_only=False):
     # Text search ranks items by their text alone (TrainedRun.search_vectors);
     # without item ids that is the item index itself, so it is not stored twice.
     search = run.search_vectors() if model.use_item_ids else None
-    return TextRecommenderModule(encoder, text_mlp, *args, search_vectors=search, **offsets)
+    return TextRecommenderModule(encoder, text_mlp, *args, search_vectors=search, item_offsets=offsets)
 
 
 def export_run(run_dir, output, version=None, retrieval_only=False, warmup_users=3, new_items=None):

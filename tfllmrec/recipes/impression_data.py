@@ -86,13 +86,13 @@ class IndexedImpressions:
         Returns:
             (array `[num_items]`, float log r: the value of an item never shown).
         """
-        p = self.parts["train"]
-        shown = np.bincount(p.items, minlength=self.num_items).astype(np.float64)
-        rate = self.click_counts("train").sum() / max(shown.sum(), 1.0)
+        shown = np.bincount(self.parts["train"].items, minlength=self.num_items).astype(np.float64)
+        clicks = self.click_counts("train")
+        rate = clicks.sum() / max(shown.sum(), 1.0)
         if rate <= 0:
             raise ValueError("The training impressions hold no click: no click-through rate to "
                              "build a prior from. Fix: set model.ctr_prior_weight=0.")
-        return np.log((self.click_counts("train") + strength * rate) / (shown + strength)), float(np.log(rate))
+        return np.log((clicks + strength * rate) / (shown + strength)), float(np.log(rate))
 
     def trained_items(self):
         """Impressions of each item in training (shown or in a history of a training user)."""

@@ -200,11 +200,16 @@ class TrainedRun:
 
         An added item gets the offset of an item never shown in training.
         """
-        offsets = self.model.offsets()
-        if offsets is None:
+        if not self.model.item_bias:
             return None
+        if "offsets" not in self._catalogue:  # read once, like the vectors: not per request
+            offsets = self.model.offsets()
+            offsets.setflags(write=False)
+            self._catalogue["offsets"] = offsets
+        if not len(self._new_vectors):
+            return self._catalogue["offsets"]
         added = np.full(len(self._new_vectors), float(self.model.new_item_offset.numpy()), np.float32)
-        return np.concatenate([offsets, added])
+        return np.concatenate([self._catalogue["offsets"], added])
 
     def recommend_for_text(self, text, k=10):
         """Top-k items for a free-text query: a search over `search_vectors()`."""
