@@ -41,7 +41,8 @@ def test_versions_layout_and_models_config(exports):
 
 def test_signatures(exports):
     _, full, small = exports
-    assert set(tf.saved_model.load(full).signatures) == {"serving_default", "recommend_by_text", "encode_items"}
+    assert set(tf.saved_model.load(full).signatures) == {
+        "serving_default", "recommend_by_text", "encode_items", "encode_text"}
     assert set(tf.saved_model.load(small).signatures) == {"serving_default"}
 
 
@@ -66,6 +67,7 @@ def test_reload_in_fresh_process_matches_in_memory(exports, tiny_run, tmp_path):
         "serving_default": module.serving_default(tf.constant(users), tf.constant(7)),
         "recommend_by_text": module.recommend_by_text(tf.constant(queries), tf.constant(4)),
         "encode_items": module.encode_items(tf.constant(items)),
+        "encode_text": module.encode_text(tf.constant(items)),
     }
     script = textwrap.dedent(f"""
         import json, numpy as np, tensorflow as tf
@@ -76,6 +78,7 @@ def test_reload_in_fresh_process_matches_in_memory(exports, tiny_run, tmp_path):
             "serving_default": s["serving_default"](user_id=tf.constant({users!r}), k=tf.constant(7)),
             "recommend_by_text": s["recommend_by_text"](query=tf.constant({queries!r}), k=tf.constant(4)),
             "encode_items": s["encode_items"](item_text=tf.constant({items!r})),
+            "encode_text": s["encode_text"](text=tf.constant({items!r})),
         }}
         def py(v):
             v = v.numpy()
@@ -133,7 +136,8 @@ def test_op_check_flags_unknown_ops():
 def test_warmup_requests_replay(exports):
     _, full, _ = exports
     requests = read_warmup_requests(full)
-    assert {sig for sig, _ in requests} == {"serving_default", "recommend_by_text", "encode_items"}
+    assert {sig for sig, _ in requests} == {"serving_default", "recommend_by_text", "encode_items",
+                                            "encode_text"}
     loaded = tf.saved_model.load(full)
     for signature, inputs in requests:
         outputs = loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})

@@ -20,14 +20,19 @@ def run(tiny_run):
 
 def test_a_new_item_gets_the_vector_of_an_item_without_a_trained_id(run):
     # Same text as catalogue item 3: the frozen encoder gives the same embedding,
-    # so the new item must land exactly on item 3's text-only vector.
+    # so the new item must land exactly where the tower places an item known
+    # only by item 3's text (its text neighbours, or the text MLP).
     position = int(np.flatnonzero(run.item_ids == "i3")[0])
     text = str(run.item_texts[position])
     run.add_items(["new-3"], [text])
     vectors = run.item_vectors()
     assert vectors.shape == (61, run.model.embedding_dim)
-    expected = run.model.item_tower.text_only(tf.constant([position])).numpy()[0]
+    tower = run.model.item_tower
+    expected = tower.new_item_vectors(tf.gather(tower.text_table, [position])).numpy()[0]
     np.testing.assert_allclose(vectors[-1], expected, atol=1e-5)
+    # Text search compares the text-only vector, whatever the placement.
+    np.testing.assert_allclose(run.search_vectors()[-1], tower.text_only(tf.constant([position])).numpy()[0],
+                               atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(vectors[-1]), 1.0, atol=1e-5)
     # The catalogue's vectors are untouched.
     np.testing.assert_array_equal(vectors[:60], run.model.candidates().numpy())
@@ -146,7 +151,11 @@ def test_text_search_compares_the_query_with_items_placed_by_their_text(run):
     n = run.num_catalogue_items
     vectors = run.search_vectors()
     np.testing.assert_allclose(vectors[:n], run.model.item_tower.text_only(tf.range(n)).numpy(), atol=1e-6)
-    np.testing.assert_allclose(vectors[n:], run.item_vectors()[n:], atol=1e-6)
+    # An added item is searched by its text-only vector too, whatever ranks it for users.
+    tower = run.model.item_tower
+    embedding = run._encode(["garden hose deluxe"])
+    np.testing.assert_allclose(vectors[n:], tower.text_only_vectors(embedding).numpy(), atol=1e-6)
+    np.testing.assert_allclose(run.item_vectors()[n:], tower.new_item_vectors(embedding).numpy(), atol=1e-6)
     assert not np.allclose(vectors[:n], run.item_vectors()[:n], atol=1e-3)  # the model has item ids
     query = "jazz record limited edition"
     q = run.model.item_tower.text_only_vectors(run._encode([query])).numpy()[0]

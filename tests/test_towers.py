@@ -29,7 +29,8 @@ def _assert_config_holds(tower, args):
 
 
 ITEM_ARGS = dict(num_items=7, embedding_dim=5, use_item_ids=True, text_dim=6,
-                 text_hidden_dim=9, id_dropout=0.25, normalize=False, seed=3, text_dropout=0.1)
+                 text_hidden_dim=9, id_dropout=0.25, normalize=False, seed=3, text_dropout=0.1,
+                 fuse_text=True, cold_neighbors=0, cold_neighbor_temperature=0.5)
 
 
 def _item_tower(seed=0, **overrides):
@@ -38,9 +39,11 @@ def _item_tower(seed=0, **overrides):
 
 
 def test_item_tower_config_round_trip_with_weights():
-    tower = _item_tower(name="items")
+    # Two unknown items below, placed among their text neighbours.
+    args = dict(ITEM_ARGS, cold_neighbors=2)
+    tower = _item_tower(name="items", cold_neighbors=2)
     assert sorted(_constructor_args(ItemTower)) == sorted(ITEM_ARGS)
-    _assert_config_holds(tower, ITEM_ARGS)
+    _assert_config_holds(tower, args)
     table = np.random.default_rng(1).normal(size=(7, 6)).astype("float32")
     tower.set_text_table(table)
     tower.set_known_items([True, False, True, True, False, True, True])
@@ -51,7 +54,7 @@ def test_item_tower_config_round_trip_with_weights():
     rebuilt = ItemTower.from_config(config)
     assert rebuilt.get_config() == config
     assert rebuilt.name == "items"
-    _assert_config_holds(rebuilt, ITEM_ARGS)
+    _assert_config_holds(rebuilt, args)
     rebuilt(indices)  # creates the lazily built weights
     assert len(rebuilt.get_weights()) == len(tower.get_weights())
     rebuilt.set_weights(tower.get_weights())

@@ -175,7 +175,8 @@ def test_config_holds_every_argument():
                 use_item_ids=False, text_dim=5, text_hidden_dim=7, id_dropout=0.1,
                 history_pooling="text", max_history=9, temperature=0.7, retrieval_loss="in_batch",
                 logq_correction=False, text_loss_weight=0.5, text_dropout=0.2, num_periods=7,
-                period_days=30, item_bias=True)
+                period_days=30, item_bias=True, fuse_text=True, cold_neighbors=0,
+                cold_neighbor_temperature=0.3)
     model = TwoTowerRetrieval(**args)
     assert model.get_config() == args
     for name, value in args.items():

@@ -16,7 +16,13 @@ class TextRecommenderModule(RecommenderModule):
       `search_vectors`, the items placed by their text alone as the query is;
     - `encode_items(item_text: string [batch])` -> `embedding`
       `[batch, dim]`: vectors for new (cold-start) items, comparable with
-      the catalogue's, without retraining.
+      the catalogue's `item_vectors`, without retraining: by the text MLP, or,
+      for a model with `cold_neighbors`, among their nearest catalogue items
+      in text space;
+    - `encode_text(text: string [batch])` -> `embedding` `[batch, dim]`: a
+      text placed by its text alone, as `recommend_by_text` places its query
+      and `search_vectors` its items: a client-side text index of new items
+      uses these (the same as `encode_items` without `cold_neighbors`).
 
     Args:
         encoder: TextEncoder. The run's (frozen) text encoder.
@@ -25,6 +31,11 @@ class TextRecommenderModule(RecommenderModule):
         search_vectors: float array `[num_items, dim]` or None. What
             `recommend_by_text` ranks (`TrainedRun.search_vectors`); None:
             the item vectors.
+        neighbors: tuple or None. `(donor_texts [n, text_dim], donor_vectors
+            [n, dim], k, temperature)`: `encode_items` places a new item at
+            the softmax(cosine / temperature)-weighted mean of the vectors of
+            its k nearest donors by text (`ItemTower.new_item_vectors`);
+            None: by the text MLP.
 
     Example:
     >>> module = TextRecommenderModule(encoder, mlp, user_ids, item_ids, ...)
@@ -33,8 +44,17 @@ class TextRecommenderModule(RecommenderModule):
 
     has_text = True
 
-    def __init__(self, encoder, text_mlp, *args, search_vectors=None, **kwargs):
+    def __init__(self, encoder, text_mlp, *args, search_vectors=None, neighbors=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.neighbors = None
+        if neighbors is not None:
+            texts, vectors, k, temperature = neighbors
+            texts = np.asarray(texts, np.float32)
+            texts = texts / np.maximum(np.linalg.norm(texts, axis=1, keepdims=True), 1e-12)
+            self.neighbor_texts = tf.Variable(texts, trainable=False, name="neighbor_texts")
+            self.neighbor_vectors = tf.Variable(np.asarray(vectors, np.float32), trainable=False,
+                                                name="neighbor_vectors")
+            self.neighbors = (min(int(k), len(texts)), float(temperature))
         self.search_vectors = self.item_vectors
         if search_vectors is not None:
             self.search_vectors = tf.Variable(np.asarray(search_vectors, np.float32), trainable=False)
@@ -50,7 +70,9 @@ class TextRecommenderModule(RecommenderModule):
             ))
 
     def _text_vectors(self, texts):
-        x = self.encoder(texts, training=False)
+        return self._mlp(self.encoder(texts, training=False))
+
+    def _mlp(self, x):
         for kernel, bias, activation in self.text_layers:
             x = tf.matmul(x, kernel) + bias
             if activation == "gelu":
@@ -67,11 +89,26 @@ class TextRecommenderModule(RecommenderModule):
         scores = tf.matmul(self._text_vectors(query), self.search_vectors, transpose_b=True)
         return self._top_k(scores, k)
 
+    def _placed(self, embeddings, text_vectors):
+        if self.neighbors is None:
+            return text_vectors
+        k, temperature = self.neighbors
+        x = tf.math.l2_normalize(embeddings, -1)
+        top = tf.math.top_k(tf.matmul(x, self.neighbor_texts, transpose_b=True), k=k)
+        weights = tf.nn.softmax(top.values / temperature, -1)
+        vectors = tf.reduce_sum(tf.gather(self.neighbor_vectors, top.indices) * weights[..., None], 1)
+        return tf.math.l2_normalize(vectors, -1)
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="item_text")])
     def encode_items(self, item_text):
-        return {"embedding": self._text_vectors(item_text)}
+        embeddings = self.encoder(item_text, training=False)
+        return {"embedding": self._placed(embeddings, self._mlp(embeddings))}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def encode_text(self, text):
+        return {"embedding": self._text_vectors(text)}
 
     def signatures(self):
         """The signature map for `tf.saved_model.save`."""
         return dict(super().signatures(), recommend_by_text=self.recommend_by_text,
-                    encode_items=self.encode_items)
+                    encode_items=self.encode_items, encode_text=self.encode_text)

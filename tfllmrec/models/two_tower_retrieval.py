@@ -53,6 +53,14 @@ class TwoTowerRetrieval(tfrs.Model):
             added to every dot-product score (`score`, serving), e.g. a
             popularity prior (`set_item_bias`); the training loss leaves it
             out. False: none.
+        fuse_text: bool. Known items' vectors add the text MLP to their
+            ids; False: ids alone, the text path placing only items without
+            a trained id (see `ItemTower`), and the text loss then trains
+            the text path alone (users and ids learn as in an ID-only model).
+        cold_neighbors: int. Place items without a trained id, and new
+            items, at the mean vector of their k nearest known items in
+            text space (see `ItemTower`); 0: by the text MLP.
+        cold_neighbor_temperature: float. Softmax temperature of that mean.
 
     Example:
     >>> model = TwoTowerRetrieval(num_users=10, num_items=20, embedding_dim=8)
@@ -81,6 +89,9 @@ class TwoTowerRetrieval(tfrs.Model):
         num_periods=0,
         period_days=0,
         item_bias=False,
+        fuse_text=True,
+        cold_neighbors=0,
+        cold_neighbor_temperature=0.1,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -114,11 +125,16 @@ class TwoTowerRetrieval(tfrs.Model):
         self.period_days = int(period_days)
         if self.num_periods and self.period_days <= 0:
             raise ValueError("num_periods > 0 needs period_days > 0.")
+        self.fuse_text = bool(fuse_text)
+        self.cold_neighbors = int(cold_neighbors)
+        self.cold_neighbor_temperature = float(cold_neighbor_temperature)
 
         self.item_tower = ItemTower(
             self.num_items, self.embedding_dim, use_item_ids=self.use_item_ids,
             text_dim=self.text_dim, text_hidden_dim=self.text_hidden_dim,
-            id_dropout=self.id_dropout, text_dropout=self.text_dropout, name="item_tower",
+            id_dropout=self.id_dropout, text_dropout=self.text_dropout, fuse_text=self.fuse_text,
+            cold_neighbors=self.cold_neighbors, cold_neighbor_temperature=self.cold_neighbor_temperature,
+            name="item_tower",
         )
         self.user_tower = UserTower(
             self.num_users, self.embedding_dim, use_user_ids=self.use_user_ids,
@@ -234,7 +250,11 @@ class TwoTowerRetrieval(tfrs.Model):
                                                         training=training))
         if self.text_loss_weight:
             text_only = self.item_tower.text_only(self._all_items if self._full else items)
-            loss += self.text_loss_weight * self._loss(query, items, text_only)
+            # Unfused, the text path only learns to place items among the users the
+            # ids trained: letting it move those users towards items that merely
+            # read alike cost ID-level models up to 0.03 NDCG@10 on MovieLens.
+            text_query = query if self.fuse_text else tf.stop_gradient(query)
+            loss += self.text_loss_weight * self._loss(text_query, items, text_only)
         return loss
 
     @property
@@ -269,7 +289,8 @@ class TwoTowerRetrieval(tfrs.Model):
             temperature=self.temperature, retrieval_loss=self.retrieval_loss,
             logq_correction=self.logq_correction, text_loss_weight=self.text_loss_weight,
             text_dropout=self.text_dropout, num_periods=self.num_periods,
-            period_days=self.period_days, item_bias=self.item_bias,
+            period_days=self.period_days, item_bias=self.item_bias, fuse_text=self.fuse_text,
+            cold_neighbors=self.cold_neighbors, cold_neighbor_temperature=self.cold_neighbor_temperature,
         )
 
     @classmethod

@@ -53,7 +53,15 @@ def build_module(run, retrieval_only=False):
     # Text search ranks items by their text alone (TrainedRun.search_vectors);
     # without item ids that is the item index itself, so it is not stored twice.
     search = run.search_vectors() if model.use_item_ids else None
-    return TextRecommenderModule(encoder, text_mlp, *args, search_vectors=search, item_offsets=offsets)
+    neighbors = None
+    tower = model.item_tower
+    if tower.cold_neighbors:
+        # The donors a held-out item was placed among: the catalogue items with trained ids.
+        known = tower.known.numpy() > 0.5
+        neighbors = (tower.text_table.numpy()[known], item_vectors[: len(known)][known],
+                     tower.cold_neighbors, tower.cold_neighbor_temperature)
+    return TextRecommenderModule(encoder, text_mlp, *args, search_vectors=search, item_offsets=offsets,
+                                 neighbors=neighbors)
 
 
 def export_run(run_dir, output, version=None, retrieval_only=False, warmup_users=3, new_items=None):
@@ -105,6 +113,7 @@ def _sample_requests(run, module, count):
         texts = [str(t) for t in run.item_texts[:count]]
         requests.append(("recommend_by_text", {"query": texts, "k": np.int32(10)}))
         requests.append(("encode_items", {"item_text": texts}))
+        requests.append(("encode_text", {"text": texts}))
     return requests
 
 

@@ -45,6 +45,21 @@ class ModelConfig:
             out: the prior counts the very clicks being learned. 0: off.
         ctr_prior_strength: float. Pseudo-impressions (s above) that pull a
             rarely shown item's rate towards the overall rate.
+        The text options (`text_*`, `fuse_text`, `cold_neighbors*`) are
+        ignored without text (`use_text: false`), so one override turns a
+        recipe into its ID-only version; `fuse_text` and `cold_neighbors*`
+        also need item ids.
+        fuse_text: bool. Known items' vectors add the text MLP to their
+            ids. False: ids alone (as the ID-only model), and text only
+            places items without a trained id; then set `id_dropout: 0`
+            and train the text path by `text_loss_weight` or use
+            `cold_neighbors`.
+        cold_neighbors: int. Place items without a trained id (held-out
+            cold-start items, items added after training) at the
+            similarity-weighted mean vector of their k nearest trained items
+            in the encoder's text space, instead of by the text MLP. 0: off.
+        cold_neighbor_temperature: float. Softmax temperature over those
+            cosine similarities.
 
     Example:
     >>> ModelConfig(temperature=0.1).loss
@@ -70,6 +85,14 @@ class ModelConfig:
     period_days: int = 0
     ctr_prior_weight: float = 0.0
     ctr_prior_strength: float = 40.0
+    fuse_text: bool = True
+    cold_neighbors: int = 0
+    cold_neighbor_temperature: float = 0.1
+
+    @property
+    def hybrid(self):
+        """Both item ids and text: where `fuse_text` and `cold_neighbors` apply."""
+        return self.use_text and self.use_item_ids
 
     def __post_init__(self):
         if self.trainable != "none":
@@ -93,13 +116,22 @@ class ModelConfig:
             raise ValueError("use_user_ids=false needs a history_pooling other than 'none'.")
         if not self.use_item_ids and not self.use_text:
             raise ValueError("use_item_ids=false needs use_text=true.")
-        if self.text_loss_weight < 0 or (self.text_loss_weight and not self.use_text):
-            raise ValueError("text_loss_weight must be >= 0, and > 0 only with use_text=true.")
+        if self.text_loss_weight < 0:
+            raise ValueError("text_loss_weight must be >= 0 (0: off).")
         if self.temperature <= 0:
             raise ValueError("temperature must be positive.")
         if self.period_days < 0:
             raise ValueError("period_days must be >= 0 (0: no time periods).")
         if self.ctr_prior_weight < 0 or self.ctr_prior_strength <= 0:
             raise ValueError("ctr_prior_weight must be >= 0 (0: off) and ctr_prior_strength > 0.")
+        if self.cold_neighbors < 0 or self.cold_neighbor_temperature <= 0:
+            raise ValueError("cold_neighbors must be >= 0 (0: off) and cold_neighbor_temperature > 0.")
+        if self.hybrid and not self.fuse_text:
+            if self.id_dropout:
+                raise ValueError("fuse_text=false keeps text out of known items' vectors, so there is "
+                                 "nothing to fall back on when an id is dropped: set id_dropout: 0.")
+            if not (self.text_loss_weight or self.cold_neighbors):
+                raise ValueError("fuse_text=false trains no text path by itself: set text_loss_weight > 0 "
+                                 "or cold_neighbors > 0, or new items would get an untrained text MLP.")
         if self.embedding_dim < 1 or self.max_history < 0 or self.sequence_length < 2:
             raise ValueError("embedding_dim and sequence_length must be positive, max_history >= 0.")

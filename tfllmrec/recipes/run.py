@@ -36,11 +36,14 @@ def build_model(model_config, num_users, num_items, text_dim=None, num_periods=0
         temperature=model_config.temperature,
         retrieval_loss=model_config.loss,
         logq_correction=model_config.logq_correction,
-        text_loss_weight=model_config.text_loss_weight,
+        text_loss_weight=model_config.text_loss_weight if model_config.use_text else 0.0,
         text_dropout=model_config.text_dropout,
         num_periods=num_periods,
         period_days=model_config.period_days,
         item_bias=model_config.ctr_prior_weight > 0,
+        fuse_text=model_config.fuse_text or not model_config.hybrid,
+        cold_neighbors=model_config.cold_neighbors if model_config.hybrid else 0,
+        cold_neighbor_temperature=model_config.cold_neighbor_temperature,
     )
 
 

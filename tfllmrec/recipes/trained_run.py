@@ -85,7 +85,10 @@ class TrainedRun:
         self._encoder = None
         # Items added after training (`add_items`) follow the catalogue.
         self.num_catalogue_items = len(self.item_ids)
-        self._new_vectors = np.zeros((0, self.model.embedding_dim), np.float32)
+        # Added items' vectors: "full" (how they rank for users) and "text"
+        # (text alone, what a free-text search compares).
+        self._new_vectors = {kind: np.zeros((0, self.model.embedding_dim), np.float32)
+                             for kind in ("full", "text")}
         # The catalogue's vectors, computed on first use: the weights never change after
         # loading, and each recommendation would otherwise rerun the item tower.
         self._catalogue = {}
@@ -131,8 +134,10 @@ class TrainedRun:
         """Adds items that were not in training, placed by their text alone.
 
         Each new item gets the vector the trained item tower gives an item
-        without a trained id: the text MLP over its frozen encoder embedding
-        (what the held-out items of the cold-start evaluation got). Nothing
+        without a trained id (what the held-out items of the cold-start
+        evaluation got): the text MLP over its frozen encoder embedding, or
+        with `model.cold_neighbors`, the mean vector of its nearest trained
+        catalogue items in the encoder's text space. Nothing
         is retrained; `recommend_for_user`, `recommend_for_text` and an
         export of this run (`build_module`) then rank them with the
         catalogue. Write the texts the way the catalogue's are written
@@ -149,10 +154,14 @@ class TrainedRun:
         item_ids = [str(i) for i in item_ids]
         texts = [str(t) for t in texts]
         _check_new_items(item_ids, texts, self.item_ids, self.config.model.use_text)
-        vectors = self.model.item_tower.text_only_vectors(self._encode(texts)).numpy()
+        embeddings = self._encode(texts)
+        tower = self.model.item_tower
+        vectors = {"full": tower.new_item_vectors(embeddings).numpy(),
+                   "text": tower.text_only_vectors(embeddings).numpy()}
         self.item_ids = np.concatenate([self.item_ids, np.asarray(item_ids, dtype=str)])
         self.item_texts = np.concatenate([self.item_texts, np.asarray(texts, dtype=str)])
-        self._new_vectors = np.concatenate([self._new_vectors, vectors])
+        for kind, new in vectors.items():
+            self._new_vectors[kind] = np.concatenate([self._new_vectors[kind], new])
 
     def add_items_from_file(self, path, delimiter=None):
         """`add_items` from a CSV/TSV/Parquet file: `item_id` plus `text`.
@@ -171,7 +180,7 @@ class TrainedRun:
 
     def item_vectors(self):
         """`[num_items, dim]` vectors of the catalogue, then of added items."""
-        return self._with_new_items(self._catalogue_vectors("full"))
+        return self._with_new_items("full")
 
     def _encode(self, texts):
         if self._encoder is None:
@@ -206,9 +215,9 @@ class TrainedRun:
             offsets = self.model.offsets()
             offsets.setflags(write=False)
             self._catalogue["offsets"] = offsets
-        if not len(self._new_vectors):
+        if not self.num_added_items:
             return self._catalogue["offsets"]
-        added = np.full(len(self._new_vectors), float(self.model.new_item_offset.numpy()), np.float32)
+        added = np.full(self.num_added_items, float(self.model.new_item_offset.numpy()), np.float32)
         return np.concatenate([self._catalogue["offsets"], added])
 
     def recommend_for_text(self, text, k=10):
@@ -228,11 +237,17 @@ class TrainedRun:
         that way, 100% this way). For a text-only model these are
         `item_vectors()`.
         """
-        return self._with_new_items(self._catalogue_vectors("text"))
+        return self._with_new_items("text")
 
-    def _with_new_items(self, catalogue):
+    @property
+    def num_added_items(self):
+        """How many items `add_items` added after the catalogue."""
+        return len(self._new_vectors["full"])
+
+    def _with_new_items(self, kind):
+        catalogue = self._catalogue_vectors(kind)
         # Without added items, no per-request copy of the catalogue.
-        return np.concatenate([catalogue, self._new_vectors]) if len(self._new_vectors) else catalogue
+        return np.concatenate([catalogue, self._new_vectors[kind]]) if self.num_added_items else catalogue
 
     def _catalogue_vectors(self, kind):
         if not self.model.use_item_ids:

@@ -27,6 +27,19 @@ class ItemTower(tf.keras.layers.Layer):
             training step.
         normalize: bool. L2-normalise the output.
         seed: int. Seed of the id-dropout random stream.
+        fuse_text: bool. Add the text MLP's output to known items' id
+            vectors. False: a known item is its id vector alone (what an
+            ID-only model learns) and the text path only places items
+            without a trained id, trained by an auxiliary loss
+            (`TwoTowerRetrieval(text_loss_weight=...)`) or replaced by
+            `cold_neighbors`.
+        cold_neighbors: int. Place each item without a trained id (and
+            each new item, `new_item_vectors`) at the similarity-weighted
+            mean of the vectors of the `cold_neighbors` known items whose
+            text embeddings are nearest (cosine): a new film sits where the
+            films described most like it sit. 0: the text MLP places them.
+        cold_neighbor_temperature: float. Softmax temperature over those
+            cosine similarities (lower: the nearest weigh more).
 
     Example:
     >>> tower = ItemTower(num_items=3, embedding_dim=4, text_dim=8)
@@ -46,11 +59,20 @@ class ItemTower(tf.keras.layers.Layer):
         normalize=True,
         text_dropout=0.0,
         seed=0,
+        fuse_text=True,
+        cold_neighbors=0,
+        cold_neighbor_temperature=0.1,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if not use_item_ids and not text_dim:
             raise ValueError("ItemTower needs item ids, text, or both.")
+        if (cold_neighbors or not fuse_text) and not (use_item_ids and text_dim):
+            raise ValueError("fuse_text=False and cold_neighbors > 0 need both item ids and text.")
+        if cold_neighbors < 0 or cold_neighbor_temperature <= 0:
+            raise ValueError("cold_neighbors must be >= 0 and cold_neighbor_temperature > 0.")
+        if not fuse_text and id_dropout:
+            raise ValueError("fuse_text=False leaves no text beside the ids: id_dropout must be 0.")
         self.num_items = int(num_items)
         self.embedding_dim = int(embedding_dim)
         self.use_item_ids = bool(use_item_ids)
@@ -60,6 +82,9 @@ class ItemTower(tf.keras.layers.Layer):
         self.text_dropout = float(text_dropout)
         self.normalize = bool(normalize)
         self.seed = int(seed)
+        self.fuse_text = bool(fuse_text)
+        self.cold_neighbors = int(cold_neighbors)
+        self.cold_neighbor_temperature = float(cold_neighbor_temperature)
         # Dropout draws from a generator whose state is a checkpointed
         # variable, so a resumed run continues the same random stream.
         self.dropout_rng = tf.random.Generator.from_seed(self.seed)
@@ -109,6 +134,26 @@ class ItemTower(tf.keras.layers.Layer):
         if self.use_item_ids and self.text_mlp is not None:
             self.known.assign(np.asarray(known, np.float32))
 
+    def new_item_vectors(self, text_embeddings):
+        """Output vectors of new items known only by their text embeddings `[n, text_dim]`.
+
+        Their `cold_neighbors` nearest known items' mean vector when set,
+        else the text MLP's (`text_only_vectors`).
+        """
+        if not self.cold_neighbors:
+            return self.text_only_vectors(text_embeddings)
+        text_embeddings = tf.convert_to_tensor(text_embeddings, self.text_table.dtype)
+        similarity = tf.matmul(tf.math.l2_normalize(text_embeddings, -1),
+                               tf.math.l2_normalize(self.text_table, -1), transpose_b=True)
+        # Only items with a trained id are donors.
+        similarity -= 1e9 * (1.0 - self.known)
+        top = tf.math.top_k(similarity, k=min(self.cold_neighbors, self.num_items))
+        weights = tf.nn.softmax(top.values / self.cold_neighbor_temperature, -1)
+        donors = self._normalized(tf.reshape(top.indices, [-1]))
+        donors = tf.reshape(donors, [-1, tf.shape(top.indices)[1], self.embedding_dim])
+        vectors = tf.reduce_sum(donors * tf.cast(weights, donors.dtype)[..., None], 1)
+        return tf.math.l2_normalize(vectors, -1) if self.normalize else vectors
+
     def text_vectors(self, text_embeddings, training=False):
         """Un-normalised vectors of items given only their text embeddings."""
         return self.text_mlp(text_embeddings, training=training)
@@ -134,13 +179,27 @@ class ItemTower(tf.keras.layers.Layer):
                 keep *= tf.cast(draw >= self.id_dropout, keep.dtype)
             parts.append(ids * tf.cast(keep, ids.dtype)[:, None])
         if self.text_mlp is not None:
-            parts.append(self.text_vectors(tf.gather(self.text_table, indices), training=training))
+            text = self.text_vectors(tf.gather(self.text_table, indices), training=training)
+            if not self.fuse_text:
+                # Text only where there is no trained id.
+                text *= tf.cast(1.0 - tf.gather(self.known, indices), text.dtype)[:, None]
+            parts.append(text)
         return tf.add_n([tf.cast(p, self.compute_dtype) for p in parts])
 
-    def call(self, indices, training=False):
+    def _normalized(self, indices, training=False):
         # Scores and losses are computed in float32 under mixed precision.
         vectors = tf.cast(self.raw(indices, training=training), tf.float32)
         return tf.math.l2_normalize(vectors, -1) if self.normalize else vectors
+
+    def call(self, indices, training=False):
+        vectors = self._normalized(indices, training=training)
+        if self.cold_neighbors and not training:
+            # Items without a trained id (never negatives in training) are
+            # placed among their text neighbours; the rest keep their vectors.
+            unknown = tf.where(tf.gather(self.known, indices) < 0.5)
+            placed = self.new_item_vectors(tf.gather(self.text_table, tf.gather_nd(indices, unknown)))
+            vectors = tf.tensor_scatter_nd_update(vectors, unknown, placed)
+        return vectors
 
     def get_config(self):
         config = super().get_config()
@@ -154,5 +213,8 @@ class ItemTower(tf.keras.layers.Layer):
             normalize=self.normalize,
             seed=self.seed,
             text_dropout=self.text_dropout,
+            fuse_text=self.fuse_text,
+            cold_neighbors=self.cold_neighbors,
+            cold_neighbor_temperature=self.cold_neighbor_temperature,
         )
         return config
