@@ -5,7 +5,7 @@ Prints p50/p99 per request at batch 1 (and 64) with the catalogue size, then
 1,682 items on 2 CPU cores.
 
 Usage:
-    python benchmarks/serving_latency.py saved_models/video/1 [--requests 2000]
+    python benchmarks/serving_latency.py saved_models/video/2 [--requests 2000]
     python benchmarks/serving_latency.py --synthetic-items 100000 1000000
 
 `--synthetic-items` exports retrieval-only SavedModels over random 128-d

@@ -22,11 +22,17 @@ _VIDEO_SCHEDULE = TrainConfig(epochs=60, batch_size=512, learning_rate=3e-3, pat
 VIDEO = register_recipe(
     RecipeConfig(
         name="video",
-        description="MovieLens-100K movies: item ids + MiniLM title/genre text (cached), cold-start ready",
+        description="MovieLens-100K movies: item ids; new movies placed by MiniLM title/genre text "
+                    "among their nearest films (cached), cold-start ready",
         data=DataConfig(dataset="movielens-100k", split="random", split_seed=2020),
+        # Chosen on split seeds 1, 2020, 3 and 11 (zoo/video/README.md): text inside
+        # warm movies' vectors, or pulling users towards films that read alike, lost
+        # to the ID-only model by up to 0.05 NDCG@10, so known movies are their ids;
+        # a new movie sits among its 50 nearest by text (5.1-9.8x ID-only's guess).
         model=ModelConfig(
-            sequence_length=64, use_text=True, id_dropout=0.3, history_pooling="none",
-            temperature=0.2, loss="full_softmax", embedding_dim=128,
+            sequence_length=64, use_text=True, id_dropout=0.0, history_pooling="none",
+            temperature=0.2, loss="full_softmax", embedding_dim=128, fuse_text=False,
+            text_loss_weight=1.0, cold_neighbors=50, cold_neighbor_temperature=0.1,
         ),
         train=_VIDEO_SCHEDULE,
         eval=EvalConfig(ks=(5, 10, 20), monitor="ndcg@10"),
