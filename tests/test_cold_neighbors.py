@@ -71,6 +71,21 @@ def test_new_item_vectors_use_the_same_neighbours_and_only_known_donors():
     np.testing.assert_allclose(mlp.new_item_vectors(texts).numpy(), mlp.text_only_vectors(texts).numpy())
 
 
+def test_placement_under_mixed_precision_matches_float32():
+    plain = _tower()(tf.range(6)).numpy()
+    tf.keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        tower = _tower()
+        mixed = tower(tf.range(6)).numpy()
+        new = tower.new_item_vectors(TABLE[~KNOWN]).numpy()
+    finally:
+        tf.keras.mixed_precision.set_global_policy("float32")
+    assert mixed.dtype == np.float32 and np.all(np.isfinite(mixed)), mixed
+    # Same neighbours and weights; only the float16 id and MLP arithmetic differs.
+    np.testing.assert_allclose(mixed, plain, atol=5e-3)
+    np.testing.assert_allclose(new, mixed[~KNOWN], atol=1e-5)
+
+
 def test_without_fusion_known_items_are_their_ids_and_only_unknown_ones_use_text():
     tower = _tower(fuse_text=False, cold_neighbors=0)
     vectors = tower(tf.range(6)).numpy()
@@ -85,8 +100,8 @@ def test_without_fusion_known_items_are_their_ids_and_only_unknown_ones_use_text
 
 @pytest.mark.parametrize("overrides,pattern", [
     (dict(fuse_text=False, id_dropout=0.3), "id_dropout must be 0"),
-    (dict(text_dim=None), "need both item ids and text"),
-    (dict(use_item_ids=False), "need both item ids and text"),
+    (dict(text_dim=None), "needs both item ids and text"),
+    (dict(use_item_ids=False), "needs both item ids and text"),
     (dict(cold_neighbors=-1), "cold_neighbors must be >= 0"),
     (dict(cold_neighbor_temperature=0.0), "cold_neighbor_temperature > 0"),
 ])
@@ -127,14 +142,24 @@ def test_model_loss_uses_ids_alone_plus_the_text_loss_and_scores_place_cold_item
 
 @pytest.mark.parametrize("overrides,pattern", [
     (dict(fuse_text=False), "set id_dropout: 0"),
-    (dict(fuse_text=False, id_dropout=0.0), "text_loss_weight > 0 or cold_neighbors > 0"),
+    (dict(fuse_text=False, id_dropout=0.0, cold_neighbors=20), "set text_loss_weight > 0"),
     (dict(cold_neighbors=-2), "cold_neighbors must be >= 0"),
     (dict(cold_neighbors=5, cold_neighbor_temperature=0), "cold_neighbor_temperature > 0"),
 ])
 def test_model_config_explains_each_bad_combination(overrides, pattern):
     with pytest.raises(ValueError, match=pattern):
         ModelConfig(**overrides)
-    assert ModelConfig(fuse_text=False, id_dropout=0.0, cold_neighbors=20).cold_neighbors == 20
+    assert ModelConfig(fuse_text=False, id_dropout=0.0, text_loss_weight=1.0, cold_neighbors=20).cold_neighbors == 20
+
+
+def test_impression_recipes_refuse_what_their_runner_does_not_train():
+    from tfllmrec.recipes import get_recipe, with_overrides
+    from tfllmrec.errors import ConfigError
+
+    for extra in (["model.cold_neighbors=10"], ["model.fuse_text=false", "model.id_dropout=0",
+                                                 "model.text_loss_weight=1"]):
+        with pytest.raises(ConfigError, match="not supported with data.split=impressions"):
+            with_overrides(get_recipe("news"), extra)
 
 
 def test_text_options_are_ignored_without_text_so_one_override_gives_the_id_only_model():
@@ -232,3 +257,31 @@ def test_added_items_and_the_export_place_new_items_alike(neighbour_run, tmp_pat
     # Search still compares text with text: the new item's own words find it first.
     top = module.recommend_by_text(tf.constant([text]), tf.constant(1))
     assert top["item_ids"].numpy()[0][0].decode() == "new-hose"
+
+
+def test_a_run_written_before_these_options_keeps_its_meaning(neighbour_run, tmp_path):
+    """A run folder's config.yaml lacking the new keys loads with their defaults (what the
+    code that wrote it did), not with the registered recipe's current values."""
+    import shutil
+
+    import yaml
+
+    from tfllmrec.errors import ConfigError
+    from tfllmrec.recipes import get_recipe
+    from tfllmrec.recipes.trained_run import TrainedRun
+
+    old = tmp_path / "old_run"
+    shutil.copytree(neighbour_run[0], old)
+    config = yaml.safe_load((old / "config.yaml").read_text())
+    for key in ("fuse_text", "cold_neighbors", "cold_neighbor_temperature"):
+        del config["model"][key]
+    config["model"]["text_loss_weight"] = 0.0
+    (old / "config.yaml").write_text(yaml.safe_dump(config))
+    # Laid over today's video recipe, that file would not even be valid.
+    with pytest.raises(ConfigError, match="fuse_text=false"):
+        get_recipe(str(old / "config.yaml"))
+    run = TrainedRun(old)
+    assert (run.config.model.fuse_text, run.config.model.cold_neighbors) == (True, 0)
+    assert run.model.item_tower.fuse_text is True and run.model.item_tower.cold_neighbors == 0
+    # Its checkpoint loads into that model and ranks: every catalogue item gets a finite score.
+    assert len(run.recommend_for_user(str(run.user_ids[0]), k=5)) == 5

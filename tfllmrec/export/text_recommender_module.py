@@ -50,6 +50,9 @@ class TextRecommenderModule(RecommenderModule):
         if neighbors is not None:
             texts, vectors, k, temperature = neighbors
             texts = np.asarray(texts, np.float32)
+            if not len(texts) or len(texts) != len(vectors):
+                raise ValueError(f"neighbors needs as many donor texts as donor vectors, at least one; "
+                                 f"got {len(texts)} and {len(vectors)}.")
             texts = texts / np.maximum(np.linalg.norm(texts, axis=1, keepdims=True), 1e-12)
             self.neighbor_texts = tf.Variable(texts, trainable=False, name="neighbor_texts")
             self.neighbor_vectors = tf.Variable(np.asarray(vectors, np.float32), trainable=False,
@@ -89,9 +92,9 @@ class TextRecommenderModule(RecommenderModule):
         scores = tf.matmul(self._text_vectors(query), self.search_vectors, transpose_b=True)
         return self._top_k(scores, k)
 
-    def _placed(self, embeddings, text_vectors):
+    def _placed(self, embeddings):
         if self.neighbors is None:
-            return text_vectors
+            return self._mlp(embeddings)
         k, temperature = self.neighbors
         x = tf.math.l2_normalize(embeddings, -1)
         top = tf.math.top_k(tf.matmul(x, self.neighbor_texts, transpose_b=True), k=k)
@@ -102,7 +105,7 @@ class TextRecommenderModule(RecommenderModule):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="item_text")])
     def encode_items(self, item_text):
         embeddings = self.encoder(item_text, training=False)
-        return {"embedding": self._placed(embeddings, self._mlp(embeddings))}
+        return {"embedding": self._placed(embeddings)}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def encode_text(self, text):

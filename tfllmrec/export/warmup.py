@@ -17,7 +17,7 @@ def write_warmup_requests(saved_model_dir, model_name, requests):
             are anything `tf.make_tensor_proto` takes.
 
     Example:
-    >>> write_warmup_requests("saved_models/video/1", "video",
+    >>> write_warmup_requests("saved_models/video/2", "video",
     ...                       [("serving_default", {"user_id": ["196"], "k": 10})])
     """
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2

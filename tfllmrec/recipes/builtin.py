@@ -28,7 +28,8 @@ VIDEO = register_recipe(
         # Chosen on split seeds 1, 2020, 3 and 11 (zoo/video/README.md): text inside
         # warm movies' vectors, or pulling users towards films that read alike, lost
         # to the ID-only model by up to 0.05 NDCG@10, so known movies are their ids;
-        # a new movie sits among its 50 nearest by text (5.1-9.8x ID-only's guess).
+        # a new movie sits among its 50 nearest by text (mean cold-start Recall@10
+        # 0.335 over those seeds, against 0.317 placed by the text MLP).
         model=ModelConfig(
             sequence_length=64, use_text=True, id_dropout=0.0, history_pooling="none",
             temperature=0.2, loss="full_softmax", embedding_dim=128, fuse_text=False,

@@ -48,12 +48,12 @@ class ModelConfig:
         The text options (`text_*`, `fuse_text`, `cold_neighbors*`) are
         ignored without text (`use_text: false`), so one override turns a
         recipe into its ID-only version; `fuse_text` and `cold_neighbors*`
-        also need item ids.
+        are also ignored without item ids (every item is then its text).
         fuse_text: bool. Known items' vectors add the text MLP to their
             ids. False: ids alone (as the ID-only model), and text only
-            places items without a trained id; then set `id_dropout: 0`
-            and train the text path by `text_loss_weight` or use
-            `cold_neighbors`.
+            places items without a trained id and free-text queries; then
+            set `id_dropout: 0` and `text_loss_weight` > 0 (that loss trains
+            the text MLP without moving the users).
         cold_neighbors: int. Place items without a trained id (held-out
             cold-start items, items added after training) at the
             similarity-weighted mean vector of their k nearest trained items
@@ -130,8 +130,9 @@ class ModelConfig:
             if self.id_dropout:
                 raise ValueError("fuse_text=false keeps text out of known items' vectors, so there is "
                                  "nothing to fall back on when an id is dropped: set id_dropout: 0.")
-            if not (self.text_loss_weight or self.cold_neighbors):
-                raise ValueError("fuse_text=false trains no text path by itself: set text_loss_weight > 0 "
-                                 "or cold_neighbors > 0, or new items would get an untrained text MLP.")
+            if not self.text_loss_weight:
+                raise ValueError("fuse_text=false trains the text MLP only through the text loss (it "
+                                 "places free-text queries, and new items without cold_neighbors): "
+                                 "set text_loss_weight > 0, e.g. 1.")
         if self.embedding_dim < 1 or self.max_history < 0 or self.sequence_length < 2:
             raise ValueError("embedding_dim and sequence_length must be positive, max_history >= 0.")

@@ -49,6 +49,11 @@ class RecipeConfig:
         if self.data.split == "impressions" and (self.model.period_days or self.baseline_model.period_days):
             raise ValueError("model.period_days and baseline_model.period_days must be 0 with "
                              "data.split=impressions: the news runner has no time periods yet.")
+        if self.data.split == "impressions" and any(
+                m.hybrid and (m.cold_neighbors or not m.fuse_text) for m in (self.model, self.baseline_model)):
+            raise ValueError("model.fuse_text=false and model.cold_neighbors are not supported with "
+                             "data.split=impressions yet (the news runner trains no text loss): use "
+                             "model.fuse_text=true and model.cold_neighbors=0.")
         if self.data.split != "impressions" and (self.model.ctr_prior_weight or
                                                  self.baseline_model.ctr_prior_weight):
             raise ValueError("model.ctr_prior_weight needs impressions (data.split=impressions): "

@@ -48,5 +48,16 @@ def get_recipe(name_or_path):
     )
 
 
+def run_config(path):
+    """The config a run folder recorded (its `config.yaml`), as the run used it.
+
+    Unlike `get_recipe`, keys missing from the file (options added to tfllmrec
+    after the run) take their dataclass defaults, which keep the behaviour of
+    the code that wrote it, not the registered recipe's current values: an old
+    `video` run must not pick up options its model was never trained with.
+    """
+    return merge_yaml(RecipeConfig(), Path(path))
+
+
 def _load_builtin():
     from tfllmrec.recipes import builtin  # noqa: F401  (registers on import)

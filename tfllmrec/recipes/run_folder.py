@@ -11,7 +11,7 @@ import tensorflow as tf
 from tfllmrec.errors import ConfigError
 from tfllmrec.files import write_atomic
 from tfllmrec.recipes.config_tree import to_yaml
-from tfllmrec.recipes.registry import get_recipe
+from tfllmrec.recipes.registry import run_config
 
 
 def prepare_output(out, config, overwrite):
@@ -45,9 +45,10 @@ def prepare_output(out, config, overwrite):
 
 def _same_config(path, config):
     """`path` holds `config`: compared parsed, so a field that a later
-    tfllmrec added (at its default) does not stop an older run resuming."""
+    tfllmrec added (at its default) does not stop an older run resuming,
+    while one whose recipe value differs from that default does."""
     try:
-        return get_recipe(str(path)) == config
+        return run_config(path) == config
     except ConfigError:
         return False
 

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfllmrec.errors import ConfigError, RunFolderError, TfllmrecError
-from tfllmrec.recipes.registry import get_recipe
+from tfllmrec.recipes.registry import run_config
 
 # What a damaged checkpoint raises while it is read: TF's own errors (bad
 # magic number, checksum mismatch, missing shard), IndexError ("Read less
@@ -49,7 +49,7 @@ class TrainedRun:
                     "--overwrite to retrain from scratch), or restore the folder from "
                     "a backup."
                 )
-        self.config = get_recipe(str(self.run_dir / "config.yaml"))
+        self.config = run_config(self.run_dir / "config.yaml")
         vocab = self._read_json("vocab.json")
         try:
             self.user_ids = np.asarray(vocab["user_ids"], dtype=str)

@@ -38,6 +38,9 @@ class ItemTower(tf.keras.layers.Layer):
             mean of the vectors of the `cold_neighbors` known items whose
             text embeddings are nearest (cosine): a new film sits where the
             films described most like it sit. 0: the text MLP places them.
+            Each inference call compares every item without an id with the
+            whole catalogue (`[unknown, num_items]` similarities), which
+            suits catalogues up to about 100k items.
         cold_neighbor_temperature: float. Softmax temperature over those
             cosine similarities (lower: the nearest weigh more).
 
@@ -68,7 +71,7 @@ class ItemTower(tf.keras.layers.Layer):
         if not use_item_ids and not text_dim:
             raise ValueError("ItemTower needs item ids, text, or both.")
         if (cold_neighbors or not fuse_text) and not (use_item_ids and text_dim):
-            raise ValueError("fuse_text=False and cold_neighbors > 0 need both item ids and text.")
+            raise ValueError("fuse_text=False or cold_neighbors > 0 needs both item ids and text.")
         if cold_neighbors < 0 or cold_neighbor_temperature <= 0:
             raise ValueError("cold_neighbors must be >= 0 and cold_neighbor_temperature > 0.")
         if not fuse_text and id_dropout:
@@ -94,15 +97,17 @@ class ItemTower(tf.keras.layers.Layer):
             self.ids = tf.keras.layers.Embedding(
                 self.num_items, self.embedding_dim, embeddings_initializer=init, name="item_ids"
             )
+            # Kept float32 under mixed precision (autocast=False): a mask and
+            # the cosines that pick neighbours must not round to float16.
             self.known = self.add_weight(
                 name="known_items", shape=[self.num_items], trainable=False,
-                initializer="ones",
+                initializer="ones", autocast=False,
             )
         self.text_mlp = None
         if self.text_dim:
             self.text_table = self.add_weight(
                 name="text_table", shape=[self.num_items, self.text_dim], trainable=False,
-                initializer="zeros",
+                initializer="zeros", autocast=False,
             )
             sizes = [(self.text_hidden_dim, "gelu")] if self.text_hidden_dim else []
             layers = []
@@ -142,11 +147,14 @@ class ItemTower(tf.keras.layers.Layer):
         """
         if not self.cold_neighbors:
             return self.text_only_vectors(text_embeddings)
-        text_embeddings = tf.convert_to_tensor(text_embeddings, self.text_table.dtype)
+        tf.debugging.assert_positive(
+            tf.reduce_sum(self.known),
+            message="cold_neighbors needs items with trained ids (set_known_items marks none).")
+        text_embeddings = tf.cast(text_embeddings, tf.float32)
         similarity = tf.matmul(tf.math.l2_normalize(text_embeddings, -1),
                                tf.math.l2_normalize(self.text_table, -1), transpose_b=True)
         # Only items with a trained id are donors.
-        similarity -= 1e9 * (1.0 - self.known)
+        similarity = tf.where(self.known[None, :] > 0.5, similarity, -np.inf)
         top = tf.math.top_k(similarity, k=min(self.cold_neighbors, self.num_items))
         weights = tf.nn.softmax(top.values / self.cold_neighbor_temperature, -1)
         donors = self._normalized(tf.reshape(top.indices, [-1]))
