@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfllmrec.export.recommender_module import DEFAULT_K, RecommenderModule
+from tfllmrec.towers.item_tower import neighbour_mean
 
 
 class TextRecommenderModule(RecommenderModule):
@@ -53,7 +54,6 @@ class TextRecommenderModule(RecommenderModule):
             if not len(texts) or len(texts) != len(vectors):
                 raise ValueError(f"neighbors needs as many donor texts as donor vectors, at least one; "
                                  f"got {len(texts)} and {len(vectors)}.")
-            texts = texts / np.maximum(np.linalg.norm(texts, axis=1, keepdims=True), 1e-12)
             self.neighbor_texts = tf.Variable(texts, trainable=False, name="neighbor_texts")
             self.neighbor_vectors = tf.Variable(np.asarray(vectors, np.float32), trainable=False,
                                                 name="neighbor_vectors")
@@ -96,10 +96,8 @@ class TextRecommenderModule(RecommenderModule):
         if self.neighbors is None:
             return self._mlp(embeddings)
         k, temperature = self.neighbors
-        x = tf.math.l2_normalize(embeddings, -1)
-        top = tf.math.top_k(tf.matmul(x, self.neighbor_texts, transpose_b=True), k=k)
-        weights = tf.nn.softmax(top.values / temperature, -1)
-        vectors = tf.reduce_sum(tf.gather(self.neighbor_vectors, top.indices) * weights[..., None], 1)
+        vectors = neighbour_mean(embeddings, self.neighbor_texts,
+                                 lambda indices: tf.gather(self.neighbor_vectors, indices), k, temperature)
         return tf.math.l2_normalize(vectors, -1)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="item_text")])

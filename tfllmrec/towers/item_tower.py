@@ -4,6 +4,36 @@ import numpy as np
 import tensorflow as tf
 
 
+def neighbour_mean(embeddings, keys, vectors_of, k, temperature, donors=None):
+    """Softmax(cosine / temperature)-weighted mean of the vectors of each
+    embedding's k nearest keys: `[n, dim]`, not normalised.
+
+    The one definition of neighbour placement, shared by `ItemTower` and the
+    export (`TextRecommenderModule`), so the two cannot drift apart.
+
+    Args:
+        embeddings: float tensor `[n, text_dim]`: the texts to place.
+        keys: float tensor `[m, text_dim]`: the candidates' text embeddings.
+        vectors_of: callable from key indices `[n * k]` to their vectors
+            `[n * k, dim]`.
+        k: int. Neighbours per text (at most m).
+        temperature: float.
+        donors: float tensor `[m]` or None: 1 for keys that may be chosen.
+
+    Example:
+    >>> neighbour_mean(tf.ones([1, 2]), tf.eye(2), lambda i: tf.gather(tf.eye(2), i), 2, 0.1)
+    """
+    similarity = tf.matmul(tf.math.l2_normalize(tf.cast(embeddings, tf.float32), -1),
+                           tf.math.l2_normalize(tf.cast(keys, tf.float32), -1), transpose_b=True)
+    if donors is not None:
+        similarity = tf.where(donors[None, :] > 0.5, similarity, -np.inf)
+    top = tf.math.top_k(similarity, k=k)
+    weights = tf.nn.softmax(top.values / temperature, -1)
+    chosen = vectors_of(tf.reshape(top.indices, [-1]))
+    chosen = tf.reshape(chosen, [-1, k, tf.shape(chosen)[-1]])
+    return tf.reduce_sum(chosen * tf.cast(weights, chosen.dtype)[..., None], 1)
+
+
 class ItemTower(tf.keras.layers.Layer):
     """The candidate tower: `normalize(id_embedding + MLP(text_embedding))`.
 
@@ -150,16 +180,10 @@ class ItemTower(tf.keras.layers.Layer):
         tf.debugging.assert_positive(
             tf.reduce_sum(self.known),
             message="cold_neighbors needs items with trained ids (set_known_items marks none).")
-        text_embeddings = tf.cast(text_embeddings, tf.float32)
-        similarity = tf.matmul(tf.math.l2_normalize(text_embeddings, -1),
-                               tf.math.l2_normalize(self.text_table, -1), transpose_b=True)
         # Only items with a trained id are donors.
-        similarity = tf.where(self.known[None, :] > 0.5, similarity, -np.inf)
-        top = tf.math.top_k(similarity, k=min(self.cold_neighbors, self.num_items))
-        weights = tf.nn.softmax(top.values / self.cold_neighbor_temperature, -1)
-        donors = self._normalized(tf.reshape(top.indices, [-1]))
-        donors = tf.reshape(donors, [-1, tf.shape(top.indices)[1], self.embedding_dim])
-        vectors = tf.reduce_sum(donors * tf.cast(weights, donors.dtype)[..., None], 1)
+        vectors = neighbour_mean(text_embeddings, self.text_table, self._normalized,
+                                 min(self.cold_neighbors, self.num_items),
+                                 self.cold_neighbor_temperature, donors=self.known)
         return tf.math.l2_normalize(vectors, -1) if self.normalize else vectors
 
     def text_vectors(self, text_embeddings, training=False):
@@ -186,12 +210,14 @@ class ItemTower(tf.keras.layers.Layer):
                 draw = self.dropout_rng.uniform(tf.shape(indices))
                 keep *= tf.cast(draw >= self.id_dropout, keep.dtype)
             parts.append(ids * tf.cast(keep, ids.dtype)[:, None])
-        if self.text_mlp is not None:
-            text = self.text_vectors(tf.gather(self.text_table, indices), training=training)
-            if not self.fuse_text:
-                # Text only where there is no trained id.
-                text *= tf.cast(1.0 - tf.gather(self.known, indices), text.dtype)[:, None]
-            parts.append(text)
+        if self.text_mlp is not None and self.fuse_text:
+            parts.append(self.text_vectors(tf.gather(self.text_table, indices), training=training))
+        elif self.text_mlp is not None and not self.text_mlp.built:
+            # Built where a fused tower first runs it: the same initial values are
+            # drawn in the same order, and a checkpoint restores into it.
+            self.text_mlp.build((None, self.text_dim))
+        # Unfused, an item without a trained id is zero here (training leaves such
+        # items out of every loss); `call` places it at inference.
         return tf.add_n([tf.cast(p, self.compute_dtype) for p in parts])
 
     def _normalized(self, indices, training=False):
@@ -201,9 +227,9 @@ class ItemTower(tf.keras.layers.Layer):
 
     def call(self, indices, training=False):
         vectors = self._normalized(indices, training=training)
-        if self.cold_neighbors and not training:
+        if (self.cold_neighbors or not self.fuse_text) and not training:
             # Items without a trained id (never negatives in training) are
-            # placed among their text neighbours; the rest keep their vectors.
+            # placed by their text alone; the rest keep their vectors.
             unknown = tf.where(tf.gather(self.known, indices) < 0.5)
             placed = self.new_item_vectors(tf.gather(self.text_table, tf.gather_nd(indices, unknown)))
             vectors = tf.tensor_scatter_nd_update(vectors, unknown, placed)
