@@ -51,6 +51,19 @@ def test_same_seed_same_metrics(overrides, tmp_path):
     assert set(first["versions"]) >= {"tfllmrec", "tensorflow", "keras_hub"}
 
 
+def test_a_baseline_does_not_depend_on_the_models_trained_before_it(overrides, tmp_path):
+    """Each phase starts from its own seed: the ID-only baseline of a run is the
+    same whatever ours' configuration (here: how many epochs ours ran, which
+    used to leave the process' random state elsewhere), and so is what a
+    resumed run, which skips finished phases, gives."""
+    base = overrides + ["eval.baselines=[id_two_tower]", "baseline_train.epochs=2"]
+    short = train_recipe(with_overrides(get_recipe("video"), base + ["train.epochs=1"]), tmp_path / "a", verbose=0)
+    long = train_recipe(with_overrides(get_recipe("video"), base + ["train.epochs=3"]), tmp_path / "b", verbose=0)
+    assert short["test"] != long["test"]
+    for key, value in short["baselines"]["id_two_tower"]["test"].items():
+        assert abs(value - long["baselines"]["id_two_tower"]["test"][key]) <= 1e-6, key
+
+
 def test_sigkill_then_resume_finishes_without_redoing_epochs(overrides, tmp_path):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     killed_dir = tmp_path / "killed"

@@ -153,8 +153,12 @@ def training_scope(train_config):
     scope under its dtype policy, the previous global policy restored after.
 
     Layers take the global policy when built, and variables (model and
-    optimizer) must be created in the strategy's scope.
+    optimizer) must be created in the strategy's scope. The random seed is
+    set to `train_config.seed` on entry, so a model's initial values depend
+    on its own seed alone: not on which models were trained before it in
+    the process, nor on whether an earlier phase was resumed from disk.
     """
+    tf.keras.utils.set_random_seed(train_config.seed)
     previous = tf.keras.mixed_precision.global_policy()
     tf.keras.mixed_precision.set_global_policy(precision_policy(train_config.mixed_precision))
     try:
