@@ -228,9 +228,11 @@ def test_held_out_items_are_found_through_their_neighbours(neighbour_run):
     _, metrics = neighbour_run
     cold = metrics["cold_start"]
     # Titles name the item's group and each user likes one group, so held-out items
-    # placed among their group's known items rank first; chance is 5 of 12 items.
+    # placed among their group's known items rank first; chance is 5 of 12 items
+    # (0.42). Training seeds 1-4 and 42 gave 0.76-0.93 (the ID-only model's guess:
+    # 0.35-0.55), so the bound leaves room for seed-to-seed spread, not for chance.
     assert cold["cold_items"] == 12
-    assert cold["recall@5"] > 0.8, cold
+    assert cold["recall@5"] > 0.7, cold
 
 
 def test_added_items_and_the_export_place_new_items_alike(neighbour_run, tmp_path):
