@@ -16,7 +16,10 @@ class TrainConfig:
         weight_decay: float. Decoupled weight decay (AdamW); 0 for Adam.
         patience: int. Stop after this many epochs without a better
             validation score; 0 never stops early.
-        seed: int. Seeds TensorFlow, NumPy and Python for the run.
+        seed: int. The random seed of the models trained with this config:
+            TensorFlow, NumPy and Python are seeded with it when each one is
+            built (`training_scope`), so `train.seed` leaves the baselines
+            (`baseline_train.seed`) as they are.
         mixed_precision: bool. Compute in float16 on GPUs (bfloat16 on
             CPUs); variables, scores and losses stay float32.
         jit_compile: bool. Compile the train step with XLA.

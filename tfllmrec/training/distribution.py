@@ -157,6 +157,8 @@ def training_scope(train_config):
     set to `train_config.seed` on entry, so a model's initial values depend
     on its own seed alone: not on which models were trained before it in
     the process, nor on whether an earlier phase was resumed from disk.
+    The global random state stays seeded after the scope: two models built
+    in two scopes of one config start from the same values.
     """
     tf.keras.utils.set_random_seed(train_config.seed)
     previous = tf.keras.mixed_precision.global_policy()
