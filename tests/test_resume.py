@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -62,6 +63,19 @@ def test_a_baseline_does_not_depend_on_the_models_trained_before_it(overrides, t
     assert short["test"] != long["test"]
     for key, value in short["baselines"]["id_two_tower"]["test"].items():
         assert abs(value - long["baselines"]["id_two_tower"]["test"][key]) <= 1e-6, key
+
+    # A run stopped after ours finished: resuming trains only the baseline, in a
+    # fresh process state, and must give what the uninterrupted run gave.
+    folder = tmp_path / "b"
+    (folder / "metrics.json").unlink()
+    progress = json.loads((folder / "progress.json").read_text())
+    del progress["id_two_tower"]
+    (folder / "progress.json").write_text(json.dumps(progress))
+    shutil.rmtree(folder / "checkpoints" / "id_two_tower")
+    resumed = train_recipe(with_overrides(get_recipe("video"), base + ["train.epochs=3"]), folder, verbose=0)
+    assert resumed["test"] == long["test"]
+    for key, value in long["baselines"]["id_two_tower"]["test"].items():
+        assert abs(value - resumed["baselines"]["id_two_tower"]["test"][key]) <= 1e-6, key
 
 
 def test_sigkill_then_resume_finishes_without_redoing_epochs(overrides, tmp_path):
