@@ -20,8 +20,9 @@ def neighbour_mean(embeddings, keys, vectors_of, k, temperature, donors=None):
         temperature: float.
         donors: float tensor `[m]` or None: 1 for keys that may be chosen.
 
-    Example:
-    >>> neighbour_mean(tf.ones([1, 2]), tf.eye(2), lambda i: tf.gather(tf.eye(2), i), 2, 0.1)
+    Example (a text equally near two keys gets the mean of their vectors):
+    >>> neighbour_mean(tf.ones([1, 2]), tf.eye(2), lambda i: tf.gather(tf.eye(2), i), 2, 0.1).numpy()
+    array([[0.5, 0.5]], dtype=float32)
     """
     similarity = tf.matmul(tf.math.l2_normalize(tf.cast(embeddings, tf.float32), -1),
                            tf.math.l2_normalize(tf.cast(keys, tf.float32), -1), transpose_b=True)
