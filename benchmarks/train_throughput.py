@@ -189,7 +189,7 @@ def make_recipe_step(index, table):
     model = TwoTowerRetrieval(
         num_users=index.num_users, num_items=index.num_items, embedding_dim=128,
         text_dim=table.shape[1], text_hidden_dim=256, id_dropout=0.3, temperature=0.2,
-        retrieval_loss="full_softmax",
+        loss="full_softmax",
     )
     model.set_training_data(index.item_counts(), index.per_user("train"), table)
     model.compute_loss({"user": tf.constant([0]), "item": tf.constant([0])})
@@ -220,7 +220,7 @@ def main(argv=None):
     from tfllmrec.data import load_movielens_100k, random_split
     from tfllmrec.encoders import TextEncoder
     from tfllmrec.evaluation import RankingEvaluator
-    from tfllmrec.training import IndexedSplit
+    from tfllmrec.tasks import IndexedSplit
 
     tf.get_logger().setLevel("ERROR")  # one tf.function per variant reads as "retracing"
     preset = "tiny-random" if args.smoke else "all-minilm-l6-v2"

@@ -99,7 +99,7 @@ def tiny_recipe_overrides(folder, epochs=2):
 def tiny_run(tmp_path_factory):
     """A finished run of the video recipe on the tiny dataset (no baselines, no cold start)."""
     from tfllmrec.recipes import get_recipe, with_overrides
-    from tfllmrec.recipes.run import train_recipe
+    from tfllmrec.recipes.pipeline import train_recipe
 
     folder = write_tiny_dataset(tmp_path_factory.mktemp("tiny_data"))
     overrides = tiny_recipe_overrides(folder, epochs=3) + [

@@ -114,8 +114,8 @@ def test_tower_rejects_settings_that_cannot_place_items(overrides, pattern):
 
 def test_model_loss_uses_ids_alone_plus_the_text_loss_and_scores_place_cold_items():
     tf.keras.utils.set_random_seed(1)
-    model = TwoTowerRetrieval(num_users=3, num_items=6, embedding_dim=4, text_dim=3, text_hidden_dim=5,
-                              temperature=0.5, retrieval_loss="full_softmax", fuse_text=False,
+    model = TwoTowerRetrieval(num_users=3, num_items=6, embedding_dim=4, text_dim=3, text_hidden_dim=5, id_dropout=0.0,
+                              temperature=0.5, loss="full_softmax", fuse_text=False,
                               text_loss_weight=0.5, cold_neighbors=2, cold_neighbor_temperature=0.5)
     model.set_training_data(KNOWN.astype(int) * 3, [[0], [1, 2], [3]], TABLE)
     users, items = tf.constant([0, 1, 2]), tf.constant([0, 2, 3])
@@ -164,15 +164,15 @@ def test_impression_recipes_refuse_what_their_runner_does_not_train():
 
 def test_text_options_are_ignored_without_text_so_one_override_gives_the_id_only_model():
     from tfllmrec.recipes import get_recipe, with_overrides
-    from tfllmrec.recipes.run import build_model
+    from tfllmrec.tasks import build_two_tower
 
     recipe = with_overrides(get_recipe("video"), NEIGHBOUR_SETTINGS[:3] + ["model.cold_neighbors=50"])
     config = with_overrides(recipe, ["model.use_text=false"]).model
     assert (config.fuse_text, config.cold_neighbors, config.text_loss_weight) == (False, 50, 1.0)
-    model = build_model(config, num_users=3, num_items=4)
+    model = build_two_tower(config, num_users=3, num_items=4)
     assert model.text_dim is None and model.text_loss_weight == 0.0
     assert model.fuse_text is True and model.cold_neighbors == 0
-    text_only = build_model(dataclasses.replace(config, use_text=True, use_item_ids=False, use_user_ids=True),
+    text_only = build_two_tower(dataclasses.replace(config, use_text=True, use_item_ids=False, use_user_ids=True),
                             num_users=3, num_items=4, text_dim=6)
     assert text_only.cold_neighbors == 0 and text_only.item_tower.fuse_text is True
 
@@ -180,7 +180,7 @@ def test_text_options_are_ignored_without_text_so_one_override_gives_the_id_only
 def test_unfused_text_loss_trains_the_text_path_and_leaves_users_alone():
     tf.keras.utils.set_random_seed(2)
     model = TwoTowerRetrieval(num_users=3, num_items=6, embedding_dim=4, text_dim=3, text_hidden_dim=5,
-                              retrieval_loss="full_softmax", id_dropout=0.0, fuse_text=False,
+                              loss="full_softmax", id_dropout=0.0, fuse_text=False,
                               text_loss_weight=1.0)
     model.set_training_data(np.ones(6), [[0], [1], [2]], TABLE)
     users, items = tf.constant([0, 1, 2]), tf.constant([0, 2, 3])
@@ -212,7 +212,7 @@ def neighbour_run(tmp_path_factory):
     """The video recipe on the tiny dataset with 20% of items held out, placed by neighbours."""
     from conftest import tiny_recipe_overrides, write_tiny_dataset
     from tfllmrec.recipes import get_recipe, with_overrides
-    from tfllmrec.recipes.run import train_recipe
+    from tfllmrec.recipes.pipeline import train_recipe
 
     folder = write_tiny_dataset(tmp_path_factory.mktemp("tiny_data"))
     overrides = tiny_recipe_overrides(folder, epochs=4) + NEIGHBOUR_SETTINGS + [

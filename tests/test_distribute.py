@@ -32,7 +32,7 @@ def test_mirrored_strategy_mirrors_bert_and_trains(tiny_encoder):
 def test_recipe_training_under_mirrored_strategy_matches_one_device(tmp_path):
     from conftest import tiny_recipe_overrides, write_tiny_dataset
     from tfllmrec.recipes import get_recipe, with_overrides
-    from tfllmrec.recipes.run import train_recipe
+    from tfllmrec.recipes.pipeline import train_recipe
     from tfllmrec.training.distribution import make_strategy
 
     assert make_strategy("mirrored").num_replicas_in_sync == 2  # conftest's two logical CPUs
@@ -48,3 +48,21 @@ def test_recipe_training_under_mirrored_strategy_matches_one_device(tmp_path):
     # summing half-batches follow the single-device curve.
     np.testing.assert_allclose(two["training"]["loss_history"], one["training"]["loss_history"], rtol=1e-4)
     assert abs(two["test"]["ndcg@10"] - one["test"]["ndcg@10"]) < 1e-3
+
+
+def test_news_training_under_mirrored_strategy_matches_one_device(tmp_path):
+    """The impression loss averages over the global batch, whose halves may differ by one example."""
+    from test_impression_run import overrides as news_overrides
+    from test_impression_run import write_tiny_news
+    from tfllmrec.recipes import get_recipe, with_overrides
+    from tfllmrec.recipes.pipeline import train_recipe
+
+    folder = write_tiny_news(tmp_path / "nemig" / "en")
+    # 132 training clicks in batches of 27 and 26: every batch splits unevenly or evenly across two CPUs.
+    overrides = news_overrides(folder, epochs=3) + ["eval.baselines=[]", "train.patience=0", "train.batch_size=27"]
+    one = train_recipe(with_overrides(get_recipe("news"), overrides), tmp_path / "one", verbose=0)
+    two = train_recipe(with_overrides(get_recipe("news"), overrides + ["train.strategy=mirrored"]),
+                       tmp_path / "two", verbose=0)
+    np.testing.assert_allclose(two["training"]["loss_history"], one["training"]["loss_history"], rtol=1e-4)
+    assert two["training"]["loss_history"][-1] < two["training"]["loss_history"][0]
+    assert abs(two["test"]["auc"] - one["test"]["auc"]) < 1e-3

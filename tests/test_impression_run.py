@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import tfllmrec.recipes.builtin_news  # noqa: F401  (registers `news`)
 from conftest import REPO
 from tfllmrec.recipes import get_recipe, to_yaml, with_overrides
-from tfllmrec.recipes.impression_run import evaluate_trained_run, summary_lines, train_impression_recipe
+from tfllmrec.recipes.pipeline import train_recipe
+from tfllmrec.tasks import ImpressionTask, task_for
 
 TOPICS = ["football match goal", "election vote senate", "recipe kitchen bake", "stock market shares"]
 
@@ -54,7 +54,7 @@ def news_run(tmp_path_factory):
     folder = write_tiny_news(tmp_path_factory.mktemp("nemig") / "en")
     config = with_overrides(get_recipe("news"), overrides(folder))
     out = tmp_path_factory.mktemp("runs") / "news"
-    return config, out, train_impression_recipe(config, out, verbose=0)
+    return config, out, train_recipe(config, out, verbose=0)
 
 
 def test_metrics_have_mind_keys_baselines_and_split(news_run):
@@ -70,21 +70,26 @@ def test_metrics_have_mind_keys_baselines_and_split(news_run):
     assert json.loads((out / "metrics.json").read_text())["test"] == metrics["test"]
     assert metrics["training"]["best_epoch"] >= 1 and metrics["valid"] == metrics["training"]["valid"]
     assert metrics["baselines"]["nrms"]["settings"]["num_heads"] >= 1
-    assert summary_lines(metrics)[0].split()[:3] == ["model", "AUC", "MRR"]
+    lines = ImpressionTask.summary_lines(metrics, config.eval.ks)
+    assert lines[0].split() == ["model", "AUC", "MRR", "NDCG@5", "NDCG@10"]
+    assert [line.split()[0] for line in lines[1:]] == ["ours", "popularity", "ctr", "id_two_tower", "nrms"]
+    assert float(lines[1].split()[1]) == pytest.approx(metrics["test"]["auc"], abs=5e-5)
 
 
 def test_history_text_is_learned(news_run):
-    from tfllmrec.recipes.impression_run import prepare
-    from tfllmrec.recipes.impression_training import TwoTowerScorer
     from tfllmrec.recipes.trained_run import TrainedRun
+    from tfllmrec.tasks.task import query_vectors
 
     config, out, metrics = news_run
-    _, data, _ = prepare(config)
+    task = task_for(config)
+    task.prepare()
+    data = task.data
     run = TrainedRun(out)
     run.model.user_tower.set_history(data.histories)  # as in training
     # The towers alone, without the click-through-rate prior: topic words in the
     # text tell the click apart (chance is 0.5).
-    towers = data.evaluate("test", *TwoTowerScorer(run.model).vectors(data.num_users), config.eval.ks)
+    towers = data.evaluate("test", query_vectors(run.model, data.num_users), run.model.candidates().numpy(),
+                           config.eval.ks)
     assert towers["auc"] > 0.75
     assert metrics["test"]["auc"] > metrics["baselines"]["popularity"]["test"]["auc"]
 
@@ -92,13 +97,13 @@ def test_history_text_is_learned(news_run):
 def test_unfinished_run_resumes_without_retraining_finished_phases(news_run, tmp_path):
     config, out, metrics = news_run
     progress = json.loads((out / "progress.json").read_text())
-    assert set(progress) == {"main", "id_two_tower", "nrms"}
+    assert set(progress) == {"main", "popularity", "ctr", "id_two_tower", "nrms"}
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
     (copy / "metrics.json").unlink()
     del progress["nrms"]
     (copy / "progress.json").write_text(json.dumps(progress))
-    again = train_impression_recipe(config, copy, verbose=0)
+    again = train_recipe(config, copy, verbose=0)
     assert again["test"] == metrics["test"]  # `main` was not retrained
     nrms, before = again["baselines"]["nrms"], metrics["baselines"]["nrms"]
     assert nrms["training"]["epochs_run"] == before["training"]["epochs_run"]
@@ -120,7 +125,7 @@ def test_trained_run_recommends_evaluates_and_exports(news_run, tmp_path):
     scores = run.model.score(tf.constant([run.user_index("U0")])).numpy()[0]
     topic = np.array([t.startswith(TOPICS[0]) for t in run.item_texts])
     assert scores[topic].mean() > scores[~topic].mean()  # U0 reads topic 0
-    again = evaluate_trained_run(run)
+    again = run.evaluate()
     assert again["auc"] == pytest.approx(metrics["test"]["auc"], abs=1e-6)
     path = export_run(out, tmp_path / "saved" / "news", retrieval_only=True)
     assert (tmp_path / "saved" / "news" / "1" / "saved_model.pb").is_file() and path.endswith("1")
@@ -132,7 +137,7 @@ def _train_click_rates(config, strength):
     from collections import Counter
 
     from tfllmrec.data import impression_split
-    from tfllmrec.recipes.datasets import load_dataset
+    from tfllmrec.data import load_dataset
 
     dataset = load_dataset(config.data)
     train = impression_split(dataset, config.data.ratios, config.data.split_seed,

@@ -131,7 +131,7 @@ def test_two_local_workers_train_the_tiny_recipe_in_sync(tmp_path):
         np.testing.assert_allclose(readers[1].get_tensor(name), readers[0].get_tensor(name), atol=1e-6)
 
     # batch_size is global: two workers sharing each batch follow the one-device curve.
-    from tfllmrec.recipes.run import train_recipe
+    from tfllmrec.recipes.pipeline import train_recipe
 
     one = train_recipe(with_overrides(get_recipe("video"), overrides), tmp_path / "one", verbose=0)
     np.testing.assert_allclose(losses, one["training"]["loss_history"], rtol=1e-4)

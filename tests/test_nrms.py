@@ -4,7 +4,18 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from testing import TINY_HISTORIES, TINY_IMPRESSIONS, TINY_NRMS, TINY_TEXT, TINY_USERS, TestCase
 from tfllmrec.models import NRMS
+
+
+class NRMSTest(TestCase):
+    def test_model(self):
+        def scores(model):
+            users = tf.range(TINY_USERS, dtype=tf.int32)
+            return tf.matmul(model.query(users), model.candidates(), transpose_b=True)
+
+        self.run_model_test(NRMS, TINY_NRMS, TINY_IMPRESSIONS, scores,
+                            prepare=lambda model: model.set_data(TINY_TEXT, TINY_HISTORIES))
 
 
 def _model(**options):
@@ -19,22 +30,22 @@ def test_scores_shapes_history_truncation_and_empty_history():
     model = _model()
     scores = model({"user": tf.constant([0, 1, 2]), "items": tf.constant([[3, 4], [0, 1], [2, 5]])})
     assert scores.shape == (3, 2)
-    assert model.history.numpy()[1].tolist() == [3, 4, 5, 1]  # the 4 most recent
-    assert model.history.numpy()[2].tolist() == [-1, -1, -1, -1]
-    users = model.user_vectors(tf.constant([2])).numpy()
+    assert model.histories.numpy()[1].tolist() == [3, 4, 5, 1]  # the 4 most recent
+    assert model.histories.numpy()[2].tolist() == [-1, -1, -1, -1]
+    users = model.query(tf.constant([2])).numpy()
     assert np.all(users == 0) and np.all(scores.numpy()[2] == 0)  # no history: no preference
     assert np.all(np.isfinite(scores.numpy()))
 
 
 def test_padding_does_not_change_a_user_vector():
     short = _model()
-    a = short.user_vectors(tf.constant([0, 1])).numpy()
+    a = short.query(tf.constant([0, 1])).numpy()
     long = NRMS.from_config(dict(short.get_config(), max_history=7))
     long({"user": tf.constant([0]), "items": tf.constant([[0]])})
     for name in ("news_projection", "self_attention", "pooling"):
         getattr(long, name).set_weights(getattr(short, name).get_weights())
     long.set_data(short.text_table.numpy(), [[0, 1], [2, 3, 4, 5, 1], []])
-    b = long.user_vectors(tf.constant([0, 1])).numpy()
+    b = long.query(tf.constant([0, 1])).numpy()
     np.testing.assert_allclose(a[0], b[0], atol=1e-5)  # same 2 clicks, more padding
 
 

@@ -8,8 +8,9 @@ from conftest import tiny_recipe_overrides, write_tiny_dataset
 from tfllmrec.data import Dataset, leave_one_out
 from tfllmrec.errors import ConfigError
 from tfllmrec.recipes import get_recipe, with_overrides
-from tfllmrec.recipes import run as run_module
-from tfllmrec.recipes.datasets import load_dataset
+from tfllmrec.recipes.pipeline import train_recipe
+from tfllmrec.tasks import retrieval as retrieval_task
+from tfllmrec.data import load_dataset
 
 
 def _with_shipped_protocol(dataset, num_negatives=5):
@@ -30,8 +31,8 @@ def test_predefined_split_reports_sampled_metrics_for_ours_and_baselines(tmp_pat
     config = with_overrides(get_recipe("ecommerce"), tiny_recipe_overrides(folder) + [
         "data.cold_start_fraction=0", "data.split=predefined"])
     dataset = _with_shipped_protocol(load_dataset(config.data))
-    monkeypatch.setattr(run_module, "load_dataset", lambda data: dataset)
-    metrics = run_module.train_recipe(config, tmp_path / "run", verbose=0)
+    monkeypatch.setattr(retrieval_task, "load_dataset", lambda data: dataset)
+    metrics = train_recipe(config, tmp_path / "run", verbose=0)
     users = dataset.interactions.frame["user_id"].nunique()
     for part in (metrics, metrics["baselines"]["id_two_tower"], metrics["baselines"]["popularity"]):
         sampled = part["test_sampled"]
@@ -47,4 +48,4 @@ def test_predefined_split_without_a_shipped_split_says_how_to_fix(tmp_path):
     folder = write_tiny_dataset(tmp_path)
     config = with_overrides(get_recipe("video"), tiny_recipe_overrides(folder) + ["data.split=predefined"])
     with pytest.raises(ConfigError, match="ships no split of its own.*leave_one_out"):
-        run_module.train_recipe(config, tmp_path / "run", verbose=0)
+        train_recipe(config, tmp_path / "run", verbose=0)

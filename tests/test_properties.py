@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from tfllmrec.data import Interactions, Items, cold_start_split, leave_one_out, random_split
 from tfllmrec.errors import DataError
 from tfllmrec.evaluation import RankingEvaluator
-from tfllmrec.training import IndexedSplit
+from tfllmrec.tasks import IndexedSplit
 
 SETTINGS = settings(max_examples=60, deadline=None)
 PARTS = ("train", "valid", "test")

@@ -1,4 +1,6 @@
-"""Training survives SIGKILL, resumes where it stopped, and reproduces exactly."""
+"""Training survives SIGKILL, resumes where it stopped, and reproduces exactly:
+retrieval (video on a tiny table) and impressions (news on a tiny NeMig folder)
+go through the same loop, so each check runs on both."""
 
 import json
 import os
@@ -10,11 +12,14 @@ import sys
 import time
 
 import pytest
+import tensorflow as tf
 
 from conftest import tiny_recipe_overrides, write_tiny_dataset
+from test_impression_run import overrides as tiny_news_overrides
+from test_impression_run import write_tiny_news
 from tfllmrec.errors import ConfigError
 from tfllmrec.recipes import get_recipe, with_overrides
-from tfllmrec.recipes.run import train_recipe
+from tfllmrec.recipes.pipeline import train_recipe
 
 EPOCHS = 12
 
@@ -27,8 +32,17 @@ def overrides(tmp_path_factory):
     ]
 
 
-def _cli(overrides, output, quiet=False):
-    args = [sys.executable, "-m", "tfllmrec", "train", "video", "--output", str(output)]
+@pytest.fixture(scope="module", params=["video", "news"])
+def recipe_case(request, overrides, tmp_path_factory):
+    """(recipe, overrides, batch size with at least 9 steps an epoch) of each task."""
+    if request.param == "video":
+        return "video", overrides, 32
+    folder = write_tiny_news(tmp_path_factory.mktemp("resume_news") / "en")
+    return "news", tiny_news_overrides(folder, epochs=EPOCHS) + ["eval.baselines=[]", "train.patience=0"], 12
+
+
+def _cli(overrides, output, quiet=False, recipe="video"):
+    args = [sys.executable, "-m", "tfllmrec", "train", recipe, "--output", str(output)]
     for item in overrides:
         args += ["--set", item]
     return args + (["--quiet"] if quiet else [])
@@ -78,10 +92,11 @@ def test_a_baseline_does_not_depend_on_the_models_trained_before_it(overrides, t
         assert abs(value - resumed["baselines"]["id_two_tower"]["test"][key]) <= 1e-6, key
 
 
-def test_sigkill_then_resume_finishes_without_redoing_epochs(overrides, tmp_path):
+def test_sigkill_then_resume_finishes_without_redoing_epochs(recipe_case, tmp_path):
+    recipe, overrides, _ = recipe_case
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     killed_dir = tmp_path / "killed"
-    child = subprocess.Popen(_cli(overrides, killed_dir, quiet=True), env=env,
+    child = subprocess.Popen(_cli(overrides, killed_dir, quiet=True, recipe=recipe), env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 300
@@ -101,15 +116,15 @@ def test_sigkill_then_resume_finishes_without_redoing_epochs(overrides, tmp_path
     assert 2 <= done_before < EPOCHS
     assert not (killed_dir / "metrics.json").exists()
 
-    resumed = subprocess.run(_cli(overrides, killed_dir), env=env, capture_output=True, text=True,
+    resumed = subprocess.run(_cli(overrides, killed_dir, recipe=recipe), env=env, capture_output=True, text=True,
                              timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    trained = [int(n) for n in re.findall(r"^epoch (\d+): validation", resumed.stdout, re.M)]
+    trained = [int(n) for n in re.findall(rf"^epoch (\d+)/{EPOCHS}: loss .*validation", resumed.stdout, re.M)]
     assert trained == list(range(done_before + 1, EPOCHS + 1)), trained
     state = _state(killed_dir)
     assert state["epochs_run"] == EPOCHS and len(state["loss_history"]) == EPOCHS
 
-    config = with_overrides(get_recipe("video"), overrides)
+    config = with_overrides(get_recipe(recipe), overrides)
     uninterrupted = train_recipe(config, tmp_path / "straight", verbose=0)
     resumed_metrics = json.loads((killed_dir / "metrics.json").read_text())
     for key, value in uninterrupted["test"].items():
@@ -148,25 +163,43 @@ def test_an_unfinished_run_written_before_a_new_config_field_still_resumes(tmp_p
     assert (tmp_path / "run" / "config.yaml").read_text() == older + "\n"  # left as it was
 
 
-def test_mid_epoch_checkpoint_resumes_exactly(overrides, tmp_path, monkeypatch):
-    from tfllmrec.training import retrieval_trainer
+def test_mid_epoch_checkpoint_resumes_exactly(recipe_case, tmp_path, monkeypatch):
+    recipe, overrides, batch_size = recipe_case
+    from tfllmrec.training import trainer
 
-    config = with_overrides(get_recipe("video"), overrides + [
-        "train.epochs=3", "train.batch_size=32", "train.checkpoint_every_steps=3",
+    config = with_overrides(get_recipe(recipe), overrides + [
+        "train.epochs=3", f"train.batch_size={batch_size}", "train.checkpoint_every_steps=3",
     ])
     straight = train_recipe(config, tmp_path / "straight", verbose=0)
-    real_write = retrieval_trainer.write_state
+    real_write = trainer.write_state
 
     def crash_mid_epoch(workdir, state):
         real_write(workdir, state)
         if state["epochs_run"] == 1 and state.get("epoch_steps") == 6:
             raise KeyboardInterrupt  # stands in for a kill after a mid-epoch checkpoint
 
-    monkeypatch.setattr(retrieval_trainer, "write_state", crash_mid_epoch)
+    monkeypatch.setattr(trainer, "write_state", crash_mid_epoch)
     with pytest.raises(KeyboardInterrupt):
         train_recipe(config, tmp_path / "crashed", verbose=0)
     assert _state(tmp_path / "crashed")["epoch_steps"] == 6
-    monkeypatch.setattr(retrieval_trainer, "write_state", real_write)
+    monkeypatch.setattr(trainer, "write_state", real_write)
     resumed = train_recipe(config, tmp_path / "crashed", verbose=0)
     for key, value in straight["test"].items():
         assert abs(value - resumed["test"][key]) <= 1e-6, key
+
+
+def test_tensorboard_logs_hold_every_epochs_loss_and_validation_metrics(recipe_case, tmp_path):
+    recipe, overrides, _ = recipe_case
+    config = with_overrides(get_recipe(recipe), overrides + ["train.epochs=3"])
+    metrics = train_recipe(config, tmp_path / "run", verbose=0)
+    scalars = {}
+    for path in (tmp_path / "run" / "checkpoints" / "main" / "logs").glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                scalars.setdefault(value.tag, {})[event.step] = float(tf.make_ndarray(value.tensor))
+    monitor = config.eval.monitor
+    history = metrics["training"]
+    assert sorted(scalars["train/loss"]) == [0, 1, 2]
+    assert [scalars["train/loss"][e] for e in range(3)] == pytest.approx(history["loss_history"], rel=1e-6)
+    assert [scalars[f"validation/{monitor}"][e] for e in range(3)] == pytest.approx(
+        [epoch[monitor] for epoch in history["valid_history"]], rel=1e-6)

@@ -14,9 +14,9 @@ from tfllmrec.data.split import Split
 from tfllmrec.errors import DataError
 from tfllmrec.recipes import get_recipe, with_overrides
 from tfllmrec.recipes.export_run import build_module, export_run
-from tfllmrec.recipes.run import train_recipe
+from tfllmrec.recipes.pipeline import train_recipe
 from tfllmrec.recipes.trained_run import TrainedRun
-from tfllmrec.training import IndexedSplit
+from tfllmrec.tasks import IndexedSplit
 
 DAY = 86_400
 T0 = 1_600_000_000

@@ -1,11 +1,36 @@
 """TwoTowerRetrieval: it learns a planted pattern, round-trips its config and weights,
 and rejects bad arguments by name."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from testing import (TINY_HISTORIES, TINY_IMPRESSIONS, TINY_INTERACTIONS, TINY_ITEMS, TINY_TEXT, TINY_TWO_TOWER,
+                     TINY_USERS, TestCase)
 from tfllmrec.models import TwoTowerRetrieval
+
+
+def _fill_tiny(model):
+    model.set_training_data(np.ones(TINY_ITEMS), TINY_HISTORIES, TINY_TEXT)
+
+
+class TwoTowerRetrievalTest(TestCase):
+    @staticmethod
+    def _scores(model):
+        return model.score(tf.range(TINY_USERS, dtype=tf.int32))
+
+    def test_full_softmax(self):
+        self.run_model_test(TwoTowerRetrieval, TINY_TWO_TOWER, TINY_INTERACTIONS, self._scores, _fill_tiny)
+
+    def test_in_batch_with_text_loss(self):
+        self.run_model_test(TwoTowerRetrieval, dict(TINY_TWO_TOWER, loss="in_batch", text_loss_weight=0.5),
+                            TINY_INTERACTIONS, self._scores, _fill_tiny)
+
+    def test_impressions(self):
+        self.run_model_test(TwoTowerRetrieval, dict(TINY_TWO_TOWER, history_pooling="text"), TINY_IMPRESSIONS,
+                            self._scores, _fill_tiny)
 
 NUM_USERS, NUM_ITEMS, CLASSES, TEXT_DIM = 30, 40, 5, 8
 POOLINGS = ("none", "ids", "shared", "ids+text")
@@ -36,7 +61,7 @@ def _model(pooling="none", loss="full_softmax", seed=0, **overrides):
     args = dict(
         num_users=NUM_USERS, num_items=NUM_ITEMS, embedding_dim=16, text_dim=TEXT_DIM,
         text_hidden_dim=16, history_pooling=pooling, max_history=10, temperature=0.1,
-        retrieval_loss=loss, use_user_ids=pooling == "none", id_dropout=0.0,
+        loss=loss, use_user_ids=pooling == "none", id_dropout=0.0,
     )
     args.update(overrides)
     model = TwoTowerRetrieval(**args)
@@ -111,7 +136,7 @@ def test_history_pooling_shapes_the_query():
 def test_history_pooling_none_has_no_history():
     model = _model("none", max_history=10)
     assert model.max_history == 0 and model.history_items is None
-    assert model.get_config()["max_history"] == 0
+    assert model.get_config()["max_history"] == 10  # the config keeps what was asked; it means nothing here
 
 
 @pytest.mark.parametrize("compiled", [False, True], ids=["plain", "compiled"])
@@ -120,7 +145,7 @@ def test_full_softmax_loss_is_the_exact_cross_entropy(compiled):
     model = _model("none", "full_softmax", temperature=0.5)
     if compiled:
         _compile(model)
-        assert model.get_config()["retrieval_loss"] == "full_softmax"
+        assert model.get_config()["loss"] == "full_softmax" and model.retrieval_loss == "full_softmax"
     users, items = tf.constant([0, 1, 2], tf.int32), tf.constant([0, 6, 2], tf.int32)
     logits = model.score(users).numpy().astype(np.float64) / 0.5
     log_softmax = logits - np.log(np.exp(logits).sum(1, keepdims=True))
@@ -143,8 +168,9 @@ def test_text_loss_adds_the_cross_entropy_against_text_only_item_vectors():
     expected = cross_entropy(model.candidates().numpy()) + 0.25 * cross_entropy(text_only)
     got = float(model.compute_loss({"user": users, "item": items}, training=True))
     np.testing.assert_allclose(got, expected, rtol=1e-5)
-    with pytest.raises(ValueError, match="text_loss_weight"):
-        TwoTowerRetrieval(num_users=2, num_items=3, text_loss_weight=1.0)
+    # Without text the text loss means nothing: one option gives the ID-only model.
+    ids_only = TwoTowerRetrieval(num_users=2, num_items=3, text_loss_weight=1.0, id_dropout=0.0)
+    assert ids_only.text_loss_weight == 0.0 and ids_only.get_config()["text_loss_weight"] == 1.0
 
 
 # ----------------------------------------------------------------------------- config
@@ -156,7 +182,7 @@ def test_config_round_trip_scores_identically(pooling, loss):
     model = _model(pooling, loss, logq_correction=False, id_dropout=0.2, temperature=0.3)
     _fit(model, epochs=1)
     config = model.get_config()
-    assert config["history_pooling"] == pooling and config["retrieval_loss"] == loss
+    assert config["history_pooling"] == pooling and config["loss"] == loss
     assert config["logq_correction"] is False and config["temperature"] == 0.3
     assert config["id_dropout"] == 0.2 and config["text_dim"] == TEXT_DIM
 
@@ -170,23 +196,28 @@ def test_config_round_trip_scores_identically(pooling, loss):
     np.testing.assert_array_equal(rebuilt.score(users).numpy(), model.score(users).numpy())
 
 
-def test_config_holds_every_argument():
-    args = dict(num_users=3, num_items=4, embedding_dim=6, use_user_ids=False,
-                use_item_ids=False, text_dim=5, text_hidden_dim=7, id_dropout=0.1,
-                history_pooling="text", max_history=9, temperature=0.7, retrieval_loss="in_batch",
-                logq_correction=False, text_loss_weight=0.5, text_dropout=0.2, num_periods=7,
-                period_days=30, item_bias=True, fuse_text=True, cold_neighbors=0,
-                cold_neighbor_temperature=0.3)
+def test_config_holds_every_argument_under_the_model_configs_names():
+    from tfllmrec.models.two_tower_retrieval import OPTIONS
+    from tfllmrec.recipes import ModelConfig
+
+    # The model's options are ModelConfig's fields, defaults included: no renaming.
+    assert OPTIONS == dataclasses.asdict(ModelConfig())
+    options = dict(OPTIONS, use_user_ids=False, use_item_ids=False, embedding_dim=6, text_hidden_dim=7,
+                   id_dropout=0.1, history_pooling="text", max_history=9, temperature=0.7, loss="in_batch",
+                   logq_correction=False, text_loss_weight=0.5, text_dropout=0.2, period_days=30,
+                   ctr_prior_weight=2.0, cold_neighbor_temperature=0.3)
+    args = dict(num_users=3, num_items=4, text_dim=5, num_periods=7, **options)
     model = TwoTowerRetrieval(**args)
     assert model.get_config() == args
-    for name, value in args.items():
-        assert getattr(model, name) == value, name
+    assert TwoTowerRetrieval.from_config(model.get_config()).get_config() == args
+    assert (model.num_periods, model.period_days, model.max_history, model.temperature) == (7, 30, 9, 0.7)
+    assert model.item_bias is True and model.retrieval_loss == "in_batch"
 
 
 def test_item_bias_is_added_to_scores_not_to_the_loss():
-    with pytest.raises(ValueError, match="item_bias=True"):
+    with pytest.raises(ValueError, match="ctr_prior_weight > 0"):
         _model("none", "full_softmax").set_item_bias(np.zeros(NUM_ITEMS))
-    model = _model("none", "full_softmax", item_bias=True)
+    model = _model("none", "full_softmax", ctr_prior_weight=1.0)
     users = tf.range(NUM_USERS, dtype=tf.int32)
     features = {"user": tf.constant([0, 1]), "item": tf.constant([2, 3])}
     plain, loss = model.score(users).numpy(), float(model.compute_loss(features))
@@ -210,18 +241,20 @@ def test_item_bias_is_added_to_scores_not_to_the_loss():
     [
         (dict(history_pooling="mean"), r"history_pooling='mean'.*none"),
         (dict(history_pooling=None), r"history_pooling=None"),
-        (dict(retrieval_loss="sampled"), r"retrieval_loss='sampled'.*full_softmax"),
+        (dict(loss="sampled"), r"loss='sampled'.*full_softmax"),
         (dict(temperature=0.0), r"temperature must be positive"),
         (dict(temperature=-1.0), r"temperature must be positive"),
-        (dict(history_pooling="text", text_dim=None), r"history_pooling='text'.*text_dim"),
-        (dict(history_pooling="ids+text", text_dim=None), r"history_pooling='ids\+text'.*text_dim"),
+        (dict(history_pooling="text", text_dim=None), r"history_pooling='text' needs item text"),
+        (dict(history_pooling="ids+text", text_dim=None), r"history_pooling='ids\+text' needs item text"),
+        (dict(history_pooling="text", text_dim=8, use_text=False), r"history_pooling='text' needs item text"),
+        (dict(temprature=0.1), r"unknown options \['temprature'\]"),
         (dict(num_periods=4), r"num_periods > 0 needs period_days > 0"),
     ],
 )
 def test_bad_arguments_raise_value_error_naming_them(overrides, pattern):
     args = dict(num_users=3, num_items=4, embedding_dim=4)
     args.update(overrides)
-    with pytest.raises(ValueError, match=pattern):
+    with pytest.raises((ValueError, TypeError), match=pattern):
         TwoTowerRetrieval(**args)
 
 
@@ -296,8 +329,8 @@ def test_periods_learn_what_sells_when(num_periods, policy):
     tf.keras.utils.set_random_seed(0)
     tf.keras.mixed_precision.set_global_policy(policy)
     try:
-        model = TwoTowerRetrieval(num_users=NUM_USERS, num_items=NUM_ITEMS, embedding_dim=16,
-                                  retrieval_loss="full_softmax", temperature=0.1, num_periods=num_periods,
+        model = TwoTowerRetrieval(num_users=NUM_USERS, num_items=NUM_ITEMS, embedding_dim=16, id_dropout=0.0,
+                                  loss="full_softmax", temperature=0.1, num_periods=num_periods,
                                   period_days=30 if num_periods else 0)
     finally:
         tf.keras.mixed_precision.set_global_policy("float32")

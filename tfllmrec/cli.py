@@ -5,10 +5,6 @@ import json
 import os
 import sys
 
-# TensorFlow's C++ start-up chatter buries the command's output; set before
-# anything imports TensorFlow. An explicit setting by the user wins.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 DEMO_TITLES = [
     "Nike Air Zoom Pegasus men's running shoe",
     "Adidas Ultraboost women's road running sneakers",
@@ -53,7 +49,7 @@ def _list(args):
 
 def _train(args):
     from tfllmrec.recipes import get_recipe, to_yaml, with_overrides
-    from tfllmrec.recipes.run import train_recipe
+    from tfllmrec.recipes.pipeline import train_recipe
 
     overrides = list(args.set or [])
     if args.strategy:
@@ -65,25 +61,15 @@ def _train(args):
     output = args.output or os.path.join("runs", config.name)
     verbose = 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
     metrics = train_recipe(config, output, overwrite=args.overwrite, verbose=verbose)
-    _print_summary(metrics, tuple(config.eval.ks))
+    _print_summary(config, metrics)
     print(f"\nRun written to {output} (config.yaml, metrics.json, checkpoints/, logs for TensorBoard)")
     return 0
 
 
-def _print_summary(metrics, ks):
-    if "auc" in metrics.get("test", {}):  # news: per-impression metrics
-        from tfllmrec.recipes.impression_run import summary_lines
+def _print_summary(config, metrics):
+    from tfllmrec.tasks import task_for
 
-        print("\n" + "\n".join(summary_lines(metrics, tuple(k for k in ks if k in (5, 10)) or ks)))
-        return
-    k = 10 if 10 in ks else ks[0]
-    rows = [("ours", metrics.get("test"), metrics.get("cold_start"))]
-    for name, values in metrics.get("baselines", {}).items():
-        rows.append((name, values.get("test"), values.get("cold_start")))
-    print(f"\n{'model':14s} {f'Recall@{k}':>10s} {f'NDCG@{k}':>10s} {f'cold R@{k}':>10s}")
-    for name, test, cold in rows:
-        cold_recall = f"{cold[f'recall@{k}']:.4f}" if cold else "-"
-        print(f"{name:14s} {test[f'recall@{k}']:10.4f} {test[f'ndcg@{k}']:10.4f} {cold_recall:>10s}")
+    print("\n" + "\n".join(task_for(config).summary_lines(metrics, tuple(config.eval.ks))))
 
 
 def _evaluate(args):
@@ -144,7 +130,10 @@ def _serve(args):
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="tfllmrec", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own start-up and C++ log lines (hidden by default)")
+    commands = _Commands(parser.add_subparsers(dest="command", required=True), common)
     demo = commands.add_parser("demo", help="encode example titles and print nearest neighbours")
     demo.add_argument("--preset", default="all-minilm-l6-v2", help="encoder preset or folder")
     demo.add_argument("-k", type=int, default=2, help="neighbours per title")
@@ -196,10 +185,23 @@ def build_parser():
     return parser
 
 
+class _Commands:
+    """`add_parser` with the options every command shares."""
+
+    def __init__(self, subparsers, common):
+        self.subparsers, self.common = subparsers, common
+
+    def add_parser(self, name, **kwargs):
+        return self.subparsers.add_parser(name, parents=[self.common], **kwargs)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    import tfllmrec  # noqa: F401  (selects tf-keras before TensorFlow loads)
+    from tfllmrec.backend import start_tensorflow  # selects tf-keras before TensorFlow loads
     from tfllmrec.errors import TfllmrecError
+
+    if args.command != "list":  # `list` reads configs only: no TensorFlow
+        start_tensorflow(verbose=args.verbose)
 
     try:
         return args.run(args)

@@ -4,14 +4,16 @@ import numpy as np
 import tensorflow as tf
 
 from tfllmrec.export.recommender_module import DEFAULT_K, RecommenderModule
-from tfllmrec.towers.item_tower import neighbour_mean
+from tfllmrec.towers.item_tower import neighbour_mean, place_by_text
 
 
 class TextRecommenderModule(RecommenderModule):
     """`RecommenderModule` plus the text path: search and new-item indexing.
 
     Adds the text encoder (WordPiece tokenizer in the graph) and the item
-    tower's text MLP, mapping raw text into the item space:
+    tower's own text MLP layer (`ItemTower.text_mlp`, placed by
+    `place_by_text` as the tower places a new item), mapping raw text into
+    the item space:
     - `recommend_by_text(query: string [batch], k: int32 = 10)` ->
       `item_ids`, `scores`, like `serving_default`: a search over
       `search_vectors`, the items placed by their text alone as the query is;
@@ -27,7 +29,7 @@ class TextRecommenderModule(RecommenderModule):
 
     Args:
         encoder: TextEncoder. The run's (frozen) text encoder.
-        text_mlp: list of (kernel, bias, activation name or None).
+        text_mlp: tf-keras layer. The trained item tower's `text_mlp`.
         *args, **kwargs: `RecommenderModule`'s arguments.
         search_vectors: float array `[num_items, dim]` or None. What
             `recommend_by_text` ranks (`TrainedRun.search_vectors`); None:
@@ -62,27 +64,10 @@ class TextRecommenderModule(RecommenderModule):
         if search_vectors is not None:
             self.search_vectors = tf.Variable(np.asarray(search_vectors, np.float32), trainable=False)
         self.encoder = encoder
-        self.text_layers = []
-        for kernel, bias, activation in text_mlp:
-            if activation not in (None, "linear", "gelu", "relu"):
-                raise ValueError(f"text MLP activation {activation!r} is not supported in export.")
-            self.text_layers.append((
-                tf.Variable(np.asarray(kernel, np.float32), trainable=False),
-                tf.Variable(np.asarray(bias, np.float32), trainable=False),
-                activation,
-            ))
+        self.text_mlp = text_mlp
 
     def _text_vectors(self, texts):
-        return self._mlp(self.encoder(texts, training=False))
-
-    def _mlp(self, x):
-        for kernel, bias, activation in self.text_layers:
-            x = tf.matmul(x, kernel) + bias
-            if activation == "gelu":
-                x = tf.nn.gelu(x, approximate=False)
-            elif activation == "relu":
-                x = tf.nn.relu(x)
-        return tf.math.l2_normalize(x, -1)
+        return place_by_text(self.text_mlp, self.encoder(texts, training=False))
 
     @tf.function(input_signature=[
         tf.TensorSpec([None], tf.string, name="query"),
@@ -94,7 +79,7 @@ class TextRecommenderModule(RecommenderModule):
 
     def _placed(self, embeddings):
         if self.neighbors is None:
-            return self._mlp(embeddings)
+            return place_by_text(self.text_mlp, embeddings)
         k, temperature = self.neighbors
         vectors = neighbour_mean(embeddings, self.neighbor_texts,
                                  lambda indices: tf.gather(self.neighbor_vectors, indices), k, temperature)

@@ -2,6 +2,9 @@
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_recommenders as tfrs
+
+from tfllmrec.models.impression_loss import impression_softmax_loss
 
 
 class AdditiveAttention(tf.keras.layers.Layer):
@@ -29,7 +32,7 @@ class AdditiveAttention(tf.keras.layers.Layer):
         return dict(super().get_config(), hidden_dim=self.hidden_dim)
 
 
-class NRMS(tf.keras.Model):
+class NRMS(tfrs.Model):
     """NRMS (Wu et al., EMNLP 2019) with sentence vectors instead of words.
 
     NRMS reads each article's words with multi-head self-attention; here
@@ -38,7 +41,9 @@ class NRMS(tf.keras.Model):
     is NRMS's: multi-head self-attention over the user's clicked news, then
     additive attention pooling. A candidate's score is the dot product of
     the user and news vectors. Trained (by the news recipe) as NRMS is: a
-    softmax over each click and negatives shown in the same impression.
+    softmax over each click and negatives shown in the same impression
+    (`compute_loss` of `{"user": [batch], "candidates": [batch, c]}`, the
+    click first and -1 padding, as `TwoTowerRetrieval` takes them).
 
     Users and items are integer indices; the text vectors and the histories
     are tables filled once by `set_data` (non-trainable, checkpointed).
@@ -75,7 +80,8 @@ class NRMS(tf.keras.Model):
         self.max_history = int(max_history)
         self.text_table = self.add_weight(name="text_table", shape=[self.num_items, self.text_dim],
                                           trainable=False, initializer="zeros")
-        self.history = self.add_weight(name="history", shape=[self.num_users, self.max_history],
+        # Not `self.history`: Keras' fit() sets that attribute to its History callback.
+        self.histories = self.add_weight(name="history", shape=[self.num_users, self.max_history],
                                        dtype=tf.int32, trainable=False,
                                        initializer=tf.keras.initializers.Constant(-1))
         self.text_dropout = tf.keras.layers.Dropout(self.dropout)
@@ -95,19 +101,22 @@ class NRMS(tf.keras.Model):
         for user, items in enumerate(histories):
             items = list(items)[-self.max_history:]
             table[user, :len(items)] = items
-        self.history.assign(table)
+        self.histories.assign(table)
 
-    def news_vectors(self, items=None, training=False):
-        """News vectors `[..., news_dim]` of `items` (all items when None)."""
+    # Self-attention over every user's history is the memory peak of scoring.
+    query_batch_size = 1024
+
+    def candidates(self, items=None, training=False):
+        """News vectors `[..., news_dim]` of `items` (all items when None): the news encoder."""
         items = tf.range(self.num_items) if items is None else items
         text = tf.gather(self.text_table, tf.maximum(items, 0))
         return self.news_projection(self.text_dropout(text, training=training))
 
-    def user_vectors(self, users, training=False):
-        """User vectors `[batch, news_dim]`; zero for a user without history."""
-        history = tf.gather(self.history, users)
+    def query(self, users, training=False):
+        """User vectors `[batch, news_dim]`, zero for a user without history: the user encoder."""
+        history = tf.gather(self.histories, users)
         mask = history >= 0
-        clicked = self.news_vectors(history, training=training)
+        clicked = self.candidates(history, training=training)
         pair_mask = mask[:, :, None] & mask[:, None, :]
         attended = self.self_attention(clicked, clicked, attention_mask=pair_mask, training=training)
         attended = self.attention_dropout(attended, training=training)
@@ -117,9 +126,18 @@ class NRMS(tf.keras.Model):
 
     def call(self, inputs, training=False):
         """Scores `[batch, candidates]` of `{"user": [batch], "items": [batch, candidates]}`."""
-        users = self.user_vectors(inputs["user"], training=training)
-        news = self.news_vectors(inputs["items"], training=training)
+        users = self.query(inputs["user"], training=training)
+        news = self.candidates(inputs["items"], training=training)
         return tf.einsum("bd,bcd->bc", users, news)
+
+    def compute_loss(self, features, training=False):
+        candidates = features["candidates"]
+        logits = self({"user": features["user"], "items": tf.maximum(candidates, 0)}, training=training)
+        return impression_softmax_loss(logits, candidates)
+
+    def offsets(self):
+        """No per-item score offsets (the protocol `TwoTowerRetrieval.offsets` follows)."""
+        return None
 
     def get_config(self):
         return dict(num_users=self.num_users, num_items=self.num_items, text_dim=self.text_dim,

@@ -4,158 +4,139 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from tfllmrec.model_rules import check_two_tower, effective_options
+from tfllmrec.models.impression_loss import impression_softmax_loss
 from tfllmrec.towers import ItemTower, UserTower
 
-_HISTORY = ("none", "ids", "text", "ids+text", "shared")
-_LOSSES = ("in_batch", "full_softmax")
+# The options and their defaults: a recipe's `ModelConfig` has exactly these
+# fields, so a recipe builds its model with `TwoTowerRetrieval(**sizes, **fields)`.
+OPTIONS = dict(
+    encoder="all-minilm-l6-v2", sequence_length=64, trainable="none", use_text=True,
+    use_user_ids=True, use_item_ids=True, embedding_dim=64, text_hidden_dim=256, id_dropout=0.3,
+    history_pooling="none", max_history=50, temperature=0.2, loss="full_softmax",
+    logq_correction=True, text_loss_weight=0.0, text_dropout=0.0, period_days=0,
+    ctr_prior_weight=0.0, ctr_prior_strength=40.0, fuse_text=True, cold_neighbors=0,
+    cold_neighbor_temperature=0.1,
+)
 
 
 class TwoTowerRetrieval(tfrs.Model):
     """Two-tower retrieval: users and items in one space, scored by dot product.
 
-    Candidate tower: item-id embedding + MLP of the item's text embedding
-    (`ItemTower`). Query tower: user-id embedding + the mean of the user's
-    history items (`UserTower`), whose item vectors come from their own
-    tables (`history_pooling="ids"`, `"text"`, `"ids+text"`) or from the candidate
-    tower itself (`"shared"`). Features are integer indices:
-    `{"user": [batch], "item": [batch]}`, plus `"period": [batch]` (each
-    interaction's time period) when `num_periods` > 0.
+    Candidate tower: item-id embedding + MLP of the item's frozen text
+    embedding (`ItemTower`). Query tower: user-id embedding + the mean of the
+    user's history items (`UserTower`), whose vectors come from their own
+    tables (`history_pooling="ids"`, `"text"`, `"ids+text"`) or from the
+    candidate tower itself (`"shared"`), + a learned vector of the request's
+    time period. Features are integer indices: `{"user": [batch], "item":
+    [batch]}` (plus `"period": [batch]` with time periods) for retrieval, or
+    `{"user": [batch], "candidates": [batch, c]}` for impressions (the click
+    first, then items shown and not clicked, -1 padding): `compute_loss`
+    is the full or in-batch softmax, or the softmax over each impression.
 
     Args:
-        num_users: int. Number of users.
-        num_items: int. Number of items.
+        num_users, num_items: int. Table sizes.
+        text_dim: int or None. Size of the item text embeddings; None: no text.
+        num_periods: int. Time periods of the query tower (from the data,
+            with `period_days`); 0: off.
+        encoder, sequence_length: str, int. The text encoder and token
+            length the text table was made with (`TextEncoder.from_preset`),
+            kept with the config so a model says where its text came from.
+        trainable: str. Fine-tuning of that encoder; "none" (cached
+            embeddings) is what the towers train on today.
+        use_text, use_user_ids, use_item_ids: bool. What the towers hold.
         embedding_dim: int. Size of the shared space.
-        use_user_ids: bool. User-id embedding in the query tower.
-        use_item_ids: bool. Item-id embedding in the candidate tower.
-        text_dim: int or None. Size of the item text embeddings; None: ids only.
         text_hidden_dim: int. Hidden units of the text MLPs; 0: linear.
+        id_dropout: float. Item-id dropout in training (the cold-start path).
         text_dropout: float. Dropout in the text MLPs in training.
-        id_dropout: float. Item-id dropout in training.
-        history_pooling: str. One of "none", "ids", "text", "ids+text", "shared".
+        history_pooling: str. "none", "ids", "text", "ids+text" or "shared".
         max_history: int. History items kept per user.
-        temperature: float. Softmax temperature of the retrieval loss.
-        retrieval_loss: str. "in_batch" (TFRS `Retrieval`, other batch items are the
-            negatives, with logQ correction) or "full_softmax" (every item is
-            a negative: exact, and cheap for catalogues up to ~100k items).
-        logq_correction: bool. Subtract log sampling probability of each
-            in-batch candidate (in_batch only).
-        text_loss_weight: float. Weight of a second loss that scores the
-            same positives against items placed by their text alone (the
-            vectors new items get). It trains the cold-start path on every
-            interaction instead of only the id-dropped ones, so `id_dropout`
-            can stay low and leave the warm path undisturbed. 0: off.
-        num_periods: int. Time periods of the query tower's period embedding
-            (what was bought when: items come and go, and the time of a
-            request says which are current); 0: off.
-        period_days: int. Length of one period in days (how the trainer
-            turns timestamps into periods); kept with the model's config.
-        item_bias: bool. Keep a fixed (not trained) score offset per item,
-            added to every dot-product score (`score`, serving), e.g. a
-            popularity prior (`set_item_bias`); the training loss leaves it
-            out. False: none.
-        fuse_text: bool. Known items' vectors add the text MLP to their
-            ids; False: ids alone, the text path placing only items without
-            a trained id (see `ItemTower`), and the text loss then trains
-            the text path alone: it does not reach the query tower.
-        cold_neighbors: int. Place items without a trained id, and new
-            items, at the mean vector of their k nearest known items in
-            text space (see `ItemTower`); 0: by the text MLP.
+        temperature: float. Softmax temperature.
+        loss: str. "full_softmax" (every item a negative: exact, and cheap
+            up to ~100k items) or "in_batch" (TFRS `Retrieval`: the batch's
+            other items, with logQ correction).
+        logq_correction: bool. Subtract each in-batch candidate's log
+            sampling probability (in_batch only).
+        text_loss_weight: float. Weight of a second loss scoring the same
+            positives against items placed by their text alone (the
+            vectors new items get), so the cold-start path trains on every
+            interaction and `id_dropout` can stay low. 0: off.
+        period_days: int. Length in days of the time periods: training uses
+            each interaction's period, evaluation each user's latest in the
+            evaluated part (the request's time), serving the latest trained
+            period. Needs timestamps; 0: off.
+        ctr_prior_weight: float. Impressions only: this weight times the log
+            of each item's smoothed click-through rate in the training
+            impressions is added to its logit at scoring (a popularity prior,
+            as PP-Rec adds news popularity); the rate is (clicks + s * r) /
+            (shown + s), s = `ctr_prior_strength`, r the overall rate, so a
+            rarely shown (or new) item gets about r. The training loss leaves
+            it out: the prior counts the very clicks being learned. 0: off.
+        ctr_prior_strength: float. Pseudo-impressions s above.
+        fuse_text: bool. Known items' vectors add the text MLP to their ids.
+            False: ids alone (as the ID-only model); text then places items
+            without a trained id and free-text queries, trained by the text
+            loss, which does not move the users.
+        cold_neighbors: int. Place items without a trained id at the mean
+            vector of their k nearest known items in text space (see
+            `ItemTower`); 0: by the text MLP.
         cold_neighbor_temperature: float. Softmax temperature of that mean.
+
+    The text options are ignored without text (`use_text=False`), so one
+    option turns a recipe into its ID-only version; `fuse_text` and
+    `cold_neighbors` also without item ids (every item is then its text).
 
     Example:
     >>> model = TwoTowerRetrieval(num_users=10, num_items=20, embedding_dim=8)
-    >>> model.compile(optimizer=tf.keras.optimizers.Adam(1e-2))
     >>> model.score(tf.constant([0, 1])).shape
     TensorShape([2, 20])
     """
 
-    def __init__(
-        self,
-        num_users,
-        num_items,
-        embedding_dim=64,
-        use_user_ids=True,
-        use_item_ids=True,
-        text_dim=None,
-        text_hidden_dim=256,
-        id_dropout=0.0,
-        history_pooling="none",
-        max_history=50,
-        temperature=0.1,
-        retrieval_loss="in_batch",
-        logq_correction=True,
-        text_loss_weight=0.0,
-        text_dropout=0.0,
-        num_periods=0,
-        period_days=0,
-        item_bias=False,
-        fuse_text=True,
-        cold_neighbors=0,
-        cold_neighbor_temperature=0.1,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        if history_pooling not in _HISTORY:
-            raise ValueError(f"history_pooling={history_pooling!r}: use one of {_HISTORY}.")
-        if retrieval_loss not in _LOSSES:
-            raise ValueError(f"retrieval_loss={retrieval_loss!r}: use one of {_LOSSES}.")
-        if temperature <= 0:
-            raise ValueError("temperature must be positive.")
-        if text_loss_weight and not text_dim:
-            raise ValueError("text_loss_weight > 0 needs item text (text_dim).")
-        if history_pooling in ("text", "ids+text") and not text_dim:
-            raise ValueError(f"history_pooling={history_pooling!r} needs item text (text_dim).")
-        self.num_users = int(num_users)
-        self.num_items = int(num_items)
-        self.embedding_dim = int(embedding_dim)
-        self.use_user_ids = bool(use_user_ids)
-        self.use_item_ids = bool(use_item_ids)
-        self.text_dim = None if not text_dim else int(text_dim)
-        self.text_hidden_dim = int(text_hidden_dim)
-        self.id_dropout = float(id_dropout)
-        self.text_dropout = float(text_dropout)
-        self.history_pooling = history_pooling
-        self.max_history = int(max_history) if history_pooling != "none" else 0
-        self.temperature = float(temperature)
-        # Not `self.loss`: Keras' compile() overwrites that attribute.
-        self.retrieval_loss = retrieval_loss
-        self.logq_correction = bool(logq_correction)
-        self.text_loss_weight = float(text_loss_weight)
-        self.num_periods = int(num_periods)
-        self.period_days = int(period_days)
+    def __init__(self, num_users, num_items, text_dim=None, num_periods=0, **options):
+        keras_kwargs = {k: options.pop(k) for k in ("name",) if k in options}
+        unknown = sorted(set(options) - set(OPTIONS))
+        if unknown:
+            raise TypeError(f"TwoTowerRetrieval got unknown options {unknown}; valid: {sorted(OPTIONS)}.")
+        super().__init__(**keras_kwargs)
+        self.options = dict(OPTIONS, **options)
+        self._given_text_dim = text_dim
+        check_two_tower(self.options, text_dim)
+        o, used = self.options, effective_options(self.options, text_dim)
+        self.num_users, self.num_items = int(num_users), int(num_items)
+        self.text_dim = int(text_dim) if used["has_text"] else None
+        self.num_periods, self.period_days = int(num_periods), int(o["period_days"])
         if self.num_periods and self.period_days <= 0:
             raise ValueError("num_periods > 0 needs period_days > 0.")
-        self.fuse_text = bool(fuse_text)
-        self.cold_neighbors = int(cold_neighbors)
-        self.cold_neighbor_temperature = float(cold_neighbor_temperature)
-
+        self.embedding_dim, self.use_item_ids = int(o["embedding_dim"]), bool(o["use_item_ids"])
+        self.history_pooling, self.max_history = o["history_pooling"], used["max_history"]
+        self.temperature = float(o["temperature"])
+        # Not `self.loss`: Keras' compile() overwrites that attribute.
+        self.retrieval_loss, self.logq_correction = o["loss"], bool(o["logq_correction"])
+        self.text_loss_weight, self.fuse_text = used["text_loss_weight"], used["fuse_text"]
+        self.cold_neighbors = used["cold_neighbors"]
+        self.cold_neighbor_temperature = float(o["cold_neighbor_temperature"])
+        self.ctr_prior_weight, self.item_bias = float(o["ctr_prior_weight"]), used["item_bias"]
+        text = dict(text_dim=self.text_dim, text_hidden_dim=o["text_hidden_dim"],
+                    text_dropout=o["text_dropout"])
         self.item_tower = ItemTower(
-            self.num_items, self.embedding_dim, use_item_ids=self.use_item_ids,
-            text_dim=self.text_dim, text_hidden_dim=self.text_hidden_dim,
-            id_dropout=self.id_dropout, text_dropout=self.text_dropout, fuse_text=self.fuse_text,
-            cold_neighbors=self.cold_neighbors, cold_neighbor_temperature=self.cold_neighbor_temperature,
-            name="item_tower",
-        )
+            self.num_items, self.embedding_dim, use_item_ids=self.use_item_ids, id_dropout=o["id_dropout"],
+            fuse_text=self.fuse_text, cold_neighbors=self.cold_neighbors,
+            cold_neighbor_temperature=self.cold_neighbor_temperature, name="item_tower", **text)
         self.user_tower = UserTower(
-            self.num_users, self.embedding_dim, use_user_ids=self.use_user_ids,
-            max_history=self.max_history, num_periods=self.num_periods, name="user_tower",
-        )
+            self.num_users, self.embedding_dim, use_user_ids=o["use_user_ids"],
+            max_history=self.max_history, num_periods=self.num_periods, name="user_tower")
         self.history_items = None
-        if history_pooling in ("ids", "text", "ids+text"):
+        if self.history_pooling in ("ids", "text", "ids+text"):
+            uses_text = "text" in self.history_pooling
             self.history_items = ItemTower(
-                self.num_items, self.embedding_dim, use_item_ids=history_pooling != "text",
-                text_dim=self.text_dim if "text" in history_pooling else None,
-                text_hidden_dim=self.text_hidden_dim, text_dropout=self.text_dropout,
+                self.num_items, self.embedding_dim, use_item_ids=self.history_pooling != "text",
                 normalize=False, name="history_items",
-            )
+                **dict(text, text_dim=self.text_dim if uses_text else None))
         self.log_q = self.add_weight(
             name="log_q", shape=[self.num_items], trainable=False,
-            initializer=tf.keras.initializers.Constant(-np.log(self.num_items)),
-        )
+            initializer=tf.keras.initializers.Constant(-np.log(self.num_items)))
         self.in_training = self.add_weight(
-            name="in_training", shape=[self.num_items], trainable=False, initializer="ones",
-        )
-        self.item_bias = bool(item_bias)
+            name="in_training", shape=[self.num_items], trainable=False, initializer="ones")
         # Variables only when asked for: checkpoints of models without them stay loadable.
         self.item_offsets = self.new_item_offset = None
         if self.item_bias:
@@ -193,20 +174,19 @@ class TwoTowerRetrieval(tfrs.Model):
         if self.num_periods:
             if user_periods is None:
                 raise ValueError("num_periods > 0 needs user_periods (each user's request period, e.g. "
-                             "IndexedSplit.latest_periods(period_days, 'valid')).")
+                                 "IndexedSplit.latest_periods(period_days, 'valid')).")
             self.user_tower.set_periods(user_periods)
 
     def set_item_bias(self, offsets, new_item_offset=0.0):
-        """Sets the per-item score offsets (in dot-product units; needs `item_bias=True`).
+        """Sets the per-item score offsets, in dot-product units (needs `ctr_prior_weight` > 0).
 
         Args:
             offsets: float array `[num_items]`.
             new_item_offset: float. The offset of an item added after
-                training (`TrainedRun.add_items`), e.g. the prior's value for
-                an item never shown.
+                training (`TrainedRun.add_items`).
         """
         if not self.item_bias:
-            raise ValueError("set_item_bias needs a model built with item_bias=True.")
+            raise ValueError("set_item_bias needs a model built with ctr_prior_weight > 0.")
         offsets = np.asarray(offsets, np.float32)
         if offsets.shape != (self.num_items,) or not np.all(np.isfinite(offsets)):
             raise ValueError(f"item offsets must be {self.num_items} finite numbers, got shape "
@@ -214,8 +194,15 @@ class TwoTowerRetrieval(tfrs.Model):
         self.item_offsets.assign(offsets)
         self.new_item_offset.assign(float(new_item_offset))
 
+    def set_ctr_prior(self, log_rates, log_overall_rate):
+        """Sets the offsets to `ctr_prior_weight` x each item's log click-through rate
+        (`IndexedImpressions.log_ctr_prior`), in dot-product units: logits divide by
+        the temperature, scores do not."""
+        scale = self.ctr_prior_weight * self.temperature
+        self.set_item_bias(scale * np.asarray(log_rates), scale * log_overall_rate)
+
     def offsets(self):
-        """The per-item score offsets `[num_items]` as a NumPy array, or None without `item_bias`."""
+        """The per-item score offsets `[num_items]` as a NumPy array, or None without them."""
         return self.item_offsets.numpy() if self.item_bias else None
 
     def _history_vectors(self):
@@ -242,8 +229,22 @@ class TwoTowerRetrieval(tfrs.Model):
         scores = tf.matmul(self.query(users), self.candidates(), transpose_b=True)
         return scores + self.item_offsets if self.item_bias else scores
 
+    def impression_logits(self, users, candidates, training=False):
+        """`[batch, c]` scores over the temperature of `candidates` `[batch, c]` (-1: padding).
+
+        In training the click (column 0) is left out of the user's pooled history.
+        """
+        query = self.query(users, exclude_items=candidates[:, 0] if training else None, training=training)
+        flat = self.candidates(tf.reshape(tf.maximum(candidates, 0), [-1]), training=training)
+        vectors = tf.reshape(flat, tf.concat([tf.shape(candidates), [-1]], 0))
+        return tf.einsum("bd,bcd->bc", query, vectors) / self.temperature
+
     def compute_loss(self, features, training=False):
-        users, items = features["user"], features["item"]
+        users = features["user"]
+        if "candidates" in features:
+            logits = self.impression_logits(users, features["candidates"], training=training)
+            return impression_softmax_loss(logits, features["candidates"])
+        items = features["item"]
         query = self.query(users, exclude_items=items if training else None,
                            periods=features.get("period"), training=training)
         loss = self._loss(query, items, self.candidates(self._all_items if self._full else items,
@@ -280,18 +281,9 @@ class TwoTowerRetrieval(tfrs.Model):
         )
 
     def get_config(self):
-        return dict(
-            num_users=self.num_users, num_items=self.num_items,
-            embedding_dim=self.embedding_dim, use_user_ids=self.use_user_ids,
-            use_item_ids=self.use_item_ids, text_dim=self.text_dim,
-            text_hidden_dim=self.text_hidden_dim, id_dropout=self.id_dropout,
-            history_pooling=self.history_pooling, max_history=self.max_history,
-            temperature=self.temperature, retrieval_loss=self.retrieval_loss,
-            logq_correction=self.logq_correction, text_loss_weight=self.text_loss_weight,
-            text_dropout=self.text_dropout, num_periods=self.num_periods,
-            period_days=self.period_days, item_bias=self.item_bias, fuse_text=self.fuse_text,
-            cold_neighbors=self.cold_neighbors, cold_neighbor_temperature=self.cold_neighbor_temperature,
-        )
+        return dict(num_users=self.num_users, num_items=self.num_items,
+                    text_dim=self._given_text_dim,
+                    num_periods=self.num_periods, **self.options)
 
     @classmethod
     def from_config(cls, config):

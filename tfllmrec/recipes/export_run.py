@@ -48,8 +48,6 @@ def build_module(run, retrieval_only=False):
 
     encoder = TextEncoder.from_preset(run.config.model.encoder,
                                       sequence_length=run.config.model.sequence_length)
-    text_mlp = [(layer.kernel.numpy(), layer.bias.numpy(), getattr(layer.activation, "__name__", None))
-                for layer in model.item_tower.text_mlp.layers if hasattr(layer, "kernel")]
     # Text search ranks items by their text alone (TrainedRun.search_vectors);
     # without item ids that is the item index itself, so it is not stored twice.
     search = run.search_vectors() if model.use_item_ids else None
@@ -60,7 +58,7 @@ def build_module(run, retrieval_only=False):
         known = tower.known.numpy() > 0.5
         neighbors = (tower.text_table.numpy()[known], item_vectors[: len(known)][known],
                      tower.cold_neighbors, tower.cold_neighbor_temperature)
-    return TextRecommenderModule(encoder, text_mlp, *args, search_vectors=search, item_offsets=offsets,
+    return TextRecommenderModule(encoder, model.item_tower.text_mlp, *args, search_vectors=search, item_offsets=offsets,
                                  neighbors=neighbors)
 
 

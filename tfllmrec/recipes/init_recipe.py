@@ -33,11 +33,15 @@ def init_recipe(folder, base, interactions, items):
         (RecipeConfig, dict of what was guessed).
 
     Example:
-    >>> init_recipe("my_recipe", "video", "orders.csv", "products.csv")
+    >>> _ = open("orders.csv", "w").write("customer,sku,ts\\nc1,p1,1700000000\\nc2,p2,1700000600\\n")
+    >>> _ = open("products.csv", "w").write("sku,title,colour\\np1,Red shoe,red\\np2,Chef knife,steel\\n")
+    >>> config, guessed = init_recipe("my_recipe", "ecommerce", "orders.csv", "products.csv")
+    >>> guessed["columns"], guessed["text_fields"], config.data.split
+    ({'user_id': 'customer', 'item_id': 'sku', 'timestamp': 'ts'}, ['title'], 'leave_one_out')
     """
     folder = Path(folder)
     base_config = get_recipe(base)
-    if base_config.data.split == "impressions":
+    if base_config.task == "impressions":
         raise ConfigError(
             f"The {base} recipe reads impression logs (MIND's news.tsv + behaviors.tsv), not "
             f"interaction tables. Fix: copy zoo/{base}/config.yaml and set data.path to your "

@@ -34,6 +34,8 @@ class RecipeConfig:
     >>> from tfllmrec.recipes import get_recipe, with_overrides
     >>> with_overrides(get_recipe("video"), ["data.split_seed=7"]).data.split_seed
     7
+    >>> get_recipe("news").task
+    'impressions'
     """
 
     name: str = "custom"
@@ -45,20 +47,27 @@ class RecipeConfig:
     baseline_model: ModelConfig = dataclasses.field(default_factory=_id_only)
     baseline_train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
+    @property
+    def task(self):
+        """The runner's task plug-in (`tfllmrec.tasks`): "impressions" for news
+        (`data.split: impressions`), else "retrieval". Chosen here, once."""
+        return "impressions" if self.data.split == "impressions" else "retrieval"
+
     def __post_init__(self):
-        if self.data.split == "impressions" and (self.model.period_days or self.baseline_model.period_days):
-            raise ValueError("model.period_days and baseline_model.period_days must be 0 with "
-                             "data.split=impressions: the news runner has no time periods yet.")
-        if self.data.split == "impressions" and any(
-                m.hybrid and (m.cold_neighbors or not m.fuse_text) for m in (self.model, self.baseline_model)):
-            raise ValueError("model.fuse_text=false and model.cold_neighbors are not supported with "
-                             "data.split=impressions yet (the news runner trains no text loss): use "
-                             "model.fuse_text=true and model.cold_neighbors=0.")
-        if self.data.split != "impressions" and (self.model.ctr_prior_weight or
-                                                 self.baseline_model.ctr_prior_weight):
+        models = (self.model, self.baseline_model)
+        if self.task == "impressions":
+            if any(m.period_days for m in models):
+                raise ValueError("model.period_days and baseline_model.period_days must be 0 with "
+                                 "data.split=impressions: the news task has no time periods yet.")
+            if any(m.hybrid and (m.cold_neighbors or not m.fuse_text) for m in models):
+                raise ValueError("model.fuse_text=false and model.cold_neighbors are not supported with "
+                                 "data.split=impressions yet (the news task trains no text loss): use "
+                                 "model.fuse_text=true and model.cold_neighbors=0.")
+            return
+        if any(m.ctr_prior_weight for m in models):
             raise ValueError("model.ctr_prior_weight needs impressions (data.split=impressions): "
                              "a click-through rate counts clicks among the items shown. Set it to 0.")
         needs_impressions = sorted(set(self.eval.baselines) & set(IMPRESSION_BASELINES))
-        if self.data.split != "impressions" and needs_impressions:
+        if needs_impressions:
             raise ValueError(f"eval.baselines {needs_impressions} need impressions (data.split="
                              "impressions); leave them out of eval.baselines.")

@@ -1,13 +1,15 @@
-"""The recipe registry: names -> `RecipeConfig`s, plus recipe folders."""
+"""The recipe registry: names -> `RecipeConfig`s (the zoo's presets and your
+own `register_recipe` calls), plus recipe folders and YAML files."""
 
 import difflib
 from pathlib import Path
 
 from tfllmrec.errors import ConfigError
 from tfllmrec.recipes.config_tree import merge_yaml, read_yaml_mapping
+from tfllmrec.recipes.presets import PRESETS
 from tfllmrec.recipes.recipe_config import RecipeConfig
 
-_RECIPES = {}
+_RECIPES = dict(PRESETS)
 
 
 def register_recipe(config):
@@ -18,7 +20,6 @@ def register_recipe(config):
 
 def recipe_names():
     """Registered recipe names, sorted."""
-    _load_builtin()
     return sorted(_RECIPES)
 
 
@@ -28,7 +29,6 @@ def get_recipe(name_or_path):
     A folder must hold `config.yaml`; a YAML file may set only some keys:
     it starts from the recipe named by its `name` key, else the defaults.
     """
-    _load_builtin()
     if name_or_path in _RECIPES:
         return _RECIPES[name_or_path]
     path = Path(name_or_path)
@@ -58,6 +58,3 @@ def run_config(path):
     """
     return merge_yaml(RecipeConfig(), Path(path))
 
-
-def _load_builtin():
-    from tfllmrec.recipes import builtin  # noqa: F401  (registers on import)

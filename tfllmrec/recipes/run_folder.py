@@ -13,6 +13,9 @@ from tfllmrec.files import write_atomic
 from tfllmrec.recipes.config_tree import to_yaml
 from tfllmrec.recipes.registry import run_config
 
+# The main model's best epoch: what `TrainedRun`, `evaluate` and `export` load.
+MAIN_CHECKPOINT = "checkpoints/main/best"
+
 
 def prepare_output(out, config, overwrite):
     """Creates the run folder, or checks an existing one can be resumed."""
@@ -98,19 +101,24 @@ def finish_run(out, metrics, timing, start, dataset):
     return metrics
 
 
-def phases(out):
-    """`phase(name, run)` for the run folder `out`: calls `run()` once and
+class PhaseResults:
+    """`results(name, run)` for the run folder `out`: calls `run()` once and
     keeps its (JSON) result in `progress.json`, so a resumed run skips every
     phase (a trained model, a baseline) that already finished."""
-    progress = read_json(out / "progress.json") or {}
 
-    def phase(name, run):
-        if name not in progress:
-            progress[name] = run()
-            write_json(out / "progress.json", progress)
-        return progress[name]
+    def __init__(self, out):
+        self.path = out / "progress.json"
+        self.progress = read_json(self.path) or {}
 
-    return phase
+    def done(self, name):
+        """Whether phase `name` finished in an earlier session."""
+        return name in self.progress
+
+    def __call__(self, name, run):
+        if name not in self.progress:
+            self.progress[name] = run()
+            write_json(self.path, self.progress)
+        return self.progress[name]
 
 
 def write_artifacts(out, user_ids, item_ids, texts, seen, periods=None):

@@ -9,6 +9,8 @@ import tensorflow as tf
 
 from tfllmrec.errors import ConfigError, RunFolderError, TfllmrecError
 from tfllmrec.recipes.registry import run_config
+from tfllmrec.recipes.run_folder import MAIN_CHECKPOINT
+from tfllmrec.tasks import build_two_tower, task_for
 
 # What a damaged checkpoint raises while it is read: TF's own errors (bad
 # magic number, checksum mismatch, missing shard), IndexError ("Read less
@@ -28,14 +30,23 @@ class TrainedRun:
             checkpoint is truncated or corrupt (a ConfigError).
         ConfigError: the run's config.yaml is not a valid recipe.
 
-    Example:
-    >>> run = TrainedRun("/tmp/run7")
-    >>> run.recommend_for_user("196", k=5)   # [(item_id, text, score), ...]
+    Example (a tiny run: 6 items, 8 users, one epoch of a random BERT):
+    >>> from tfllmrec.recipes import get_recipe, with_overrides
+    >>> from tfllmrec.recipes.pipeline import train_recipe
+    >>> rows = "".join(f"u{u},i{(u + k) % 6}\\n" for u in range(8) for k in range(5))
+    >>> _ = open("events.csv", "w").write("user,item\\n" + rows)
+    >>> _ = open("items.csv", "w").write("item,title\\n" + "".join(f"i{i},item {i}\\n" for i in range(6)))
+    >>> recipe = with_overrides(get_recipe("video"), [
+    ...     "data.dataset=tabular", "data.interactions=events.csv", "data.items=items.csv",
+    ...     "data.columns={user_id: user, item_id: item}", "data.text_fields=[title]",
+    ...     "data.cold_start_fraction=0", "eval.baselines=[]", "model.encoder=tiny-random", "train.epochs=1"])
+    >>> _ = train_recipe(recipe, "run", verbose=0)
+    >>> run = TrainedRun("run")
+    >>> [(item, text) for item, text, score in run.recommend_for_user("u0", k=1)]   # u0 saw i0-i4
+    [('i5', 'item 5')]
     """
 
     def __init__(self, run_dir):
-        from tfllmrec.recipes.run import MAIN_CHECKPOINT, build_model
-
         self.run_dir = Path(run_dir)
         for name in ("config.yaml", "metrics.json", "vocab.json", "seen.json"):
             if not (self.run_dir / name).is_file():
@@ -68,8 +79,8 @@ class TrainedRun:
         self._checkpoint = checkpoint = self.run_dir / MAIN_CHECKPOINT
         try:
             text_dim = self._text_dim() if self.config.model.use_text else None
-            self.model = build_model(self.config.model, len(self.user_ids), len(self.item_ids), text_dim,
-                                     self.num_periods)
+            self.model = build_two_tower(self.config.model, len(self.user_ids), len(self.item_ids), text_dim,
+                                         self.num_periods)
             self.model.score(tf.constant([0]))  # creates the variables to restore into
             status = self.model.load_weights(str(checkpoint))
             # The optimizer's slots are in the checkpoint too; serving needs none.
@@ -262,32 +273,10 @@ class TrainedRun:
 
     def evaluate(self):
         """Recomputes the test metrics from the data (re-split with the run's seed)."""
-        if self.config.data.split == "impressions":
-            from tfllmrec.recipes.impression_run import evaluate_trained_run
-
-            return evaluate_trained_run(self)
-        from tfllmrec.recipes.datasets import load_dataset
-        from tfllmrec.recipes.run import make_split
-        from tfllmrec.training import IndexedSplit, evaluate_on_test
-
-        dataset = load_dataset(self.config.data)
-        split = make_split(self.config.data, dataset)
-        index = IndexedSplit(split, dataset.items, users=self.user_ids)
-        if not np.array_equal(index.item_ids, self.item_ids[:self.num_catalogue_items]):
-            raise ConfigError(
-                f"The data behind {self.run_dir} changed since training (the item "
-                "catalogue differs); retrain the run."
-            )
-        days = self.config.model.period_days
-        if days and (index.num_periods(days), list(index.period_range())) != (self.num_periods,
-                                                                               self.period_range):
-            raise ConfigError(
-                f"The data behind {self.run_dir} changed since training (its training timestamps "
-                "span other time periods); retrain the run."
-            )
-        metrics = evaluate_on_test(self.model, index, tuple(self.config.eval.ks))
-        self._serve_with_everything_known()
-        return metrics
+        try:
+            return task_for(self.config).evaluate_run(self)
+        finally:
+            self._serve_with_everything_known()
 
     def _serve_with_everything_known(self):
         """Each user's whole history, test included, asked now: the latest

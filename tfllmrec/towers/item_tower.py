@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from tfllmrec.model_rules import check_item_tower
+
 
 def neighbour_mean(embeddings, keys, vectors_of, k, temperature, donors=None):
     """Softmax(cosine / temperature)-weighted mean of the vectors of each
@@ -33,6 +35,22 @@ def neighbour_mean(embeddings, keys, vectors_of, k, temperature, donors=None):
     chosen = vectors_of(tf.reshape(top.indices, [-1]))
     chosen = tf.reshape(chosen, [-1, k, tf.shape(chosen)[-1]])
     return tf.reduce_sum(chosen * tf.cast(weights, chosen.dtype)[..., None], 1)
+
+
+def place_by_text(text_mlp, text_embeddings, normalize=True):
+    """Vectors `[n, dim]` of items known only by their text embeddings.
+
+    The one definition of the text path at inference, shared by `ItemTower`
+    and the export (which holds the tower's own `text_mlp` layer), so a
+    served text query lands where `TrainedRun` puts it.
+
+    Example:
+    >>> mlp = tf.keras.Sequential([tf.keras.layers.Dense(2, kernel_initializer="ones")])
+    >>> place_by_text(mlp, tf.constant([[3.0, 1.0]])).numpy().round(4)
+    array([[0.7071, 0.7071]], dtype=float32)
+    """
+    vectors = tf.cast(text_mlp(text_embeddings, training=False), tf.float32)
+    return tf.math.l2_normalize(vectors, -1) if normalize else vectors
 
 
 class ItemTower(tf.keras.layers.Layer):
@@ -99,14 +117,8 @@ class ItemTower(tf.keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not use_item_ids and not text_dim:
-            raise ValueError("ItemTower needs item ids, text, or both.")
-        if (cold_neighbors or not fuse_text) and not (use_item_ids and text_dim):
-            raise ValueError("fuse_text=False or cold_neighbors > 0 needs both item ids and text.")
-        if cold_neighbors < 0 or cold_neighbor_temperature <= 0:
-            raise ValueError("cold_neighbors must be >= 0 and cold_neighbor_temperature > 0.")
-        if not fuse_text and id_dropout:
-            raise ValueError("fuse_text=False leaves no text beside the ids: id_dropout must be 0.")
+        check_item_tower(use_item_ids, bool(text_dim), id_dropout, text_dropout, text_hidden_dim, fuse_text,
+                         cold_neighbors, cold_neighbor_temperature)
         self.num_items = int(num_items)
         self.embedding_dim = int(embedding_dim)
         self.use_item_ids = bool(use_item_ids)
@@ -198,8 +210,7 @@ class ItemTower(tf.keras.layers.Layer):
     def text_only_vectors(self, text_embeddings):
         """Output vectors of items known only by their text embeddings `[n, text_dim]`:
         new items, or a free-text query placed in the item space."""
-        vectors = tf.cast(self.text_vectors(text_embeddings), tf.float32)
-        return tf.math.l2_normalize(vectors, -1) if self.normalize else vectors
+        return place_by_text(self.text_mlp, text_embeddings, normalize=self.normalize)
 
     def raw(self, indices, training=False):
         """Un-normalised item vectors `[n, embedding_dim]`."""

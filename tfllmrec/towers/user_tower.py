@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from tfllmrec.model_rules import check_user_tower
+
 
 class UserTower(tf.keras.layers.Layer):
     """The query tower: `normalize(user_embedding + mean(history item vectors) + period_embedding)`.
@@ -41,8 +43,7 @@ class UserTower(tf.keras.layers.Layer):
         num_periods=0, **kwargs
     ):
         super().__init__(**kwargs)
-        if not use_user_ids and not max_history:
-            raise ValueError("UserTower needs user ids, a history, or both.")
+        check_user_tower(use_user_ids, max_history)
         self.num_users = int(num_users)
         self.embedding_dim = int(embedding_dim)
         self.use_user_ids = bool(use_user_ids)

@@ -1,15 +1,6 @@
-"""Training loops and helpers for tfllmrec models."""
+"""The training loop of every tfllmrec model, and where it runs (strategies, precision)."""
 
-from tfllmrec.training.indexed_split import IndexedSplit, sampled_targets
-from tfllmrec.training.retrieval_trainer import (
-    epoch_dataset,
-    evaluate_on_test,
-    evaluate_retrieval,
-    make_optimizer,
-    train_two_tower,
-)
+from tfllmrec.training.distribution import make_strategy, training_scope
+from tfllmrec.training.trainer import make_optimizer, train_model
 
-__all__ = [
-    "IndexedSplit", "sampled_targets", "epoch_dataset", "evaluate_on_test", "evaluate_retrieval",
-    "make_optimizer", "train_two_tower",
-]
+__all__ = ["make_optimizer", "make_strategy", "train_model", "training_scope"]

@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 
 import tfllmrec  # noqa: F401  (selects tf-keras before TensorFlow loads)
-import tfllmrec.recipes.builtin_news  # noqa: F401  (registers `news`)
 from tfllmrec.recipes import get_recipe, with_overrides
-from tfllmrec.recipes.run import train_recipe
+from tfllmrec.recipes.pipeline import train_recipe
 
 NAMES = {"popularity": "popularity", "ctr": "click-through-rate prior alone", "id_two_tower": "ID-only two-tower",
          "nrms": "NRMS-style (frozen MiniLM)", "ours": "**ours** (history text two-tower)"}

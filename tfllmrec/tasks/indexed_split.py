@@ -18,8 +18,15 @@ class IndexedSplit:
             in the split.
 
     Example:
-    >>> index = IndexedSplit(random_split(ds.interactions), ds.items)
-    >>> index.train_users[:3], index.num_items
+    >>> import pandas as pd
+    >>> from tfllmrec.data import Interactions, Items, Split
+    >>> part = lambda rows: Interactions(pd.DataFrame(rows, columns=["user_id", "item_id"]))
+    >>> split = Split(part([("b", "x"), ("a", "y")]), part([("a", "x")]), part([("b", "z")]))
+    >>> index = IndexedSplit(split, Items(pd.DataFrame({"item_id": ["x", "y", "z"], "title": ["X", "Y", "Z"]}), ["title"]))
+    >>> index.user_ids.tolist(), index.train_users.tolist(), index.train_items.tolist()
+    (['a', 'b'], [1, 0], [0, 1])
+    >>> index.per_user("train", "valid")
+    [[1, 0], [0]]
     """
 
     def __init__(self, split, items, users=None):

@@ -31,7 +31,7 @@ def item_text_table(texts, encoder, sequence_length, batch_size=32):
     path = cache_dir() / "text" / f"{key}.npy"
     if path.is_file():
         return np.load(path)
-    from tfllmrec.encoders import TextEncoder
+    from tfllmrec.encoders.text_encoder import TextEncoder  # only on a cache miss: BERT is slow to load
 
     table = TextEncoder.from_preset(encoder, sequence_length=sequence_length).encode(
         list(texts), batch_size=batch_size

@@ -1,0 +1,59 @@
+"""`train_recipe`: the one runner. Config -> task -> phases -> run folder."""
+
+import time
+from pathlib import Path
+
+import tensorflow as tf
+
+from tfllmrec.recipes.run_folder import PhaseResults, finish_run, prepare_output, write_artifacts
+from tfllmrec.tasks import task_for
+from tfllmrec.training import make_strategy
+
+
+def train_recipe(config, output_dir, overwrite=False, verbose=1):
+    """Trains `config` and writes the run folder; returns its metrics dict.
+
+    The recipe's task (`config.task`: retrieval or impressions) prepares the
+    data and declares the phases: ours, each baseline, each cold-start
+    model. Each runs once; its result is kept in `progress.json`, and each
+    model checkpoints every epoch, so calling this again on an unfinished
+    folder with the same config resumes where it stopped. The folder gets
+    `config.yaml` first (a failed run says what it ran), then checkpoints
+    and TensorBoard logs, `vocab.json` and `seen.json`, and `metrics.json`
+    last: its presence means the run finished.
+
+    Args:
+        config: RecipeConfig.
+        output_dir: str or Path.
+        overwrite: bool. Replace an existing run folder (finished or not).
+        verbose: int. 0 silent; 1 phase headers and a progress bar per
+            epoch; 2 phase headers and a line per epoch (for logs).
+    """
+    if "multi_worker" in (config.train.strategy, config.baseline_train.strategy):
+        # Before any other TensorFlow op: collective ops are set up at start-up.
+        make_strategy("multi_worker")
+    out = prepare_output(Path(output_dir), config, overwrite)
+    phase_result = PhaseResults(out)
+    # Same seed, same machine, same metrics: TensorFlow's deterministic ops.
+    tf.config.experimental.enable_op_determinism()
+    tf.keras.utils.set_random_seed(config.train.seed)
+    start = time.time()
+    task = task_for(config, verbose=verbose)
+    _say(verbose, f"[data] {config.data.dataset}: loading, splitting and encoding item texts")
+    task.prepare()
+    timing = {"data_and_text_seconds": round(time.time() - start, 1)}
+    plan = task.phases()
+    results = {}
+    for number, phase in enumerate(plan, 1):
+        _say(verbose, f"[{number}/{len(plan)}] {phase.name}: {phase.title}")
+        done = phase_result.done(phase.name)
+        results[phase.name] = phase_result(
+            phase.name, lambda: task.run(phase, out / "checkpoints" / phase.workdir))
+        _say(verbose, f"    {'finished earlier (progress.json); ' if done else ''}{task.headline(results[phase.name])}")
+    write_artifacts(out, **task.artifacts())
+    return finish_run(out, task.metrics(results), timing, start, task.dataset)
+
+
+def _say(verbose, line):
+    if verbose:
+        print(line, flush=True)

@@ -1,0 +1,234 @@
+"""`RetrievalTask`: full-ranking retrieval over interactions, with a cold-start split."""
+
+import numpy as np
+import tensorflow as tf
+
+from tfllmrec.data import cold_start_split, leave_one_out, load_dataset, random_split
+from tfllmrec.encoders import item_text_table
+from tfllmrec.errors import ConfigError
+from tfllmrec.evaluation import Popularity, RankingEvaluator, SampledEvaluator
+from tfllmrec.tasks.indexed_split import IndexedSplit, sampled_targets
+from tfllmrec.tasks.phase import Phase
+from tfllmrec.tasks.task import Task, build_two_tower
+from tfllmrec.training import train_model, training_scope
+
+
+def make_split(data, dataset):
+    """The main split a DataConfig asks for."""
+    if data.split == "predefined":
+        if dataset.split is None:
+            raise ConfigError(
+                f"data.split=predefined, but {dataset.name} ships no split of its own. "
+                "Fix: use data.split=random or data.split=leave_one_out."
+            )
+        return dataset.split
+    if data.split == "leave_one_out":
+        return leave_one_out(dataset.interactions)
+    return random_split(dataset.interactions, ratios=data.ratios, seed=data.split_seed)
+
+
+def epoch_dataset(users, items, batch_size, seed, epoch, periods=None):
+    """`{"user", "item"}` batches (and `"period"`, when given) in an order fixed by (seed, epoch).
+
+    Each epoch's order depends on nothing but its number, so a resumed run
+    sees exactly the batches an uninterrupted one would. Under a
+    multi-worker strategy every worker builds the same batches and keeps its
+    replicas' slices of each (DATA sharding: the tensors are in memory, there
+    are no files to share out), so `batch_size` stays the global batch.
+    """
+    features = {"user": tf.constant(users, tf.int32), "item": tf.constant(items, tf.int32)}
+    if periods is not None:
+        features["period"] = tf.constant(periods, tf.int32)
+    data = tf.data.Dataset.from_tensor_slices(features)
+    data = data.shuffle(len(users), seed=seed * 100_003 + epoch, reshuffle_each_iteration=False).batch(batch_size)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return data.with_options(options)
+
+
+def evaluate_retrieval(model, targets, ks, candidates=None):
+    """Full-ranking metrics of `model.score` on (users, positives, exclude)."""
+    users, positives, exclude = targets
+
+    def score_fn(batch):
+        return model.score(tf.constant(batch, tf.int32)).numpy()
+
+    return RankingEvaluator(ks=ks).evaluate(score_fn, users, positives, exclude=exclude, candidates=candidates)
+
+
+def evaluate_on_test(model, index, ks, cold=False):
+    """Test metrics, the history now including validation interactions.
+
+    Args:
+        cold: bool. Rank only among `index.cold_items` (cold-start).
+    """
+    if model.max_history:
+        model.user_tower.set_history(index.per_user("train", "valid"))
+    if model.num_periods:
+        # Each user is asked at the time of their test interaction (the latest of several).
+        model.user_tower.set_periods(index.latest_periods(model.period_days, "test"))
+    candidates = index.cold_items if cold else None
+    return evaluate_retrieval(model, index.targets("test", ["train", "valid"]), ks, candidates=candidates)
+
+
+class RetrievalTask(Task):
+    """Users and the items they interacted with; Recall/NDCG@K over the whole catalogue.
+
+    Phases: ours, popularity and the ID-only two-tower on the main split,
+    then the same three on a split whose `data.cold_start_fraction` of items
+    is held out of training entirely (ranked only among themselves), as
+    `eval.baselines` and the data config ask.
+    """
+
+    name = "retrieval"
+
+    def prepare(self):
+        config = self.config
+        self.dataset = dataset = load_dataset(config.data)
+        self.users = np.unique(np.asarray(dataset.interactions.frame["user_id"], dtype=str))
+        self.index = IndexedSplit(make_split(config.data, dataset), dataset.items, users=self.users)
+        if config.model.use_text:
+            self.text_table = item_text_table(dataset.items.texts(), config.model.encoder,
+                                              config.model.sequence_length)
+        # The sampled protocol the data ships (e.g. 99 negatives per test user),
+        # so published numbers on it can be compared; only on the main split.
+        self.sampled = None
+        if dataset.negatives and "test" in dataset.negatives and config.data.split == "predefined":
+            self.sampled = sampled_targets(self.index, dataset.negatives["test"])
+        self._cold = None
+
+    @property
+    def cold(self):
+        """The cold-start split's IndexedSplit, made on first use."""
+        if self._cold is None:
+            data = self.config.data
+            split = cold_start_split(self.dataset.interactions, item_fraction=data.cold_start_fraction,
+                                     seed=data.split_seed, ratios=data.ratios)
+            self._cold = IndexedSplit(split, self.dataset.items, users=self.users)
+        return self._cold
+
+    def phases(self):
+        baselines = self.config.eval.baselines
+        main = [Phase("main", "ours", "two_tower", workdir="main")]
+        if "popularity" in baselines:
+            main.append(Phase("popularity", "most popular items in training", "popularity"))
+        if "id_two_tower" in baselines:
+            main.append(Phase("id_two_tower", "ID-only baseline", "two_tower", "baseline_model",
+                              "baseline_train", workdir="id_two_tower"))
+        if not self.config.data.cold_start_fraction > 0:
+            return main
+        held_out = f"{self.config.data.cold_start_fraction:.0%} of items held out of training"
+        cold = [Phase(f"cold_start_{p.name}" if p.name != "main" else "cold_start",
+                      f"{p.title}, {held_out}", p.kind, p.model, p.train,
+                      workdir=p.workdir and f"cold_start/{'ours' if p.name == 'main' else p.name}",
+                      cold=True) for p in main]
+        return main + cold
+
+    def _run_two_tower(self, phase, workdir):
+        index = self.cold if phase.cold else self.index
+        model_config, train = getattr(self.config, phase.model), getattr(self.config, phase.train)
+        days = model_config.period_days
+        ks = tuple(self.config.eval.ks)
+        with training_scope(train):
+            model = build_two_tower(model_config, index.num_users, index.num_items, self.text_dim,
+                                    index.num_periods(days) if days else 0)
+            model.set_training_data(index.item_counts(), index.per_user("train"), self.text_table,
+                                    index.latest_periods(days, "valid") if days else None)
+            periods = index.periods(days, "train") if model.num_periods else None
+            targets = index.targets("valid", ["train"])
+            fit = train_model(
+                model, lambda epoch: epoch_dataset(index.train_users, index.train_items, train.batch_size,
+                                                   train.seed, epoch, periods),
+                {"user": tf.constant([0]), "item": tf.constant([0])}, train,
+                lambda: evaluate_retrieval(model, targets, ks), _checked_monitor(self.config.eval),
+                workdir, self.verbose)
+        result = {"test": evaluate_on_test(model, index, ks, cold=phase.cold), "training": fit}
+        if self.sampled is not None and not phase.cold:
+            result["test_sampled"] = self._sampled(lambda users: model.score(tf.constant(users, tf.int32)).numpy())
+        return result
+
+    def _run_popularity(self, phase, workdir):
+        index, seed = (self.cold if phase.cold else self.index), self.config.train.seed
+        users, positives, exclude = index.targets("test", ["train", "valid"])
+        candidates = index.cold_items if phase.cold else None
+        result = {"test": RankingEvaluator(ks=tuple(self.config.eval.ks)).evaluate(
+            _popularity_scorer(index, seed), users, positives, exclude, candidates)}
+        if self.sampled is not None and not phase.cold:
+            result["test_sampled"] = self._sampled(_popularity_scorer(index, seed))
+        return result
+
+    def _sampled(self, score_users):
+        """HR@K/NDCG@K of full-catalogue scores restricted to the shipped candidates."""
+        users, positives, negatives = self.sampled
+
+        def score_pairs(batch_users, items):
+            return np.take_along_axis(score_users(batch_users), items, axis=1)
+
+        return SampledEvaluator().evaluate(score_pairs, users, positives, negatives, ks=tuple(self.config.eval.ks))
+
+    def metrics(self, results):
+        config, main = self.config, results["main"]
+        metrics = {"recipe": config.name, "split_seed": config.data.split_seed, "seed": config.train.seed,
+                   "test": main["test"], "training": main["training"], "baselines": {}}
+        if "test_sampled" in main:
+            metrics["test_sampled"] = main["test_sampled"]
+        baselines = metrics["baselines"]
+        for name in ("popularity", "id_two_tower"):
+            if name in results:
+                baselines[name] = dict(results[name])
+                if f"cold_start_{name}" in results:
+                    baselines[name]["cold_start"] = results[f"cold_start_{name}"]["test"]
+        if "cold_start" in results:
+            metrics["cold_start"] = dict(results["cold_start"]["test"], cold_items=int(len(self.cold.cold_items)))
+        return metrics
+
+    def artifacts(self):
+        index, days = self.index, self.config.model.period_days
+        periods = (index.num_periods(days), index.period_range()) if days else None
+        return dict(user_ids=index.user_ids, item_ids=index.item_ids, texts=self.dataset.items.texts(),
+                    seen=index.per_user("train", "valid", "test"), periods=periods)
+
+    def evaluate_run(self, run):
+        """Test metrics of a `TrainedRun`, recomputed from the data (re-split with the run's seed)."""
+        self.dataset = dataset = load_dataset(self.config.data)
+        index = IndexedSplit(make_split(self.config.data, dataset), dataset.items, users=run.user_ids)
+        if not np.array_equal(index.item_ids, run.item_ids[:run.num_catalogue_items]):
+            raise ConfigError(f"The data behind {run.run_dir} changed since training (the item "
+                              "catalogue differs); retrain the run.")
+        days = self.config.model.period_days
+        if days and (index.num_periods(days), list(index.period_range())) != (run.num_periods, run.period_range):
+            raise ConfigError(f"The data behind {run.run_dir} changed since training (its training "
+                              "timestamps span other time periods); retrain the run.")
+        return evaluate_on_test(run.model, index, tuple(self.config.eval.ks))
+
+    @staticmethod
+    def summary_lines(metrics, ks):
+        """Recall, NDCG and cold-start recall of ours and the baselines, for the CLI."""
+        k = 10 if 10 in ks else ks[0]
+        rows = [("ours", metrics.get("test"), metrics.get("cold_start"))]
+        rows += [(name, b.get("test"), b.get("cold_start")) for name, b in metrics.get("baselines", {}).items()]
+        lines = [f"{'model':14s} {f'Recall@{k}':>10s} {f'NDCG@{k}':>10s} {f'cold R@{k}':>10s}"]
+        for name, test, cold in rows:
+            cold_recall = f"{cold[f'recall@{k}']:.4f}" if cold else "-"
+            lines.append(f"{name:14s} {test[f'recall@{k}']:10.4f} {test[f'ndcg@{k}']:10.4f} {cold_recall:>10s}")
+        return lines
+
+
+def _checked_monitor(eval_config):
+    monitor = eval_config.monitor
+    keys = RankingEvaluator(ks=tuple(eval_config.ks)).keys()
+    if monitor not in keys:
+        raise ValueError(f"monitor={monitor!r} is not one of {keys}.")
+    return monitor
+
+
+def _popularity_scorer(index, seed):
+    popularity = Popularity().fit(index.train_items, index.num_items)
+    # Seeded noise below one count breaks ties at random: the evaluator would
+    # break them by item index, and MovieLens numbers its popular films first.
+    noise = np.random.default_rng(seed).uniform(0, 0.5, index.num_items).astype(np.float32)
+
+    def score(users):
+        return popularity.score(users) + noise
+
+    return score
