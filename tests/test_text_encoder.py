@@ -4,9 +4,20 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from testing import TestCase
 from tfllmrec.encoders import TextEncoder
 
 TEXTS = ["red running shoe", "blue trail running shoe", "stainless steel chef knife"]
+
+
+class TextEncoderTest(TestCase):
+    """The shared checks; saving and restoring BERT's weights is test_persistence.py's."""
+
+    def test_layer(self):
+        encoder = TextEncoder.from_preset("tiny-random", sequence_length=16, trainable="top:1")
+        self.run_serialization_test(encoder)
+        self.run_layer_training_test(encoder, lambda layer, features, training: layer(features["text"], training=training),
+                                     {"text": np.array(TEXTS)})
 
 
 def test_output_shape_dtype_and_unit_norm(tiny_encoder):

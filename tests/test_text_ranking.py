@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from testing import TINY_INTERACTIONS, TINY_ITEMS, TINY_TEXT, TINY_TEXT_RANKING, TestCase
 from tfllmrec.models import TextRanking
+
+
+class TextRankingTest(TestCase):
+    def test_rating_model(self):
+        features = dict(TINY_INTERACTIONS, label=np.linspace(1, 5, len(TINY_INTERACTIONS["user"]), dtype="float32"))
+        self.run_model_test(TextRanking, TINY_TEXT_RANKING, features,
+                            lambda model: model.predict_scores(tf.constant(features["user"]), tf.constant(features["item"])),
+                            prepare=lambda model: model.set_training_data(np.ones(TINY_ITEMS), TINY_TEXT))
 
 NUM_USERS, NUM_ITEMS, TEXT_DIM = 20, 30, 8
 

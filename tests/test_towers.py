@@ -6,7 +6,27 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from testing import TINY_HISTORIES, TINY_INTERACTIONS, TINY_ITEM_TOWER, TINY_TEXT, TINY_USER_TOWER, TestCase
 from tfllmrec.towers import ItemTower, UserTower
+
+
+class ItemTowerTest(TestCase):
+    def test_hybrid_tower(self):
+        self.run_layer_test(ItemTower, TINY_ITEM_TOWER, lambda tower, f, training: tower(f["item"], training=training),
+                            TINY_INTERACTIONS, prepare=lambda tower: tower.set_text_table(TINY_TEXT))
+
+    def test_ids_only_tower(self):
+        self.run_layer_test(ItemTower, dict(TINY_ITEM_TOWER, text_dim=None),
+                            lambda tower, f, training: tower(f["item"], training=training), TINY_INTERACTIONS)
+
+
+class UserTowerTest(TestCase):
+    def test_ids_and_history(self):
+        def call(tower, features, training):
+            return tower(features["user"], item_vectors=tf.constant(TINY_TEXT), training=training)
+
+        self.run_layer_test(UserTower, TINY_USER_TOWER, call, TINY_INTERACTIONS,
+                            prepare=lambda tower: tower.set_history(TINY_HISTORIES))
 
 
 def _constructor_args(cls):
