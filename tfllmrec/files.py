@@ -12,8 +12,15 @@ def write_atomic(path, data):
     is removed if the write fails; a killed process leaves at most a
     `.NAME.*.tmp` file beside the old one.
 
+    The folder must exist already.
+
     Example:
-    >>> write_atomic("run/metrics.json", '{"test": {}}')
+    >>> write_atomic("metrics.json", '{"test": {}}')
+    >>> open("metrics.json").read()
+    '{"test": {}}'
+    >>> write_atomic("metrics.json", b'{"test": {"recall@10": 0.5}}')
+    >>> sorted(os.listdir("."))  # no temporary file is left behind
+    ['metrics.json']
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -132,7 +132,15 @@ def read_delimited(path, sep, *, names=None, encoding="utf-8", quoting=csv.QUOTE
         `frame.attrs["header_line"]` is the header's line number, or None.
 
     Example:
+    >>> _ = open("ratings.csv", "w").write("user,item,rating\\n\\nu1,i7,5\\nu2,i3,4\\n")
     >>> frame = read_delimited("ratings.csv", ",")
+    >>> frame
+         user item rating
+    line
+    3      u1   i7      5
+    4      u2   i3      4
+    >>> frame.attrs["header_line"]
+    1
     """
     path = Path(path)
     text = read_text(path, encoding)

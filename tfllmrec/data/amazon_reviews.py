@@ -74,10 +74,17 @@ def load_amazon_reviews(reviews, meta, name=None, text_fields=TEXT_FIELDS,
             that is not an integer; or no reviewed item has metadata.
 
     Example:
-    >>> dataset = load_amazon_reviews("reviews_Office_Products_5.json.gz",
-    ...                               "meta_Office_Products.json.gz")
-    >>> dataset.items.text_fields
-    ['title', 'brand', 'categories']
+    >>> review = {"reviewerID": "A1", "asin": "B01", "unixReviewTime": 1400000000, "overall": 5.0}
+    >>> reviews = [review, dict(review, reviewerID="A2", overall=4.0)]
+    >>> _ = open("reviews.json", "w").write("".join(json.dumps(r) + "\\n" for r in reviews))
+    >>> _ = open("meta.json", "w").write(  # a 2014 metadata line: a Python literal
+    ...     "{'asin': 'B01', 'title': 'Gel pen &amp; refill', 'brand': 'Pilot', "
+    ...     "'categories': [['Office Products', 'Pens']]}\\n")
+    >>> dataset = load_amazon_reviews("reviews.json", "meta.json")
+    >>> dataset
+    Dataset('amazon-reviews': 2 interactions, 2 users, 1 items)
+    >>> dataset.items.texts().tolist()  # title, brand, categories; HTML entities decoded
+    ['Gel pen & refill. Pilot. Office Products, Pens']
     """
     reviews, meta = Path(reviews), Path(meta)
     interactions = _read_reviews(reviews)

@@ -42,8 +42,15 @@ class Dataset:
             message counts them and names the first 5 with their rows.
 
     Example:
-    >>> dataset = Dataset("toy", Interactions(inter_frame), Items(item_frame, ["title"]))
-    >>> dataset.items.texts(dataset.interactions.items)
+    >>> import pandas as pd
+    >>> clicks = pd.DataFrame({"user_id": ["u1", "u1", "u2"], "item_id": ["i1", "i2", "i1"]})
+    >>> catalogue = pd.DataFrame({"item_id": ["i1", "i2", "i3"],
+    ...                           "title": ["Red pen", "Blue ink", "Notebook"]})
+    >>> dataset = Dataset("toy", Interactions(clicks), Items(catalogue, ["title"]))
+    >>> dataset
+    Dataset('toy': 3 interactions, 2 users, 3 items)
+    >>> dataset.items.texts(dataset.interactions.items).tolist()
+    ['Red pen', 'Blue ink']
     """
 
     def __init__(self, name, interactions, items, split=None, negatives=None, histories=None,

@@ -49,9 +49,15 @@ def impression_split(dataset, ratios=(0.7, 0.03, 0.27), seed=2020, drop_empty_hi
         ImpressionSplit.
 
     Example:
-    >>> split = impression_split(load_nemig("nemig/en"), seed=1, drop_empty_history=True)
-    >>> len(split.train), len(split.valid), len(split.test)
-    (8620, 370, 3325)
+    >>> import os; os.makedirs("en")  # a tiny NeMig folder: 4 articles, 40 impressions
+    >>> _ = open("en/news.tsv", "w").write("".join(
+    ...     f"N{k}\\tTitle {k}\\tAbstract {k}\\t\\t\\ttopic\\tneutral\\tleft\\n" for k in range(4)))
+    >>> _ = open("en/behaviors.tsv", "w").write("".join(  # users U0 have no history
+    ...     f"{k}\\tU{k % 5}\\t{'N0' if k % 5 else ''}\\tN1-1 N2-0\\n" for k in range(40)))
+    >>> from tfllmrec.data import load_nemig
+    >>> split = impression_split(load_nemig("en"), seed=1, drop_empty_history=True)
+    >>> len(split.train), len(split.valid), len(split.test), split.dropped_empty_history
+    (22, 1, 9, 8)
     """
     impressions = dataset.impressions
     if impressions is None or len(impressions) == 0:

@@ -135,7 +135,14 @@ class Interactions:
                 `allow_empty` is False.
 
         Example:
+        >>> frame = pd.DataFrame({"user_id": ["u1", "u1", "u2"], "item_id": ["i1", "i2", "i1"],
+        ...                       "weight": [5, 2, 4]})
+        >>> interactions = Interactions(frame)
         >>> liked = interactions.filter(interactions.frame["weight"] >= 4)
+        >>> liked
+        Interactions(2 rows, 2 users, 1 items, source='<memory>')
+        >>> liked.frame.index.tolist()  # rows keep their index
+        [0, 2]
         """
         if isinstance(mask, pd.Series) and not mask.index.equals(self._frame.index):
             raise DataError(

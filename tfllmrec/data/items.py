@@ -33,8 +33,9 @@ class Items:
     Example:
     >>> frame = pd.DataFrame({"item_id": ["1"], "title": ["Toy Story (1995)"],
     ...                       "genres": ["Animation Children's Comedy"]})
-    >>> Items(frame, ["title", "genres"]).texts()[0]
-    "Toy Story (1995). Animation Children's Comedy"
+    >>> items = Items(frame, ["title", "genres"])
+    >>> items.texts().tolist()
+    ["Toy Story (1995). Animation Children's Comedy"]
     """
 
     def __init__(self, frame, text_fields, categorical_fields=(), source="<memory>"):
@@ -129,8 +130,11 @@ class Items:
             DataError: an id is not in the table.
 
         Example:
-        >>> items.texts(["1"])[0]
-        "Toy Story (1995). Animation Children's Comedy"
+        >>> frame = pd.DataFrame({"item_id": ["1", "2"], "title": ["Toy Story (1995)", "Great pen."],
+        ...                       "genres": ["Animation Children's Comedy", "Office"]})
+        >>> items = Items(frame, ["title", "genres"])
+        >>> items.texts(["2", "1"]).tolist()
+        ['Great pen. Office', "Toy Story (1995). Animation Children's Comedy"]
         """
         if self._texts is None:
             columns = [self._frame[name].to_numpy(dtype=str) for name in self._text_fields]
@@ -152,8 +156,14 @@ class Items:
             DataError: some ids are unknown; lists up to 5 of them.
 
         Example:
-        >>> items.index_of(["1", "50"])
-        array([ 0, 49])
+        >>> frame = pd.DataFrame({"item_id": ["1", "2", "50"], "title": ["Heat", "Up", "Big"]})
+        >>> items = Items(frame, ["title"])
+        >>> items.index_of(["50", "1"]).tolist()
+        [2, 0]
+        >>> items.index_of(["7"])
+        Traceback (most recent call last):
+        ...
+        tfllmrec.errors.DataError: 1 item id(s) are not in the items table (<memory>): '7'. Fix: ...
         """
         ids = [ids] if isinstance(ids, str) else list(ids)
         wanted = [str(i) for i in ids]

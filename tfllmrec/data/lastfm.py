@@ -35,7 +35,20 @@ def load_lastfm_2k(path=None, cache_dir=None, top_tags=5):
         fields ["name", "tags"]. No timestamps (the files have none for plays).
 
     Example:
-    >>> dataset = load_lastfm_2k("/data/hetrec2011-lastfm-2k")
+    >>> folder = Path("lastfm"); folder.mkdir()
+    >>> files = {
+    ...     "artists.dat": "id\\tname\\n51\\tDuran Duran\\n52\\tMorcheeba\\n",
+    ...     "user_artists.dat": "userID\\tartistID\\tweight\\n2\\t51\\t13883\\n2\\t52\\t11690\\n",
+    ...     "tags.dat": "tagID\\ttagValue\\n1\\tnew wave\\n2\\ttrip-hop\\n3\\t80s\\n",
+    ...     "user_taggedartists.dat": "userID\\tartistID\\ttagID\\n2\\t51\\t1\\n2\\t51\\t3\\n2\\t52\\t2\\n",
+    ... }
+    >>> for name, text in files.items():
+    ...     _ = (folder / name).write_text(text)
+    >>> dataset = load_lastfm_2k("lastfm")
+    >>> dataset.items.texts().tolist()
+    ['Duran Duran. new wave, 80s', 'Morcheeba. trip-hop']
+    >>> dataset.interactions.frame["weight"].tolist()  # play counts
+    [13883.0, 11690.0]
     """
     folder = Path(path) if path is not None else _download(cache_dir)
     missing = [f for f in LASTFM_FILES if not (folder / f).is_file()]

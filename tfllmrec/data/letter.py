@@ -64,8 +64,18 @@ def load_amazon_scientific(path=None, cache_dir=None, text_fields=TEXT_FIELDS):
             interaction names an item missing from the item file.
 
     Example:
-    >>> dataset = load_amazon_scientific("/data/amazon-scientific")
-    >>> split = leave_one_out(dataset.interactions)
+    >>> import os; os.makedirs("scientific")
+    >>> item = {"title": "Beaker", "description": "", "brand": "Acme", "categories": "Lab, Glass"}
+    >>> _ = open("scientific/Scientific.item.json", "w").write(json.dumps(
+    ...     {"0": item, "1": dict(item, title="Pipette"), "2": dict(item, title="Gloves")}))
+    >>> _ = open("scientific/Scientific.inter.json", "w").write(
+    ...     json.dumps({"A1": [0, 1, 2], "A2": [2, 0]}))
+    >>> dataset = load_amazon_scientific("scientific")
+    >>> str(dataset.items.texts(["0"])[0]), dataset.interactions.frame["timestamp"].tolist()
+    ('Beaker. Acme. Lab, Glass', [0, 1, 2, 0, 1])
+    >>> from tfllmrec.data import leave_one_out
+    >>> leave_one_out(dataset.interactions).test.frame[["user_id", "item_id"]].values.tolist()
+    [['A1', '2']]
     """
     folder = dataset_folder(path, cache_dir, NAME, BASE_URL, FILES, _download)
     item_path, inter_path = folder / "Scientific.item.json", folder / "Scientific.inter.json"

@@ -49,7 +49,18 @@ def load_mind(path=None, size="small", cache_dir=None, missing_news="error"):
         and `impressions` (with `timestamp` and `part`).
 
     Example:
-    >>> dataset = load_mind("/data/MINDsmall")   # MINDsmall_train/ + MINDsmall_dev/
+    >>> folder = Path("MINDsmall/MINDsmall_train"); folder.mkdir(parents=True)
+    >>> _ = (folder / "news.tsv").write_text(
+    ...     "N1\\tsports\\tgolf\\tA great putt\\tShe wins.\\t\\t[]\\t[]\\n"
+    ...     "N2\\tnews\\tworld\\tTalks resume\\t\\t\\t[]\\t[]\\n")
+    >>> _ = (folder / "behaviors.tsv").write_text(
+    ...     "1\\tU7\\t11/12/2019 2:14:46 PM\\tN2\\tN1-1 N2-0\\n")
+    >>> dataset = load_mind("MINDsmall")  # its MINDsmall_train/ (and MINDsmall_dev/, if there)
+    >>> dataset.items.texts().tolist(), dataset.histories
+    (['A great putt. She wins. sports', 'Talks resume. news'], {'U7': ['N2']})
+    >>> row = dataset.impressions.iloc[0]
+    >>> row["candidates"], row["labels"], int(row["timestamp"]), row["part"]
+    (['N1', 'N2'], [1, 0], 1573568086, 'train')
     """
     if missing_news not in ("error", "drop"):
         raise ValueError(f"missing_news={missing_news!r}: use 'error' or 'drop'.")

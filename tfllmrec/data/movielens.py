@@ -91,8 +91,15 @@ def load_movielens_100k(path=None, cache_dir=None):
             no download worked.
 
     Example:
-    >>> dataset = load_movielens_100k("/data/ml-100k")
-    >>> dataset.items.texts(["1"])[0]
+    >>> folder = Path("ml-100k"); folder.mkdir()  # GroupLens layout, 3 genres
+    >>> _ = (folder / "u.data").write_text("196\\t1\\t3\\t881250949\\n186\\t2\\t5\\t891717742\\n")
+    >>> _ = (folder / "u.genre").write_text("Animation|0\\nChildren's|1\\nComedy|2\\n")
+    >>> _ = (folder / "u.item").write_text("1|Toy Story (1995)|01-Jan-1995|||1|1|1\\n"
+    ...                                    "2|GoldenEye (1995)|01-Jan-1995|||0|0|0\\n")
+    >>> dataset = load_movielens_100k("ml-100k")
+    >>> dataset
+    Dataset('ml-100k': 2 interactions, 2 users, 2 items)
+    >>> str(dataset.items.texts(["1"])[0])
     "Toy Story (1995). Animation Children's Comedy"
     """
     if path is not None:
@@ -127,7 +134,16 @@ def load_movielens_latest_small(path=None, cache_dir=None):
         DataError: files missing or malformed, or the download failed.
 
     Example:
-    >>> dataset = load_movielens_latest_small("/data/ml-latest-small")
+    >>> folder = Path("ml-latest-small"); folder.mkdir()
+    >>> _ = (folder / "movies.csv").write_text("movieId,title,genres\\n"
+    ...     "1,Toy Story (1995),Adventure|Animation\\n2,Jumanji (1995),(no genres listed)\\n")
+    >>> _ = (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\\n"
+    ...     "1,1,4.0,964982703\\n1,2,3.5,964981247\\n")
+    >>> dataset = load_movielens_latest_small("ml-latest-small")
+    >>> dataset.items.texts().tolist()
+    ['Toy Story (1995). Adventure Animation', 'Jumanji (1995)']
+    >>> dataset.interactions.frame["weight"].tolist()
+    [4.0, 3.5]
     """
     if path is not None:
         folder = _existing_folder(path)

@@ -50,9 +50,17 @@ def load_nemig(path=None, language="en", cache_dir=None):
         interactions = clicks in impressions, `histories`, `impressions`.
 
     Example:
-    >>> dataset = load_nemig("/data/nemig/en")
-    >>> len(dataset.impressions), len(dataset.histories)
-    (15000, 3000)
+    >>> folder = Path("nemig/en"); folder.mkdir(parents=True)
+    >>> _ = (folder / "news.tsv").write_text(
+    ...     "N1\\tBorder talks\\tLeaders meet.\\t\\t\\tpolitics_migration\\tneutral\\tcenter\\n"
+    ...     "N2\\tNew arrivals\\tA town grows.\\t\\t\\tsociety\\tpositive\\tleft\\n")
+    >>> _ = (folder / "behaviors.tsv").write_text(  # no time column; CRLF line ends
+    ...     "1\\tU1\\tN1\\tN1-0 N2-1\\r\\n2\\tU2\\t\\tN1-1 N2-0\\r\\n")
+    >>> dataset = load_nemig("nemig")  # the folder holding en/ (and de/)
+    >>> len(dataset.impressions), dataset.histories
+    (2, {'U1': ['N1'], 'U2': []})
+    >>> dataset.items.texts().tolist()
+    ['Border talks. Leaders meet. politics migration', 'New arrivals. A town grows. society']
     """
     if language not in ("en", "de"):
         raise ValueError(f"language={language!r}: use 'en' or 'de'.")

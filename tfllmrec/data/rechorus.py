@@ -74,9 +74,20 @@ def load_amazon_office(path=None, cache_dir=None):
             names an unknown item or the row's own item.
 
     Example:
-    >>> dataset = load_amazon_office("/data/amazon-office")
-    >>> dataset.split.sizes
-    (43448, 4905, 4905)
+    >>> folder = Path("office"); folder.mkdir()
+    >>> header = "user_id\\titem_id\\ttime"
+    >>> files = {"Office.text": "id\\ttext\\nB01\\tRed pen\\nB02\\tStapler\\nB03\\tInk\\n",
+    ...          "Office.item2index": "B01\\t1\\nB02\\t2\\nB03\\t3\\n",
+    ...          "train.csv": f"{header}\\n1\\t1\\t1400000000\\n",
+    ...          "dev.csv": f"{header}\\tneg_items\\n1\\t2\\t1400086400\\t[3]\\n",
+    ...          "test.csv": f"{header}\\tneg_items\\n1\\t3\\t1400172800\\t[1, 2]\\n"}
+    >>> for name, text in files.items():
+    ...     _ = (folder / name).write_text(text)
+    >>> dataset = load_amazon_office("office")
+    >>> dataset.split.sizes, dataset.negatives["test"]["negatives"].tolist()
+    ((1, 1, 1), [['1', '2']])
+    >>> dataset.items.texts(["1"]).tolist()
+    ['Red pen']
     """
     folder = dataset_folder(path, cache_dir, NAME, BASE_URL, FILES, _download)
     items = _read_items(folder)

@@ -27,9 +27,15 @@ class Split:
             `cold_start_split` (sorted); empty for the other splits.
 
     Example:
-    >>> split = random_split(dataset.interactions)
+    >>> import pandas as pd
+    >>> from tfllmrec.data import random_split
+    >>> frame = pd.DataFrame({"user_id": ["u1"] * 10 + ["u2"] * 3,
+    ...                       "item_id": [f"i{k}" for k in range(13)]})
+    >>> split = random_split(Interactions(frame))  # u1: 8/1/1, u2: 1/1/1
     >>> split.sizes
-    (80808, 9596, 9596)
+    (9, 2, 2)
+    >>> split
+    Split(train=9, valid=2, test=2)
     """
 
     train: Interactions

@@ -61,7 +61,13 @@ def random_split(interactions, ratios=(0.8, 0.1, 0.1), seed=2020):
         DataError: bad ratios.
 
     Example:
-    >>> split = random_split(dataset.interactions, ratios=(0.8, 0.1, 0.1), seed=2020)
+    >>> frame = pd.DataFrame({"user_id": ["u1"] * 10 + ["u2"] * 2,
+    ...                       "item_id": [f"i{k}" for k in range(12)]})
+    >>> split = random_split(Interactions(frame), ratios=(0.8, 0.1, 0.1), seed=2020)
+    >>> split.sizes  # u1: 8/1/1, u2: 1/0/1
+    (9, 1, 2)
+    >>> split.test.frame["user_id"].tolist()
+    ['u1', 'u2']
     """
     ratios = _check_ratios(ratios)
     parts = _random_parts(_user_codes(interactions), ratios, seed)
@@ -87,7 +93,14 @@ def leave_one_out(interactions):
         DataError: a timestamp is unknown (NA).
 
     Example:
-    >>> split = leave_one_out(dataset.interactions)
+    >>> frame = pd.DataFrame({"user_id": ["u1", "u1", "u1", "u1", "u2"],
+    ...                       "item_id": ["a", "b", "c", "d", "a"],
+    ...                       "timestamp": [40, 10, 30, 20, 50]})
+    >>> split = leave_one_out(Interactions(frame))
+    >>> split.sizes  # u2 has a single interaction: it stays in train
+    (3, 1, 1)
+    >>> split.valid.frame["item_id"].tolist(), split.test.frame["item_id"].tolist()
+    (['c'], ['a'])
     """
     timestamps = interactions.frame["timestamp"]
     unknown = timestamps.isna().to_numpy()
@@ -137,9 +150,15 @@ def cold_start_split(interactions, item_fraction=0.1, seed=2020, ratios=(0.8, 0.
             item or to every item.
 
     Example:
-    >>> split = cold_start_split(dataset.interactions, item_fraction=0.1)
-    >>> len(split.cold_items)
-    168
+    >>> frame = pd.DataFrame({"user_id": [f"u{k % 5}" for k in range(40)],
+    ...                       "item_id": [f"i{k % 20}" for k in range(40)]})
+    >>> split = cold_start_split(Interactions(frame), item_fraction=0.1)
+    >>> split  # round(0.1 * 20) = 2 of the 20 items are cold
+    Split(train=26, valid=5, test=9, cold_items=2)
+    >>> split.cold_items.tolist()
+    ['i0', 'i17']
+    >>> bool(split.train.frame["item_id"].isin(split.cold_items).any())
+    False
     """
     ratios = _check_ratios(ratios)
     if not isinstance(item_fraction, (int, float)) or not 0 < item_fraction < 1:

@@ -59,10 +59,17 @@ def load_tabular(interactions_path, items_path, columns, text_fields, delimiter=
         MissingPackageError: Parquet without pyarrow installed.
 
     Example:
+    >>> _ = open("orders.csv", "w").write("customer,sku,qty\\nc1,p1,2\\nc1,p2,1\\nc2,p1,3\\n")
+    >>> _ = open("products.tsv", "w").write(
+    ...     "sku\\tname\\tdescription\\np1\\tGel pen\\tBlue ink.\\np2\\tStapler\\t\\n")
     >>> dataset = load_tabular(
     ...     "orders.csv", "products.tsv",
     ...     columns={"user_id": "customer", "item_id": "sku", "weight": "qty"},
     ...     text_fields=["name", "description"])
+    >>> dataset
+    Dataset('custom': 3 interactions, 2 users, 2 items)
+    >>> dataset.items.texts().tolist(), dataset.interactions.frame["weight"].tolist()
+    (['Gel pen. Blue ink.', 'Stapler'], [2.0, 1.0, 3.0])
     """
     columns = _check_columns(columns)
     text_fields = [text_fields] if isinstance(text_fields, str) else list(text_fields)

@@ -21,8 +21,16 @@ def atomic_dir(target, overwrite=False):
         overwrite: bool. Replace an existing `target`; otherwise refuse.
 
     Example:
-    >>> with atomic_dir("/tmp/out/1") as tmp:
-    ...     (tmp / "file.txt").write_text("done")
+    >>> with atomic_dir("out/1") as tmp:
+    ...     _ = (tmp / "file.txt").write_text("done")
+    ...     print(os.path.exists("out/1"))  # not visible until the block ends
+    False
+    >>> sorted(os.listdir("out")), open("out/1/file.txt").read()
+    (['1'], 'done')
+    >>> with atomic_dir("out/1", overwrite=True) as tmp:
+    ...     _ = (tmp / "other.txt").write_text("new")
+    >>> os.listdir("out/1")  # the whole folder was replaced
+    ['other.txt']
     """
     target = Path(target)
     if target.exists() and not overwrite:

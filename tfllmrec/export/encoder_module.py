@@ -15,9 +15,10 @@ class EncoderModule(tf.Module):
         encoder: TextEncoder. The encoder to serve.
 
     Example:
+    >>> from tfllmrec.encoders import TextEncoder
     >>> module = EncoderModule(TextEncoder.from_preset("tiny-random"))
-    >>> module.encode(tf.constant(["red shoe"]))["embedding"].shape
-    TensorShape([1, 32])
+    >>> module.encode(tf.constant(["red shoe", "blue hat"]))["embedding"].shape
+    TensorShape([2, 32])
     """
 
     def __init__(self, encoder):
@@ -41,8 +42,12 @@ def export_text_encoder(encoder, path, overwrite=False):
         The path, as a string.
 
     Example:
-    >>> export_text_encoder(TextEncoder.from_preset("tiny-random"), "/tmp/enc/1")
-    '/tmp/enc/1'
+    >>> from tfllmrec.encoders import TextEncoder
+    >>> export_text_encoder(TextEncoder.from_preset("tiny-random"), "enc/1")
+    'enc/1'
+    >>> served = tf.saved_model.load("enc/1").signatures["serving_default"]
+    >>> served(text=tf.constant(["red shoe"]))["embedding"].shape
+    TensorShape([1, 32])
     """
     module = EncoderModule(encoder)
     with atomic_dir(path, overwrite=overwrite) as tmp:

@@ -6,7 +6,17 @@ from tfllmrec.files import write_atomic
 
 
 def model_names(root):
-    """Model folders under `root`: those holding at least one numbered version."""
+    """Model folders under `root`: those holding at least one numbered version.
+
+    Example:
+    >>> import os
+    >>> for folder in ["saved_models/video/1", "saved_models/news/3", "saved_models/empty"]:
+    ...     os.makedirs(folder)
+    >>> for version in ["saved_models/video/1", "saved_models/news/3"]:
+    ...     _ = open(f"{version}/saved_model.pb", "wb").write(b"")
+    >>> model_names("saved_models")
+    ['news', 'video']
+    """
     root = Path(root)
     names = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
@@ -22,8 +32,20 @@ def write_models_config(root, base_path="/models"):
     (`docker run -v $PWD/saved_models:/models ...`).
 
     Example:
-    >>> write_models_config("saved_models")
-    'saved_models/models.config'
+    >>> import os
+    >>> os.makedirs("serving/video/1")
+    >>> _ = open("serving/video/1/saved_model.pb", "wb").write(b"")
+    >>> write_models_config("serving")
+    'serving/models.config'
+    >>> print(open("serving/models.config").read(), end="")
+    model_config_list {
+      config {
+        name: 'video'
+        base_path: '/models/video'
+        model_platform: 'tensorflow'
+        model_version_policy { latest { num_versions: 1 } }
+      }
+    }
     """
     root = Path(root)
     entries = []

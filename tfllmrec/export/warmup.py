@@ -16,9 +16,13 @@ def write_warmup_requests(saved_model_dir, model_name, requests):
         requests: list of (signature_name, {input_name: value}) pairs; values
             are anything `tf.make_tensor_proto` takes.
 
+    Returns:
+        The path of the warm-up file, as a string.
+
     Example:
     >>> write_warmup_requests("saved_models/video/2", "video",
     ...                       [("serving_default", {"user_id": ["196"], "k": 10})])
+    'saved_models/video/2/assets.extra/tf_serving_warmup_requests'
     """
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
@@ -39,7 +43,15 @@ def write_warmup_requests(saved_model_dir, model_name, requests):
 
 
 def read_warmup_requests(saved_model_dir):
-    """The (signature_name, {input: np.ndarray}) pairs of a warm-up file."""
+    """The (signature_name, {input: np.ndarray}) pairs of a warm-up file.
+
+    Example:
+    >>> _ = write_warmup_requests("video/2", "video",
+    ...                           [("serving_default", {"user_id": ["196"], "k": 10})])
+    >>> [(name, {k: inputs[k].tolist() for k in sorted(inputs)})
+    ...  for name, inputs in read_warmup_requests("video/2")]
+    [('serving_default', {'k': 10, 'user_id': [b'196']})]
+    """
     from tensorflow_serving.apis import prediction_log_pb2
 
     path = Path(saved_model_dir).joinpath(*WARMUP_FILE)
