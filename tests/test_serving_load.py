@@ -1,10 +1,10 @@
 """Serving under load: `tfllmrec serve` driven by a second process over loopback.
 
-The server runs as `python -m tfllmrec serve ROOT --port P --host 127.0.0.1`;
-a client process (a script written into tmp_path) sends a fixed, seeded mix of
-valid predict requests (row and columnar formats, batches of 1-64 user ids,
-with and without `k`) and malformed ones (bad JSON, wrong types, unknown
-signature / input / model / version) from 32 threads. A third of the way in,
+The server runs as `tfllmrec.serving.serve(ROOT, host="127.0.0.1", port=P, grpc_port=G)`
+in its own process; a client process (a script written into tmp_path) sends a fixed,
+seeded mix of valid predict requests (row and columnar formats, batches of 1-64 user
+ids, `serving_default` and `recommend_k` with `k`) and malformed ones (bad JSON, wrong
+types or ranks, unknown signature / input / model / version) from 32 threads. A third of the way in,
 the test drops version 2 into the model folder as our exporter does (a hidden
 `.2.tmp-...` folder, then `os.rename`). Checked: no 5xx and no transport error
 on valid requests, a 4xx `{"error": ...}` for every malformed one, version 2
@@ -69,25 +69,25 @@ def dumps(value):
 
 
 # (name, path, body, expected status): every one is a client error.
+RK = {"signature_name": "recommend_k"}
 MALFORMED = [
     ("invalid_json", PREDICT, b'{"instances": ["u1", ', 400),
-    ("invalid_utf8", PREDICT, b'{"instances": ["\xff\xfe"]}', 400),
     ("empty_body", PREDICT, b"", 400),
     ("not_an_object", PREDICT, b'["u1", "u2"]', 400),
     ("missing_instances_key", PREDICT, dumps({"queries": ["u1"]}), 400),
     ("both_keys", PREDICT, dumps({"instances": ["u1"], "inputs": ["u1"]}), 400),
     ("user_id_int", PREDICT, dumps({"instances": [1, 2, 3]}), 400),
-    ("k_string", PREDICT, dumps({"inputs": {"user_id": ["u1"], "k": "3"}}), 400),
-    ("k_float", PREDICT, dumps({"inputs": {"user_id": ["u1", "u2"], "k": 2.5}}), 400),
-    ("k_list", PREDICT, dumps({"inputs": {"user_id": ["u1"], "k": [3]}}), 400),
-    ("k_out_of_int32", PREDICT, dumps({"inputs": {"user_id": ["u1"], "k": 2 ** 40}}), 400),
+    ("k_string", PREDICT, dumps({**RK, "inputs": {"user_id": ["u1"], "k": "3"}}), 400),
+    ("k_float", PREDICT, dumps({**RK, "inputs": {"user_id": ["u1", "u2"], "k": 2.5}}), 400),
+    ("k_list", PREDICT, dumps({**RK, "inputs": {"user_id": ["u1"], "k": [3]}}), 400),
+    ("k_missing", PREDICT, dumps({**RK, "inputs": {"user_id": ["u1"]}}), 400),
+    ("k_out_of_int32", PREDICT, dumps({**RK, "inputs": {"user_id": ["u1"], "k": 2 ** 40}}), 400),
     ("user_id_nested", PREDICT, dumps({"inputs": {"user_id": [["u1"], ["u2"]]}}), 400),
-    ("row_k_disagrees", PREDICT, dumps({"instances": [{"user_id": "u1", "k": 2},
-                                                     {"user_id": "u2", "k": 3}]}), 400),
+    ("k_in_each_instance", PREDICT, dumps({**RK, "instances": [{"user_id": "u1", "k": 2},
+                                                                {"user_id": "u2", "k": 3}]}), 400),
     ("bad_b64", PREDICT, dumps({"instances": [{"b64": "!!not base64!!"}]}), 400),
     ("signature_not_string", PREDICT, dumps({"signature_name": 5, "instances": ["u1"]}), 400),
     ("unknown_signature", PREDICT, dumps({"signature_name": "nope", "instances": ["u1"]}), 400),
-    ("unknown_input_columnar", PREDICT, dumps({"inputs": {"user_id": ["u1"], "bogus": [1]}}), 400),
     ("unknown_input_row", PREDICT, dumps({"instances": [{"user_id": "u1", "bogus": 1}]}), 400),
     ("unknown_model", "/v1/models/nope:predict", dumps({"instances": ["u1"]}), 404),
     ("unknown_version", "/v1/models/toy/versions/99:predict", dumps({"instances": ["u1"]}), 404),
@@ -97,18 +97,19 @@ MALFORMED = [
 def valid_request():
     batch = rng.randint(1, 64)
     users = [rng.choice(USERS) for _ in range(batch)]
-    fmt = rng.choice(["row_bare", "row_named", "columnar_named", "columnar_bare"])
-    k = None if fmt.endswith("bare") else rng.choice([None, 1, 2, 3, 4, 5])
+    fmt = rng.choice(["row_bare", "row_named", "columnar_named", "columnar_bare", "columnar_k"])
+    k = rng.choice([1, 2, 3, 4, 5]) if fmt == "columnar_k" else 3
     if fmt == "row_bare":
         body = {"instances": users}
     elif fmt == "row_named":
-        body = {"instances": [{"user_id": u, **({} if k is None else {"k": k})} for u in users]}
+        body = {"instances": [{"user_id": u} for u in users]}
     elif fmt == "columnar_bare":
         body = {"inputs": users}
+    elif fmt == "columnar_named":
+        body = {"inputs": {"user_id": users}}
     else:
-        body = {"inputs": {"user_id": users, **({} if k is None else {"k": k})}}
-    return {"valid": True, "name": fmt, "path": PREDICT, "body": dumps(body),
-            "batch": batch, "k": 3 if k is None else k}
+        body = {**RK, "inputs": {"user_id": users, "k": k}}
+    return {"valid": True, "name": fmt, "path": PREDICT, "body": dumps(body), "batch": batch, "k": k}
 
 
 # The plan is drawn up front, so the same seed gives the same requests.
@@ -330,11 +331,13 @@ def test_serve_under_load_with_a_version_swap(tmp_path, toy_versions):  # noqa: 
     try:
         with open(log_path, "wb") as log:
             server = subprocess.Popen(
-                [sys.executable, "-m", "tfllmrec", "serve", str(root), "--port", str(port),
-                 "--host", "127.0.0.1"],
+                [sys.executable, "-c", "import sys; from tfllmrec.serving import serve; "
+                 "serve(sys.argv[1], host='127.0.0.1', port=int(sys.argv[2]), grpc_port=int(sys.argv[3]))",
+                 str(root), str(port), str(free_port())],
                 cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         status = wait_until_ready(server, port, log_path)
-        assert [s["version"] for s in status["model_version_status"]] == ["1"]
+        assert status == {"model_version_status": [
+            {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}]}
 
         # Warm-up: 100 valid requests, 32 at a time (the load's concurrency, so
         # per-thread allocator arenas exist before the baseline is read).
@@ -430,7 +433,7 @@ def test_serve_under_load_with_a_version_swap(tmp_path, toy_versions):  # noqa: 
         check(summary["problem_counts"]["valid"] == 0,
               f"{summary['problem_counts']['valid']} valid requests failed: {summary['problems'].get('valid', [])[:10]}")
 
-        # Every malformed request got a 4xx (the documented 400 or 404) with {"error": "..."}.
+        # Every malformed request got a 4xx (TF Serving's 400 or 404) with {"error": "..."}.
         check(all(code != "exception" and 400 <= int(code) < 500 for code in summary["malformed"]),
               f"malformed requests answered {summary['malformed']}")
         check(summary["problem_counts"]["malformed"] == 0,
@@ -463,7 +466,8 @@ def test_serve_under_load_with_a_version_swap(tmp_path, toy_versions):  # noqa: 
 
         # Still alive and serving version 2.
         try:
-            final = request(port, "POST", "/v1/models/toy:predict", {"inputs": {"user_id": ["u1"], "k": 2}})
+            final = request(port, "POST", "/v1/models/toy:predict",
+                            {"signature_name": "recommend_k", "inputs": {"user_id": ["u1"], "k": 2}})
         except OSError as error:
             final = repr(error)
         check(final == (200, {"outputs": {"item_ids": [TOY_ITEMS[2][:2]], "scores": [TOY_SCORES[:2]]}}),

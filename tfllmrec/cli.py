@@ -124,7 +124,7 @@ def _init(args):
 def _serve(args):
     from tfllmrec.serving import serve
 
-    serve(args.models_root, host=args.host, port=args.port)
+    serve(args.models_root, host=args.host, port=args.port, grpc_port=args.grpc_port)
     return 0
 
 
@@ -177,9 +177,11 @@ def build_parser():
     init.add_argument("--interactions", required=True, help="CSV/TSV/Parquet of user-item interactions")
     init.add_argument("--items", required=True, help="CSV/TSV/Parquet of items with text columns")
     init.set_defaults(run=_init)
-    serve = commands.add_parser("serve", help="local TF Serving-compatible REST server (development)")
+    serve = commands.add_parser("serve", help="a local server that answers as TF Serving does, "
+                                              "REST and gRPC (development)")
     serve.add_argument("models_root", help="folder of model folders, e.g. saved_models/")
-    serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument("--port", type=int, default=8501, help="REST port (TF Serving's default 8501)")
+    serve.add_argument("--grpc-port", type=int, default=8500, help="gRPC port (TF Serving's default 8500)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.set_defaults(run=_serve)
     return parser

@@ -33,9 +33,3 @@ class RunFolderError(ConfigError):
 
     A ConfigError, as the run folder is part of what a command is given (and
     `except ConfigError` around `TrainedRun` keeps working)."""
-
-
-class ModelLoadError(TfllmrecError, OSError):
-    """A SavedModel version folder that cannot be loaded for serving (e.g.
-    its `variables/` folder is missing). The message names the folder and
-    says to re-export the version or restore it."""

@@ -1,14 +1,5 @@
-"""A local development server that speaks TensorFlow Serving's REST API.
-
-`tfllmrec serve saved_models/` answers `GET /v1/models/NAME[/versions/N][/metadata]`
-and `POST /v1/models/NAME[/versions/N]:predict` for the SavedModels under a
-models root (`ROOT/<name>/<version>/saved_model.pb`), so client code written
-against it runs unchanged against TF Serving, which needs Docker or a Linux
-package. New versions dropped into the root are picked up without a restart.
-
-Example:
->>> from tfllmrec.serving import serve
->>> serve("saved_models", port=8501)  # doctest: +SKIP
+"""A development server that answers as stock TensorFlow Serving 2.20 does, over REST (8501) and gRPC (8500),
+for the SavedModels of a models root (`ROOT/<name>/<version>/saved_model.pb`), picking up new versions as they land.
 """
 
 from tfllmrec.serving.loaded_model import LoadedModel

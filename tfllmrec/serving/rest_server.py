@@ -1,293 +1,156 @@
-"""`RestServer`: TensorFlow Serving's REST API over a models root, for local development."""
+"""`RestServer` and `serve()`: TF Serving's REST and gRPC APIs over a models root, for local development."""
 
+import gzip
 import json
 import logging
 import re
-import socket
-import socketserver
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import zlib
+from concurrent import futures
 from urllib.parse import unquote, urlsplit
 
+import grpc
 import tensorflow as tf
+from google.protobuf import json_format
+from tensorflow_serving.apis import model_service_pb2_grpc, predict_pb2
+from tensorflow_serving.apis.get_model_metadata_pb2 import SignatureDefMap
+from tensorflow_serving.apis import prediction_service_pb2_grpc as prediction_grpc
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
 from tfllmrec.serving import _json_tensor
+from tfllmrec.serving._json_write import error_json, invalid, predict_json
 from tfllmrec.serving.model_repository import ModelRepository
 
 logger = logging.getLogger("tfllmrec.serving")
-
-# TF Serving's routes (tensorflow_serving/model_servers/http_rest_api_util.cc).
-_PREDICT_PATH = re.compile(
-    r"/v1/models/([^/:]+)(?:/versions/(\d+)|/labels/([^/:]+))?:(classify|regress|predict)",
-    re.IGNORECASE)
-_STATUS_PATH = re.compile(
-    r"/v1/models(?:/([^/:]+))?(?:/versions/(\d+)|/labels/([^/:]+))?(?:/(metadata))?",
-    re.IGNORECASE)
-
-# TF Serving's mapping of status codes to HTTP (http_server.cc), except that
-# our malformed paths are 404 rather than 400.
-_HTTP_STATUS = {
-    tf.errors.CANCELLED: 499,
-    tf.errors.UNKNOWN: 500,
-    tf.errors.INVALID_ARGUMENT: 400,
-    tf.errors.DEADLINE_EXCEEDED: 504,
-    tf.errors.NOT_FOUND: 404,
-    tf.errors.ALREADY_EXISTS: 409,
-    tf.errors.PERMISSION_DENIED: 403,
-    tf.errors.RESOURCE_EXHAUSTED: 429,
-    tf.errors.FAILED_PRECONDITION: 400,
-    tf.errors.ABORTED: 409,
-    tf.errors.OUT_OF_RANGE: 400,
-    tf.errors.UNIMPLEMENTED: 501,
-    tf.errors.INTERNAL: 500,
-    tf.errors.UNAVAILABLE: 503,
-    tf.errors.DATA_LOSS: 500,
-    tf.errors.UNAUTHENTICATED: 401,
-}
-
-# Large enough for big batches of text; a bound so one request cannot eat the machine.
-MAX_BODY_BYTES = 256 * 1024 * 1024
-
-_ROUTES_HELP = ("This server answers GET /v1/models/NAME[/versions/N][/metadata] and "
-                "POST /v1/models/NAME[/versions/N]:predict.")
+# http_rest_api_util.cc kPredictionApiGegex and kModelStatusApiRegex; http_server.cc takes (?i)/v1/.* only.
+_VERSION = r"(?:(?:/versions/([0-9]+))|(?:/labels/([^/:]+)))?"
+_PREDICT = re.compile(r"/v1/models/([^/:]+)" + _VERSION + ":(classify|regress|predict)", re.I | re.A)
+_STATUS = re.compile(r"/v1/models(?:/([^/:]+))?" + _VERSION + r"(?:/(metadata))?", re.I | re.A)
+_API = re.compile(r"/v1/.*", re.I | re.A)
+# http_server.cc ToHTTPStatusCode(), by status code; _CODES: the same codes for gRPC.
+_HTTP = {1: 499, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409, 11: 400, 12: 501, 13: 500,
+         14: 503, 15: 500, 16: 401}
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+# libevent's evhttp_send_error() page, which evhttp_server.cc sends for a path no handler takes.
+_NOT_FOUND = b"<HTML><HEAD>\n<TITLE>404 Not Found</TITLE>\n</HEAD><BODY>\n<H1>Not Found</H1>\n</BODY></HTML>\n"
+_PROTO_JSON = {"preserving_proto_field_name": True, "always_print_fields_with_no_presence": True}
 
 
-def _invalid(message):
-    return tf.errors.InvalidArgumentError(None, None, message)
-
-
-def _not_found(message):
-    return tf.errors.NotFoundError(None, None, message)
-
-
-class _BodyError(Exception):
-    def __init__(self, status, message):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True  # a hung client must not keep the process alive
-    # socketserver queues only 5 pending connections; under concurrent clients
-    # Linux then resets the rest, failing valid requests.
-    request_queue_size = socket.SOMAXCONN
-
-    def __init__(self, address, handler, app):
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        self.app = app
-        super().__init__(address, handler)
-
-    def server_bind(self):
-        # HTTPServer.server_bind resolves the host's FQDN, a DNS lookup that
-        # can stall for seconds on a machine without network access.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = host, port
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as TF Serving's clients expect
-    server_version = "tfllmrec-serve"
-    # Idle keep-alive connections are closed after this, freeing their thread.
-    timeout = 60
-
-    def do_GET(self):
-        self._dispatch()
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
-
-    def _dispatch(self):
+def _method(function):
+    def method(self, request, context):
         try:
-            body = self._read_body()
-        except _BodyError as error:
-            # The body was not read: the connection cannot carry another request.
-            self.close_connection = True
-            self._reply(error.status, {"error": error.message})
-            return
-        status, payload = self.server.app.handle(self.command, self.path, body)
-        self._reply(status, payload)
+            if not request.HasField("model_spec"):  # every one of TF Serving's handlers checks it first
+                raise invalid("Missing ModelSpec")
+            return function(self.repository, request)
+        except tf.errors.OpError as error:  # grpc_status_util.cc ToGRPCStatus()
+            message = error.message if len(error.message) <= 1024 else error.message[:1024] + "...TRUNCATED"
+            context.abort(_CODES.get(error.error_code, grpc.StatusCode.UNKNOWN), message)
+    return method
 
-    def _read_body(self):
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked()
-        length = self.headers.get("Content-Length")
-        if length is None:
-            return b""
-        try:
-            size = int(length)
-            if size < 0:
-                raise ValueError
-        except ValueError:
-            raise _BodyError(400, f"Invalid Content-Length: {length!r}") from None
-        if size > MAX_BODY_BYTES:
-            raise _BodyError(413, f"Request body of {size} bytes exceeds the {MAX_BODY_BYTES}-byte limit.")
-        return self.rfile.read(size)
 
-    def _read_chunked(self):
-        chunks, total = [], 0
-        while True:
-            line = self.rfile.readline(1024)
-            try:
-                size = int(line.split(b";")[0].strip(), 16)
-            except ValueError:
-                raise _BodyError(400, "Malformed chunked request body.") from None
-            if size == 0:
-                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return b"".join(chunks)
-            total += size
-            if total > MAX_BODY_BYTES:
-                raise _BodyError(413, f"Request body exceeds the {MAX_BODY_BYTES}-byte limit.")
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline(1024)
+def _model(repository, spec):
+    choice = spec.WhichOneof("version_choice")
+    return repository.get(spec.name, spec.version.value if choice == "version" else None,
+                          spec.version_label if choice == "version_label" else None)
 
-    def _reply(self, status, payload):
-        # Raw UTF-8 and bare NaN/Infinity, as TF Serving writes them.
-        try:
-            data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate echoed from the request
-            data = json.dumps(payload).encode("ascii")
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client left; nothing to tell it
 
-    def log_message(self, format, *args):  # noqa: A002  (BaseHTTPRequestHandler's signature)
-        logger.info("%s - %s", self.address_string(), format % args)
+class _PredictionService(prediction_grpc.PredictionServiceServicer):  # Classify, Regress...: UNIMPLEMENTED
+    @_method
+    def Predict(repository, request):  # noqa: N802, N805  predict_impl.cc, then predict_util.cc RunPredict()
+        model = _model(repository, request.model_spec)
+        name, outputs = model.predict(request.model_spec.signature_name, dict(request.inputs), request.output_filter)
+        response = predict_pb2.PredictResponse()
+        response.model_spec.name, response.model_spec.signature_name = model.name, name
+        response.model_spec.version.value = model.version
+        for alias, array in outputs.items():  # TF Serving fills the typed fields (AsProtoField); this tensor_content
+            response.outputs[alias].CopyFrom(tf.make_tensor_proto(array))
+        return response
+
+    @_method
+    def GetModelMetadata(repository, request):  # noqa: N802, N805  get_model_metadata_impl.cc
+        if not request.metadata_field:
+            raise invalid("GetModelMetadataRequest must specify at least one metadata_field")
+        for field in request.metadata_field:
+            if field != "signature_def":
+                raise invalid(f"Metadata field {field} is not supported")
+        return _model(repository, request.model_spec).metadata()
+
+
+class _ModelService(model_service_pb2_grpc.ModelServiceServicer):
+    @_method
+    def GetModelStatus(repository, request):  # noqa: N802, N805  get_model_status_impl.cc ignores any label
+        spec = request.model_spec
+        return repository.status_response(spec.name, spec.version.value if spec.HasField("version") else None)
 
 
 class RestServer:
-    """TensorFlow Serving's REST API over the SavedModels of a models root.
+    """TF Serving's REST API on `port` and gRPC API on `grpc_port` (None: none; 0: a free port, read back from
+    `.port` / `.grpc_port` after `start()`), answering as TF Serving 2.20's source does: http_rest_api_handler.cc
+    routes `GET /v1/models/NAME[/versions/N|/labels/L][/metadata]` and `POST ...:predict`, json_tensor.cc reads
+    the body, predict_util.cc runs it, http_server.cc maps the status to HTTP. No version labels are defined.
 
-    Answers, shaped as TF Serving does (https://www.tensorflow.org/tfx/serving/api_rest):
-    `GET /v1/models/NAME[/versions/N]` (version status),
-    `GET /v1/models/NAME[/versions/N]/metadata` (signatures) and
-    `POST /v1/models/NAME[/versions/N]:predict` in row (`instances`) or
-    columnar (`inputs`) format. Errors are `{"error": message}`: 400 for a
-    bad request, 404 for an unknown model, version or path, 5xx only for a
-    failure of the server itself (the server keeps serving after any error).
-
-    Client code written against it runs unchanged against TF Serving unless it
-    relies on one of these points, where TF Serving is unspecified, stricter
-    or awkward. This server:
-    - lets a request leave out an input that has a SignatureDef default (`k`);
-    - feeds a bare value (`"instances": ["u1"]`, `"inputs": ["u1"]`) to the
-      one input without a default, even if others with defaults exist;
-    - in row format, takes a scalar input (shape `[]`, like `k`, which has
-      no batch axis) only if every instance gives the same value, and passes
-      it once; instances must all name the same inputs;
-    - refuses unknown input names in the columnar format too (TF Serving
-      ignores them there), so a typo cannot silently fall back to a default;
-    - writes a string output that is not UTF-8 as `{"b64": ...}` (TF Serving
-      does so only for outputs named `*_bytes`, which this server does too);
-    - answers 404 for any path it does not serve (TF Serving: 400 under
-      /v1/), and 400 for `:classify`, `:regress` and version labels;
-    - reloads a version folder replaced in place (an export with overwrite).
-
-    Args:
-        models_root: str, Path or ModelRepository. The models root.
-        host: str. The address to listen on; keep 127.0.0.1 for local use.
-        port: int. The port; 0 picks a free one (see `start()`'s result).
-        num_versions: int. How many of the newest versions of each model to serve.
-        poll_interval: float. Seconds between two scans of the models root.
-
-    Example:
-    >>> server = RestServer("saved_models", port=0)
-    >>> port = server.start()
-    >>> # POST http://127.0.0.1:{port}/v1/models/video:predict {"instances": ["196"]}
+    >>> import tempfile
+    >>> server = RestServer(tempfile.mkdtemp(), port=0, grpc_port=0)
+    >>> server.start() == server.port > 0 and server.grpc_port > 0
+    True
+    >>> server.handle("GET", "/v1/models/video")
+    (404, b'{\\n    "error": "Could not find any versions of model video"\\n}')
     >>> server.stop()
     """
 
-    def __init__(self, models_root, host="127.0.0.1", port=8501, num_versions=1, poll_interval=1.0):
-        if isinstance(models_root, ModelRepository):
-            self.repository = models_root
-        else:
-            self.repository = ModelRepository(
-                models_root, num_versions=num_versions, refresh_interval=poll_interval)
-        self.host = host
-        self.port = int(port)
-        self.poll_interval = float(poll_interval)
-        self._httpd = None
-        self._thread = None
-        self._poller = None
-        self._stop_polling = threading.Event()
-        self._close_lock = threading.Lock()
+    def __init__(self, models_root, host="127.0.0.1", port=8501, grpc_port=None, poll_interval=1.0):
+        self.repository = models_root if isinstance(models_root, ModelRepository) else ModelRepository(models_root)
+        self.host, self.port, self.grpc_port, self.poll_interval = host, int(port), grpc_port, float(poll_interval)
+        self._http = self._grpc = None
+        self._address = f"[{host}]" if ":" in host else host
+        self._threads, self._stopping = [], threading.Event()
 
     @property
     def url(self):
-        """The base URL, e.g. http://127.0.0.1:8501."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        """The REST base URL, e.g. http://127.0.0.1:8501."""
+        return f"http://{self._address}:{self.port}"
 
     def start(self):
-        """Listens and serves in background threads; returns the bound port.
-
-        Returns:
-            int. The port (the one picked by the OS when `port=0`).
-
-        Example:
-        >>> port = RestServer("saved_models", port=0).start()
-        """
-        if self._httpd is not None:
-            return self.port
-        try:
-            self._httpd = _HttpServer((self.host, self.port), _Handler, self)
-        except OSError as error:
-            raise OSError(error.errno, f"Cannot listen on {self.host}:{self.port}: {error.strerror}") from error
-        self.port = self._httpd.server_address[1]
-        self._stop_polling.clear()
-        # TF Serving polls its model folders on its own: a new version loads
-        # (for models in use) before the next request needs it.
-        self._poller = threading.Thread(target=self._poll, name="tfllmrec-serve-poll", daemon=True)
-        self._poller.start()
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
-            name="tfllmrec-serve", daemon=True)
-        self._thread.start()
-        logger.info("Serving %s on %s", self.repository.root, self.url)
+        """Listens, serves and polls the models root in background threads; returns the REST port."""
+        if self._http is None:
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a log line per request
+            self._http = make_server(self.host, self.port, self, threaded=True)
+            self.port = self._http.server_port
+            if self.grpc_port is not None:
+                self._grpc = grpc.server(futures.ThreadPoolExecutor(16), options=[
+                    ("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)])
+                for service, add in ((_PredictionService(), prediction_grpc.add_PredictionServiceServicer_to_server),
+                                     (_ModelService(), model_service_pb2_grpc.add_ModelServiceServicer_to_server)):
+                    service.repository = self.repository
+                    add(service, self._grpc)
+                self.grpc_port = self._grpc.add_insecure_port(f"{self._address}:{self.grpc_port}")
+                self._grpc.start()
+            self._stopping.clear()
+            self._threads = [threading.Thread(target=self._http.serve_forever, daemon=True),
+                             threading.Thread(target=self._poll, daemon=True)]
+            for thread in self._threads:
+                thread.start()
         return self.port
 
-    def serve_forever(self):
-        """Starts (if needed) and blocks until Ctrl-C or `stop()`.
-
-        Example:
-        >>> RestServer("saved_models").serve_forever()
-        """
-        self.start()
-        thread = self._thread
-        try:
-            while thread.is_alive():
-                thread.join(0.5)  # a timed join, so Ctrl-C is delivered
-        except KeyboardInterrupt:
-            logger.info("Interrupted; stopping.")
-        finally:
-            self.stop()
+    def _poll(self):  # as TF Serving polls its base paths every --file_system_poll_wait_seconds
+        while not self._stopping.wait(self.poll_interval):
+            try:
+                self.repository.poll()
+            except Exception:  # noqa: BLE001  the poller must outlive a bad pass
+                logger.exception("Polling %s failed.", self.repository.root)
 
     def stop(self):
-        """Stops listening and waits for the serving threads (requests in flight finish).
-
-        Example:
-        >>> server.stop()
-        """
-        with self._close_lock:
-            httpd, thread, poller = self._httpd, self._thread, self._poller
-            if httpd is None:
-                return
-            self._httpd = self._thread = self._poller = None
-            self._stop_polling.set()
-            httpd.shutdown()
-            thread.join(timeout=10)
-            httpd.server_close()
-            if poller is not None:
-                poller.join(timeout=10)
+        """Stops listening and polling; requests in flight finish."""
+        http, grpc_server, self._http, self._grpc = self._http, self._grpc, None, None
+        self._stopping.set()
+        if http is not None:
+            http.shutdown()
+            http.server_close()
+        if grpc_server is not None:
+            grpc_server.stop(grace=5).wait()
+        for thread in self._threads:
+            thread.join(timeout=120)  # a load under way finishes first
 
     def __enter__(self):
         self.start()
@@ -296,105 +159,78 @@ class RestServer:
     def __exit__(self, *exc_info):
         self.stop()
 
-    def _poll(self):
-        while not self._stop_polling.wait(self.poll_interval):
+    def __call__(self, environ, start_response):
+        """The WSGI application: http_server.cc's dispatcher in front of `handle()`."""
+        request = Request(environ)
+        body = request.get_data()  # read first, as TF Serving does, whatever the path
+        if "gzip" in request.headers.get("Content-Encoding", ""):  # evhttp_request.cc uncompresses it
             try:
-                self.repository.refresh()
-            except Exception:  # noqa: BLE001  the poller must outlive a bad scan
-                logger.exception("Scanning %s failed.", self.repository.root)
-
-    # Request handling ------------------------------------------------------
+                body = gzip.decompress(body)
+            except (OSError, EOFError, zlib.error):
+                body = b""  # a body that does not uncompress reads as empty
+        path = urlsplit(environ.get("RAW_URI") or request.path).path or "/"
+        if not _API.fullmatch(path):
+            return Response(_NOT_FOUND, 404, content_type="text/html")(environ, start_response)
+        status, data = self.handle(request.method, path, body)
+        return Response(data, status, content_type="application/json")(environ, start_response)
 
     def handle(self, method, path, body=b""):
-        """Answers one request; never raises.
-
-        Args:
-            method: str. "GET", "POST", ...
-            path: str. The request target, e.g. "/v1/models/toy:predict".
-            body: bytes. The request body.
-
-        Returns:
-            (HTTP status code, JSON-ready dict).
-
-        Example:
-        >>> server.handle("POST", "/v1/models/toy:predict", b'{"instances": ["u1"]}')
-        (200, {'predictions': [{'item_ids': ['a', 'b', 'c'], 'scores': [5.0, 4.0, 3.0]}]})
-        """
+        """Answers one request as HttpRestApiHandler::ProcessRequest() does: (HTTP status, body bytes)."""
         try:
-            return 200, self._route(method.upper(), urlsplit(path).path, body)
-        except RecursionError:
-            return 400, {"error": "The request's JSON is nested too deeply."}
+            return 200, self._route(method, path, body)
         except tf.errors.OpError as error:
-            status = _HTTP_STATUS.get(error.error_code, 500)
-            if status >= 500:
-                logger.error("%s %s failed: %s", method, path, error.message)
-            return status, {"error": error.message}
-        except Exception as error:  # noqa: BLE001  any other failure is the server's own
+            return _HTTP.get(error.error_code, 500), error_json(error.message)
+        except Exception as error:  # noqa: BLE001  a fault of this server's own
             logger.exception("%s %s failed.", method, path)
-            return 500, {"error": f"Internal error: {type(error).__name__}: {error}"}
+            return 500, error_json(f"{type(error).__name__}: {error}")
 
     def _route(self, method, path, body):
-        match = None
-        if method == "POST":
-            match = _PREDICT_PATH.fullmatch(path)
-        elif method == "GET":
-            match = _STATUS_PATH.fullmatch(path)
-        if match is None:
-            raise _not_found(f"Malformed request: {method} {path}. {_ROUTES_HELP}")
-        name, version, label, action = match.groups()
-        name = unquote(name) if name else name
-        if label is not None:
-            raise _invalid(f"Unrecognized servable version label: {unquote(label)}. "
-                           "This server has no version labels; use /versions/N.")
-        version = int(version) if version is not None else None
-        if method == "GET":
-            if not name:
-                raise _invalid("Missing model name in request. Models: "
-                               + (", ".join(self.repository.model_names()) or "none") + ".")
-            if action:
-                return self.repository.get(name, version).metadata()
-            return {"model_version_status": self.repository.status(name, version)}
-        if action.lower() != "predict":
-            raise _invalid(f"This server implements :predict only, not :{action}. {_ROUTES_HELP}")
-        return self._predict(name, version, body)
+        pattern = {"POST": _PREDICT, "GET": _STATUS}.get(method)
+        match = pattern and pattern.fullmatch(path)
+        name, version, label, action = match.groups() if match else ("",) * 4
+        if version and int(version) >= 2**63:  # ParseModelInfo(): SimpleAtoi() into an int64
+            raise invalid(f"Failed to convert version: {version} to numeric.")
+        name, version, label = unquote(name or ""), version and int(version), label and unquote(label)
+        if method == "POST" and action in ("classify", "regress"):
+            raise tf.errors.UnimplementedError(None, None, f"This development server does not serve :{action}.")
+        if method == "POST" and action == "predict":  # the regex ignores case, this comparison does not
+            return self._predict(name, version, label, body)
+        if method != "GET" or not match:
+            raise invalid(f"Malformed request: {method} {path}")
+        if not name:
+            raise invalid("Missing model name in request.")
+        if action == "metadata":  # http_rest_api_util.cc ToJsonString(GetModelMetadataResponse)
+            response, signatures = self.repository.get(name, version, label).metadata(), SignatureDefMap()
+            response.metadata["signature_def"].Unpack(signatures)
+            body = {"model_spec": json_format.MessageToDict(response.model_spec, **_PROTO_JSON),
+                    "metadata": {"signature_def": json_format.MessageToDict(signatures, **_PROTO_JSON)}}
+            return json.dumps(body, indent=2).encode()
+        response = self.repository.status_response(name, version)  # with a label: every version
+        return json_format.MessageToJson(response, always_print_fields_with_no_presence=True).encode()
 
-    def _predict(self, name, version, body):
-        document = _json_tensor.parse_body(body)
-        signature = _json_tensor.signature_name(document)
-        # The version is resolved once: the whole request runs on the model
-        # it got, even if a newer version replaces it meanwhile.
-        model = self.repository.get(name, version)
-        specs = model.input_specs(signature)
-        inputs, row_format = _json_tensor.decode_inputs(document, specs, model.defaults(signature), signature)
-        outputs = model.predict(signature, inputs)
-        return _json_tensor.encode_outputs(outputs, row_format)
+    def _predict(self, name, version, label, body):
+        doc = _json_tensor.parse(body)  # before the model is looked up, as FillPredictRequestFromJson() does
+        signature = _json_tensor.signature_name(doc)
+        model, key = self.repository.get(name, version, label), signature or "serving_default"
+        if key not in model.signature_defs:  # GetInfoMap()
+            raise invalid(f'Serving signature name: "{key}" not found in signature def')
+        dtypes = {alias: info.dtype for alias, info in model.signature_defs[key].inputs.items()}
+        if not dtypes:
+            raise invalid(f"Failed to get input map for signature: {signature or 'DEFAULT'}")
+        inputs, row_format = _json_tensor.fill_inputs(doc, dtypes)
+        return predict_json(model.predict(signature, inputs)[1], row_format)
 
 
-def serve(models_root, host="127.0.0.1", port=8501, num_versions=1, preload=True):
-    """Serves a models root with TF Serving's REST API until Ctrl-C.
-
-    Args:
-        models_root: str or Path. Holds `<model name>/<version>/saved_model.pb`.
-        host: str. The address to listen on (127.0.0.1: this machine only).
-        port: int. The port (TF Serving's REST default is 8501).
-        num_versions: int. How many of the newest versions of each model to serve.
-        preload: bool. Load every model's latest version before the first request
-            (as TF Serving does), so load errors show at start.
-
-    Example:
-    >>> serve("saved_models", port=8501)  # doctest: +SKIP
-    """
-    server = RestServer(models_root, host=host, port=port, num_versions=num_versions)
+def serve(models_root, host="127.0.0.1", port=8501, grpc_port=8500, poll_interval=1.0):
+    """Serves a models root with TF Serving's REST (`port`) and gRPC (`grpc_port`; None: none) APIs until Ctrl-C.
+    Every model's latest version loads first, as in TF Serving, which would then refuse to start if one failed:
+    here the failure is logged and the others are served."""
+    server = RestServer(models_root, host=host, port=port, grpc_port=grpc_port, poll_interval=poll_interval)
     server.start()
-    names = server.repository.model_names()
-    if preload:
-        for name, error in server.repository.load_all().items():
-            version = server.repository.versions(name)[-1]
-            print(f"  {name} version {version}: " + ("AVAILABLE" if error is None else f"FAILED: {error}"),
-                  flush=True)
-    if not names:
-        print(f"No models yet under {server.repository.root}: export one to "
-              f"{server.repository.root}/<name>/<version>/; it is picked up without a restart.", flush=True)
-    print(f"Serving {server.repository.root} with TF Serving's REST API on {server.url}/v1/models/<name> "
-          "(Ctrl-C to stop).", flush=True)
-    server.serve_forever()
+    grpc_text = f", gRPC on {host}:{server.grpc_port}" if grpc_port is not None else ""
+    print(f"Serving {server.repository.root}: REST on {server.url}/v1/models/<name>{grpc_text} (Ctrl-C to stop).",
+          flush=True)
+    try:
+        server._stopping.wait()
+    except KeyboardInterrupt:
+        server.stop()
