@@ -1,11 +1,11 @@
-"""Latency of an exported `serving_default` through `tf.saved_model.load`.
+"""Latency of an exported `recommend_k` (k = 10; `serving_default` with the recipe's top_k) through `tf.saved_model.load`.
 
 Prints p50/p99 per request at batch 1 (and 64) with the catalogue size, then
 `RESULT serving_p99_ms_batch1 <ms>`. Target: p99 <= 5 ms for MovieLens'
 1,682 items on 2 CPU cores.
 
 Usage:
-    python benchmarks/serving_latency.py saved_models/video/2 [--requests 2000]
+    python benchmarks/serving_latency.py saved_models/video/3 [--requests 2000]
     python benchmarks/serving_latency.py --synthetic-items 100000 1000000
 
 `--synthetic-items` exports retrieval-only SavedModels over random 128-d
@@ -75,7 +75,7 @@ def main():
 
 def report(saved_model, requests):
     loaded = tf.saved_model.load(saved_model)
-    signature = loaded.signatures["serving_default"]
+    signature = loaded.signatures["recommend_k"]
     num_items = int(loaded.item_vectors.shape[0])
     users = [u.decode() for u in loaded.user_ids.numpy()[:1000]]
     threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()

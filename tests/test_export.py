@@ -42,8 +42,9 @@ def test_versions_layout_and_models_config(exports):
 def test_signatures(exports):
     _, full, small = exports
     assert set(tf.saved_model.load(full).signatures) == {
-        "serving_default", "recommend_by_text", "encode_items", "encode_text"}
-    assert set(tf.saved_model.load(small).signatures) == {"serving_default"}
+        "serving_default", "recommend_k", "recommend_by_text", "recommend_by_text_k", "encode_items",
+        "encode_text"}
+    assert set(tf.saved_model.load(small).signatures) == {"serving_default", "recommend_k"}
 
 
 def test_retrieval_only_export_holds_no_bert(exports):
@@ -64,8 +65,10 @@ def test_reload_in_fresh_process_matches_in_memory(exports, tiny_run, tmp_path):
     queries = ["jazz record", "a sharp chef knife"]
     items = ["garden hose model 99", ""]
     expected = {
-        "serving_default": module.serving_default(tf.constant(users), tf.constant(7)),
-        "recommend_by_text": module.recommend_by_text(tf.constant(queries), tf.constant(4)),
+        "serving_default": module.serving_default(tf.constant(users)),
+        "recommend_k": module.recommend_k(tf.constant(users), tf.constant(7)),
+        "recommend_by_text": module.recommend_by_text(tf.constant(queries)),
+        "recommend_by_text_k": module.recommend_by_text_k(tf.constant(queries), tf.constant(4)),
         "encode_items": module.encode_items(tf.constant(items)),
         "encode_text": module.encode_text(tf.constant(items)),
     }
@@ -75,8 +78,10 @@ def test_reload_in_fresh_process_matches_in_memory(exports, tiny_run, tmp_path):
         m = tf.saved_model.load({full!r})
         s = m.signatures
         out = {{
-            "serving_default": s["serving_default"](user_id=tf.constant({users!r}), k=tf.constant(7)),
-            "recommend_by_text": s["recommend_by_text"](query=tf.constant({queries!r}), k=tf.constant(4)),
+            "serving_default": s["serving_default"](user_id=tf.constant({users!r})),
+            "recommend_k": s["recommend_k"](user_id=tf.constant({users!r}), k=tf.constant(7)),
+            "recommend_by_text": s["recommend_by_text"](query=tf.constant({queries!r})),
+            "recommend_by_text_k": s["recommend_by_text_k"](query=tf.constant({queries!r}), k=tf.constant(4)),
             "encode_items": s["encode_items"](item_text=tf.constant({items!r})),
             "encode_text": s["encode_text"](text=tf.constant({items!r})),
         }}
@@ -96,22 +101,25 @@ def test_reload_in_fresh_process_matches_in_memory(exports, tiny_run, tmp_path):
                 assert got[signature][name] == [[x.decode() for x in row] for row in want]
             else:
                 np.testing.assert_allclose(got[signature][name], want, atol=1e-4)
-    assert np.asarray(got["serving_default"]["item_ids"]).shape == (6, 7)
+    assert np.asarray(got["serving_default"]["item_ids"]).shape == (6, 10)  # export.top_k
+    assert np.asarray(got["recommend_k"]["item_ids"]).shape == (6, 7)
 
 
 def test_serving_default_semantics(tiny_run):
     run = TrainedRun(tiny_run)
     module = build_module(run, retrieval_only=True)
     user = str(run.user_ids[0])
-    out = module.serving_default(tf.constant([user]), tf.constant(5))
+    out = module.recommend_k(tf.constant([user]), tf.constant(5))
     ids = [x.decode() for x in out["item_ids"].numpy()[0]]
     scores = out["scores"].numpy()[0]
     assert ids == [item for item, _, _ in run.recommend_for_user(user, k=5)]
+    fixed = module.serving_default(tf.constant([user]))["item_ids"].numpy()[0]
+    assert [x.decode() for x in fixed] == [item for item, _, _ in run.recommend_for_user(user, k=10)]
     assert np.all(np.diff(scores) <= 0)
     seen = {str(run.item_ids[i]) for i in run.seen[0]}
     assert not seen & set(ids)
     # Unknown users get the most popular items; k is capped at the catalogue.
-    unknown = module.serving_default(tf.constant(["stranger"]), tf.constant(10_000))
+    unknown = module.recommend_k(tf.constant(["stranger"]), tf.constant(10_000))
     assert unknown["item_ids"].shape == (1, len(run.item_ids))
     counts = np.bincount(np.concatenate(run.seen), minlength=len(run.item_ids))
     top = str(run.item_ids[int(np.argmax(counts))])
@@ -136,8 +144,7 @@ def test_op_check_flags_unknown_ops():
 def test_warmup_requests_replay(exports):
     _, full, _ = exports
     requests = read_warmup_requests(full)
-    assert {sig for sig, _ in requests} == {"serving_default", "recommend_by_text", "encode_items",
-                                            "encode_text"}
+    assert {sig for sig, _ in requests} == set(tf.saved_model.load(full).signatures)
     loaded = tf.saved_model.load(full)
     for signature, inputs in requests:
         outputs = loaded.signatures[signature](**{k: tf.constant(v) for k, v in inputs.items()})
@@ -197,8 +204,13 @@ def test_local_rest_server_serves_the_export(exports, tiny_run):
     user = str(run.user_ids[1])
     expected = [item for item, _, _ in run.recommend_for_user(user, k=4)]
     with RestServer(root, port=0) as server:
-        body = json.dumps({"instances": [{"user_id": user, "k": 4}]}).encode()
+        body = json.dumps({"signature_name": "recommend_k", "inputs": {"user_id": [user], "k": 4}}).encode()
         request = urllib.request.Request(f"{server.url}/v1/models/tiny:predict", data=body)
         with urllib.request.urlopen(request, timeout=60) as response:
+            outputs = json.loads(response.read())["outputs"]
+        rows = json.dumps({"instances": [{"user_id": user}]}).encode()
+        request = urllib.request.Request(f"{server.url}/v1/models/tiny:predict", data=rows)
+        with urllib.request.urlopen(request, timeout=60) as response:
             predictions = json.loads(response.read())["predictions"]
-    assert predictions[0]["item_ids"] == expected
+    assert outputs["item_ids"][0] == expected
+    assert predictions[0]["item_ids"][:4] == expected

@@ -177,7 +177,7 @@ def test_click_through_rate_prior_is_in_scores_baseline_and_export(news_run, tmp
     run.add_items(["news_new"], ["football match goal extra"])
     assert run.item_offsets()[-1] == pytest.approx(scale * log_overall, rel=1e-5)
     export_run(out, tmp_path / "news", retrieval_only=True)
-    served = tf.saved_model.load(str(tmp_path / "news" / "1")).signatures["serving_default"](
+    served = tf.saved_model.load(str(tmp_path / "news" / "1")).signatures["recommend_k"](
         user_id=tf.constant(["U0"]), k=tf.constant(5))
     assert [i.decode() for i in served["item_ids"].numpy()[0]] == [i for i, _, _ in top]
     np.testing.assert_allclose(served["scores"].numpy()[0], [s for _, _, s in top], atol=1e-5)

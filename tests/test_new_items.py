@@ -60,7 +60,7 @@ def test_export_serves_new_items_from_a_file(tiny_run, tmp_path):
     new.write_text("item_id,text\nnew-1,chef knife carbon steel\nnew-2,running shoe trail\n")
     path = export_run(tiny_run, tmp_path / "models" / "tiny", retrieval_only=True, new_items=str(new))
     loaded = tf.saved_model.load(path)
-    out = loaded.signatures["serving_default"](user_id=tf.constant(["u0"]), k=tf.constant(1000))
+    out = loaded.signatures["recommend_k"](user_id=tf.constant(["u0"]), k=tf.constant(1000))
     ids = [x.decode() for x in out["item_ids"].numpy()[0]]
     assert len(ids) == 62 and {"new-1", "new-2"} <= set(ids)
     run = TrainedRun(tiny_run)
@@ -75,8 +75,8 @@ def test_full_export_finds_a_new_item_by_its_text(tiny_run, tmp_path):
     new.write_text("item_id,text\nnew-hose,garden hose with brass fittings\n")
     path = export_run(tiny_run, tmp_path / "models" / "tiny", new_items=str(new))
     loaded = tf.saved_model.load(path)
-    out = loaded.signatures["recommend_by_text"](query=tf.constant(["garden hose with brass fittings"]),
-                                                 k=tf.constant(3))
+    out = loaded.signatures["recommend_by_text_k"](query=tf.constant(["garden hose with brass fittings"]),
+                                                   k=tf.constant(3))
     assert out["item_ids"].numpy()[0][0].decode() == "new-hose"
     assert out["scores"].numpy()[0][0] == pytest.approx(1.0, abs=1e-4)
 
@@ -163,5 +163,5 @@ def test_text_search_compares_the_query_with_items_placed_by_their_text(run):
     np.testing.assert_allclose([score for _, _, score in found], np.sort(vectors @ q)[::-1][:5], atol=1e-5)
     # The full export serves the same search.
     module = build_module(run)  # kept: its tf.functions hold it weakly
-    out = module.recommend_by_text(tf.constant([query]), tf.constant(5))
+    out = module.recommend_by_text_k(tf.constant([query]), tf.constant(5))
     assert [x.decode() for x in out["item_ids"].numpy()[0]] == [item for item, _, _ in found]

@@ -144,11 +144,11 @@ def test_export_serves_with_the_stored_periods(period_run, tmp_path):
     version = export_run(str(run_dir), str(tmp_path / "shop"), retrieval_only=True)
     loaded = tf.saved_model.load(str(version))
     users = [str(u) for u in run.user_ids[:6]]
-    out = loaded.signatures["serving_default"](user_id=tf.constant(users), k=tf.constant(5))
+    out = loaded.signatures["recommend_k"](user_id=tf.constant(users), k=tf.constant(5))
     for row, user in zip(out["item_ids"].numpy(), users):
         assert [x.decode() for x in row] == [item for item, _, _ in run.recommend_for_user(user, k=5)]
     module = build_module(run, retrieval_only=True)
-    np.testing.assert_allclose(module.serving_default(tf.constant(users), tf.constant(5))["scores"].numpy(),
+    np.testing.assert_allclose(module.recommend_k(tf.constant(users), tf.constant(5))["scores"].numpy(),
                                out["scores"].numpy(), atol=1e-5)
 
 

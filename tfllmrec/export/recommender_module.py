@@ -4,19 +4,42 @@ import numpy as np
 import tensorflow as tf
 
 DEFAULT_K = 10
+USER_ID = tf.TensorSpec([None], tf.string, name="user_id")
+K = tf.TensorSpec([], tf.int32, name="k")
+
+
+def checked(tensor, shape):
+    """`tensor`, or an InvalidArgument error (HTTP 400) when its shape is not `shape`.
+
+    Stock TF Serving feeds each request's tensors to the graph without
+    checking them against the signature: a wrong rank would otherwise fail
+    deep inside (a RaggedGather, a 500). REST's row format stacks every input
+    per instance, so a `k` sent inside each instance arrives as `[1]`.
+    """
+    return tf.ensure_shape(tensor, shape)
+
+
+def checked_k(k):
+    """`k` as a scalar of at least 1, or InvalidArgument."""
+    k = checked(k, [])
+    tf.debugging.assert_positive(k, message="k must be a positive integer")
+    return k
 
 
 class RecommenderModule(tf.Module):
-    """The retrieval-only export: `serving_default` over precomputed vectors.
+    """The retrieval-only export: recommendations over precomputed vectors.
 
     Item vectors (the catalogue index) and user vectors are computed at
-    export time from the trained towers, so `serving_default` is a lookup, a
-    matrix product and a top-k: no BERT inside. `TextRecommenderModule`
-    adds the text signatures.
-
-    Signature `serving_default(user_id: string [batch], k: int32 scalar = 10)`
-    -> `item_ids` string `[batch, k]`, `scores` float `[batch, k]`. The
-    user's seen items rank last; an unknown user gets the most popular
+    export time from the trained towers, so a request is a lookup, a matrix
+    product and a top-k: no BERT inside. `TextRecommenderModule` adds the
+    text signatures. Signatures, every input checked in the graph (a wrong
+    rank or a k below 1 is InvalidArgument, which TF Serving answers 400):
+    - `serving_default(user_id: string [batch])` -> `item_ids` string
+      `[batch, top_k]`, `scores` float `[batch, top_k]`: one input, so every
+      TF Serving request form takes it (REST rows, columns or a bare list);
+    - `recommend_k(user_id, k: int32 scalar)`: the same with a per-request k
+      (REST columnar format, gRPC; over gRPC k defaults to `top_k`).
+    The user's seen items rank last; an unknown user gets the most popular
     items. k is capped at the catalogue size.
 
     Args:
@@ -29,15 +52,26 @@ class RecommenderModule(tf.Module):
         item_offsets: float array `[I]` or None. Added to every known
             user's scores (a model's fixed per-item prior,
             `TwoTowerRetrieval.set_item_bias`); None: none.
+        top_k: int. Items `serving_default` returns, and `recommend_k`'s default.
 
-    Example:
-    >>> module = RecommenderModule(["u1"], ["a", "b"], np.ones((1, 2)), np.eye(2),
-    ...                            [[0]], np.array([1.0, 2.0]))
-    >>> module.serving_default(tf.constant(["u1"]), tf.constant(1))["item_ids"]
+    Example (u1 has seen "a"; "zz" is unknown and gets the most popular):
+    >>> module = RecommenderModule(["u1"], ["a", "b", "c"], np.ones((1, 2)), np.eye(3, 2),
+    ...                            [[0]], np.array([1.0, 3.0, 2.0]), top_k=2)
+    >>> module.serving_default(tf.constant(["u1", "zz"]))["item_ids"].numpy().tolist()
+    [[b'b', b'c'], [b'b', b'c']]
+    >>> module.recommend_k(tf.constant(["u1"]), tf.constant(1))["item_ids"].numpy().tolist()
+    [[b'b']]
     """
 
-    def __init__(self, user_ids, item_ids, user_vectors, item_vectors, seen, popularity, item_offsets=None):
+    def __init__(self, user_ids, item_ids, user_vectors, item_vectors, seen, popularity, item_offsets=None,
+                 top_k=DEFAULT_K):
         super().__init__(name="recommender")
+        if int(top_k) < 1:
+            raise ValueError(f"top_k must be at least 1, got {top_k}.")
+        self.top_k = int(top_k)
+        # SignatureDef defaults come from Python defaults: a function per module carries this top_k.
+        self.recommend_k = tf.function(lambda user_id, k=tf.constant(self.top_k): self._recommend(
+            checked(user_id, [None]), checked_k(k)), input_signature=[USER_ID, K])
         num_users = len(user_ids)
         self.num_items = len(item_ids)
         self.user_table = tf.lookup.StaticHashTable(
@@ -73,11 +107,11 @@ class RecommenderModule(tf.Module):
         top = tf.math.top_k(scores, k=k)
         return {"item_ids": tf.gather(self.item_ids, top.indices), "scores": top.values}
 
-    @tf.function(input_signature=[
-        tf.TensorSpec([None], tf.string, name="user_id"),
-        tf.TensorSpec([], tf.int32, name="k"),
-    ])
-    def serving_default(self, user_id, k=tf.constant(DEFAULT_K)):
+    @tf.function(input_signature=[USER_ID])
+    def serving_default(self, user_id):
+        return self._recommend(checked(user_id, [None]), self.top_k)
+
+    def _recommend(self, user_id, k):
         users = self.user_table.lookup(user_id)
         known = users >= 0
         rows = tf.maximum(users, 0)
@@ -97,4 +131,4 @@ class RecommenderModule(tf.Module):
 
     def signatures(self):
         """The signature map for `tf.saved_model.save`."""
-        return {"serving_default": self.serving_default}
+        return {"serving_default": self.serving_default, "recommend_k": self.recommend_k}

@@ -3,8 +3,11 @@
 import numpy as np
 import tensorflow as tf
 
-from tfllmrec.export.recommender_module import DEFAULT_K, RecommenderModule
+from tfllmrec.export.recommender_module import K, RecommenderModule, checked, checked_k
 from tfllmrec.towers.item_tower import neighbour_mean, place_by_text
+
+
+QUERY = tf.TensorSpec([None], tf.string, name="query")
 
 
 class TextRecommenderModule(RecommenderModule):
@@ -14,9 +17,11 @@ class TextRecommenderModule(RecommenderModule):
     tower's own text MLP layer (`ItemTower.text_mlp`, placed by
     `place_by_text` as the tower places a new item), mapping raw text into
     the item space:
-    - `recommend_by_text(query: string [batch], k: int32 = 10)` ->
-      `item_ids`, `scores`, like `serving_default`: a search over
-      `search_vectors`, the items placed by their text alone as the query is;
+    - `recommend_by_text(query: string [batch])` -> `item_ids`, `scores`
+      `[batch, top_k]`, like `serving_default`: a search over
+      `search_vectors`, the items placed by their text alone as the query
+      is; `recommend_by_text_k(query, k)` takes a per-request k, as
+      `recommend_k` does;
     - `encode_items(item_text: string [batch])` -> `embedding`
       `[batch, dim]`: vectors for new (cold-start) items, comparable with
       the catalogue's `item_vectors`, without retraining: by the text MLP, or,
@@ -40,9 +45,18 @@ class TextRecommenderModule(RecommenderModule):
             its k nearest donors by text (`ItemTower.new_item_vectors`);
             None: by the text MLP.
 
-    Example:
-    >>> module = TextRecommenderModule(encoder, mlp, user_ids, item_ids, ...)
-    >>> module.encode_items(tf.constant(["A new film (2026). Drama"]))
+    Every input is checked in the graph, as `RecommenderModule`'s are.
+
+    Example (a random tiny BERT and text MLP, two items):
+    >>> from tfllmrec.encoders import TextEncoder
+    >>> encoder = TextEncoder.from_preset("tiny-random", sequence_length=16)
+    >>> mlp = tf.keras.Sequential([tf.keras.layers.Dense(2)])
+    >>> module = TextRecommenderModule(encoder, mlp, ["u1"], ["a", "b"], np.ones((1, 2)), np.eye(2),
+    ...                                [[]], np.ones(2), top_k=1)
+    >>> module.encode_items(tf.constant(["A new film (2026). Drama"]))["embedding"].shape
+    TensorShape([1, 2])
+    >>> module.recommend_by_text_k(tf.constant(["a film", "a book"]), tf.constant(2))["item_ids"].shape
+    TensorShape([2, 2])
     """
 
     has_text = True
@@ -65,15 +79,17 @@ class TextRecommenderModule(RecommenderModule):
             self.search_vectors = tf.Variable(np.asarray(search_vectors, np.float32), trainable=False)
         self.encoder = encoder
         self.text_mlp = text_mlp
+        self.recommend_by_text_k = tf.function(lambda query, k=tf.constant(self.top_k): self._search(
+            checked(query, [None]), checked_k(k)), input_signature=[QUERY, K])
 
     def _text_vectors(self, texts):
         return place_by_text(self.text_mlp, self.encoder(texts, training=False))
 
-    @tf.function(input_signature=[
-        tf.TensorSpec([None], tf.string, name="query"),
-        tf.TensorSpec([], tf.int32, name="k"),
-    ])
-    def recommend_by_text(self, query, k=tf.constant(DEFAULT_K)):
+    @tf.function(input_signature=[QUERY])
+    def recommend_by_text(self, query):
+        return self._search(checked(query, [None]), self.top_k)
+
+    def _search(self, query, k):
         scores = tf.matmul(self._text_vectors(query), self.search_vectors, transpose_b=True)
         return self._top_k(scores, k)
 
@@ -87,14 +103,15 @@ class TextRecommenderModule(RecommenderModule):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="item_text")])
     def encode_items(self, item_text):
-        embeddings = self.encoder(item_text, training=False)
+        embeddings = self.encoder(checked(item_text, [None]), training=False)
         return {"embedding": self._placed(embeddings)}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def encode_text(self, text):
-        return {"embedding": self._text_vectors(text)}
+        return {"embedding": self._text_vectors(checked(text, [None]))}
 
     def signatures(self):
         """The signature map for `tf.saved_model.save`."""
         return dict(super().signatures(), recommend_by_text=self.recommend_by_text,
-                    encode_items=self.encode_items, encode_text=self.encode_text)
+                    recommend_by_text_k=self.recommend_by_text_k, encode_items=self.encode_items,
+                    encode_text=self.encode_text)

@@ -41,9 +41,9 @@ def build_module(run, retrieval_only=False):
     counts = np.bincount(np.concatenate([np.asarray(s, np.int64) for s in seen] or [[]]).astype(np.int64),
                          minlength=len(run.item_ids)).astype(np.float32)
     args = (run.user_ids, run.item_ids, user_vectors, item_vectors, seen, counts)
-    offsets = run.item_offsets()
+    options = dict(item_offsets=run.item_offsets(), top_k=run.config.export.top_k)
     if retrieval_only or not run.config.model.use_text:
-        return RecommenderModule(*args, item_offsets=offsets)
+        return RecommenderModule(*args, **options)
     from tfllmrec.encoders import TextEncoder
 
     encoder = TextEncoder.from_preset(run.config.model.encoder,
@@ -58,8 +58,8 @@ def build_module(run, retrieval_only=False):
         known = tower.known.numpy() > 0.5
         neighbors = (tower.text_table.numpy()[known], item_vectors[: len(known)][known],
                      tower.cold_neighbors, tower.cold_neighbor_temperature)
-    return TextRecommenderModule(encoder, model.item_tower.text_mlp, *args, search_vectors=search, item_offsets=offsets,
-                                 neighbors=neighbors)
+    return TextRecommenderModule(encoder, model.item_tower.text_mlp, *args, search_vectors=search,
+                                 neighbors=neighbors, **options)
 
 
 def export_run(run_dir, output, version=None, retrieval_only=False, warmup_users=3, new_items=None):
@@ -105,13 +105,14 @@ def export_run(run_dir, output, version=None, retrieval_only=False, warmup_users
 
 
 def _sample_requests(run, module, count):
+    """One warm-up request per signature, every input given (as REST requires)."""
     users = [str(u) for u in run.user_ids[:count]]
-    requests = [("serving_default", {"user_id": users, "k": np.int32(10)})]
+    k = np.int32(module.top_k)
+    requests = [("serving_default", {"user_id": users}), ("recommend_k", {"user_id": users, "k": k})]
     if module.has_text:
         texts = [str(t) for t in run.item_texts[:count]]
-        requests.append(("recommend_by_text", {"query": texts, "k": np.int32(10)}))
-        requests.append(("encode_items", {"item_text": texts}))
-        requests.append(("encode_text", {"text": texts}))
+        requests += [("recommend_by_text", {"query": texts}), ("recommend_by_text_k", {"query": texts, "k": k}),
+                     ("encode_items", {"item_text": texts}), ("encode_text", {"text": texts})]
     return requests
 
 

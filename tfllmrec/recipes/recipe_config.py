@@ -4,6 +4,7 @@ import dataclasses
 
 from tfllmrec.recipes.data_config import DataConfig
 from tfllmrec.recipes.eval_config import IMPRESSION_BASELINES, EvalConfig
+from tfllmrec.recipes.export_config import ExportConfig
 from tfllmrec.recipes.model_config import ModelConfig
 from tfllmrec.recipes.train_config import TrainConfig
 
@@ -29,6 +30,7 @@ class RecipeConfig:
         eval: EvalConfig.
         baseline_model: ModelConfig. The ID-only baseline's model.
         baseline_train: TrainConfig. The ID-only baseline's schedule.
+        export: ExportConfig. What the SavedModel serves.
 
     Example:
     >>> from tfllmrec.recipes import get_recipe, with_overrides
@@ -46,6 +48,7 @@ class RecipeConfig:
     eval: EvalConfig = dataclasses.field(default_factory=EvalConfig)
     baseline_model: ModelConfig = dataclasses.field(default_factory=_id_only)
     baseline_train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
 
     @property
     def task(self):
