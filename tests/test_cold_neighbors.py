@@ -103,7 +103,7 @@ def test_without_fusion_known_items_are_their_ids_and_only_unknown_ones_use_text
     (dict(text_dim=None), "needs both item ids and text"),
     (dict(use_item_ids=False), "needs both item ids and text"),
     (dict(cold_neighbors=-1), "cold_neighbors must be >= 0"),
-    (dict(cold_neighbor_temperature=0.0), "cold_neighbor_temperature > 0"),
+    (dict(cold_neighbor_temperature=0.0), "cold_neighbor_temperature must be positive"),
 ])
 def test_tower_rejects_settings_that_cannot_place_items(overrides, pattern):
     args = dict(num_items=6, embedding_dim=4, text_dim=3, cold_neighbors=2)
@@ -144,7 +144,7 @@ def test_model_loss_uses_ids_alone_plus_the_text_loss_and_scores_place_cold_item
     (dict(fuse_text=False), "set id_dropout: 0"),
     (dict(fuse_text=False, id_dropout=0.0, cold_neighbors=20), "set text_loss_weight > 0"),
     (dict(cold_neighbors=-2), "cold_neighbors must be >= 0"),
-    (dict(cold_neighbors=5, cold_neighbor_temperature=0), "cold_neighbor_temperature > 0"),
+    (dict(cold_neighbors=5, cold_neighbor_temperature=0), "cold_neighbor_temperature must be positive"),
 ])
 def test_model_config_explains_each_bad_combination(overrides, pattern):
     with pytest.raises(ValueError, match=pattern):
@@ -257,7 +257,7 @@ def test_added_items_and_the_export_place_new_items_alike(neighbour_run, tmp_pat
                                run.search_vectors()[-1], atol=1e-5)
     assert not np.allclose(run.search_vectors()[-1], vector, atol=1e-3)
     # Search still compares text with text: the new item's own words find it first.
-    top = module.recommend_by_text(tf.constant([text]), tf.constant(1))
+    top = module.recommend_by_text_k(tf.constant([text]), tf.constant(1))
     assert top["item_ids"].numpy()[0][0].decode() == "new-hose"
 
 

@@ -189,7 +189,7 @@ def test_ctr_prior_and_impression_baselines_need_impressions():
         with_overrides(video, ["model.ctr_prior_weight=1"])
     with pytest.raises(ValueError, match=r"eval.baselines \['ctr'\] need impressions"):
         with_overrides(video, ["eval.baselines=[popularity, ctr]"])
-    with pytest.raises(ValueError, match="ctr_prior_strength > 0"):
+    with pytest.raises(ValueError, match=r"model\.ctr_prior_strength must be positive \(a number > 0\), got 0\.0"):
         with_overrides(get_recipe("news"), ["model.ctr_prior_strength=0"])
 
 

@@ -3,7 +3,10 @@
 import argparse
 import json
 import os
+import re
 import sys
+
+from tfllmrec.ranges import K, PORT, VERSION, Range
 
 DEMO_TITLES = [
     "Nike Air Zoom Pegasus men's running shoe",
@@ -19,6 +22,8 @@ DEMO_TITLES = [
     "Hardcover fantasy epic with dragons and a lost kingdom",
     "Yoga mat, non-slip, 6 mm",
 ]
+# Neighbours of a title among the others.
+DEMO_K = Range(int, 1, len(DEMO_TITLES) - 1, example=2)
 
 
 def _demo(args):
@@ -80,12 +85,13 @@ def _evaluate(args):
 
 
 def _recommend(args):
+    from tfllmrec.errors import ConfigError
     from tfllmrec.recipes.trained_run import TrainedRun
 
+    if (args.user is None) == (args.text is None):  # before the run loads (seconds)
+        raise ConfigError("give exactly one of --user ID or --text QUERY. Fix: e.g. "
+                          f"`tfllmrec recommend {args.run_dir} --user 196`.")
     run = TrainedRun(args.run_dir)
-    if (args.user is None) == (args.text is None):
-        print("tfllmrec: error: give exactly one of --user ID or --text QUERY", file=sys.stderr)
-        return 2
     if args.new_items:
         print(f"Added {run.add_items_from_file(args.new_items)} new items from {args.new_items}")
     if args.user is not None:
@@ -113,10 +119,15 @@ def _init(args):
 
     config, guessed = init_recipe(args.folder, args.base, args.interactions, args.items)
     print(f"Wrote {os.path.join(args.folder, 'config.yaml')} (from the {args.base!r} recipe).")
-    print("Guessed from the headers (edit config.yaml to change):")
-    for ours, theirs in guessed["columns"].items():
-        print(f"  {ours:14s} <- {theirs}")
+    print("Guessed from the headers and checked against the values (edit config.yaml to change):")
+    columns, (matched, total) = guessed["columns"], guessed["matched"]
+    id_key = "items_item_id" if "items_item_id" in columns else "item_id"  # the items file's id column
+    found = f" ({matched} of {total} item ids found in {args.items} column {columns[id_key]!r})"
+    for ours, theirs in columns.items():
+        print(f"  {ours:14s} <- {theirs}{found if ours == id_key else ''}")
     print(f"  {'item text':14s} <- {', '.join(guessed['text_fields'])}")
+    for note in guessed["notes"]:
+        print(f"  note: {note}")
     print(f"Train it with: tfllmrec train {args.folder} --output runs/{config.name}")
     return 0
 
@@ -124,19 +135,67 @@ def _init(args):
 def _serve(args):
     from tfllmrec.serving import serve
 
+    # Before serving: werkzeug and grpc report a port they cannot bind with
+    # lines of their own and exit 1; here it is one error naming the option.
+    if args.port == args.grpc_port:
+        from tfllmrec.errors import ConfigError
+
+        raise ConfigError(f"--port and --grpc-port are both {args.port}: REST and gRPC each need a port "
+                          "of their own. Fix: e.g. --port 8501 --grpc-port 8500.")
+    for option, port in (("--port", args.port), ("--grpc-port", args.grpc_port)):
+        _check_can_listen(args.host, port, option)
     serve(args.models_root, host=args.host, port=args.port, grpc_port=args.grpc_port)
     return 0
 
 
+def _check_can_listen(host, port, option):
+    import socket
+
+    from tfllmrec.errors import ConfigError
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as error:
+        raise ConfigError(f"--host {host!r} is not a host name or address of this machine ({error}). "
+                          "Fix: e.g. --host 127.0.0.1 (this machine only) or --host 0.0.0.0 (every "
+                          "interface).") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise ConfigError(
+                f"{option} {port}: cannot listen on {host}:{port} ({error.strerror or error}). Fix: "
+                f"choose another {option} (another program may be using {port}; ports below 1024 "
+                "need root), or another --host.") from None
+
+
+def _ranged(rule, option, fix):
+    """An argparse `type` for a number in `rule` (shared with the Python API and the configs)."""
+    def parse(text):
+        from tfllmrec.errors import RangeError
+
+        try:
+            return rule.parse(text, option, fix)
+        except RangeError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parse.__name__ = rule.describe()
+    return parse
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="tfllmrec", description=__doc__)
+    from tfllmrec.recipes.train_config import STRATEGIES
+
+    parser = _Parser(prog="tfllmrec", description=__doc__)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's own start-up and C++ log lines (hidden by default)")
     commands = _Commands(parser.add_subparsers(dest="command", required=True), common)
     demo = commands.add_parser("demo", help="encode example titles and print nearest neighbours")
     demo.add_argument("--preset", default="all-minilm-l6-v2", help="encoder preset or folder")
-    demo.add_argument("-k", type=int, default=2, help="neighbours per title")
+    demo.add_argument("-k", type=_ranged(DEMO_K, "-k", "e.g. `-k 2`"), default=2,
+                      help=f"neighbours per title, {DEMO_K.describe()}")
     demo.set_defaults(run=_demo)
     commands.add_parser("list", help="list the registered recipes").set_defaults(run=_list)
     train = commands.add_parser("train", help="train a recipe and evaluate it against baselines")
@@ -144,10 +203,11 @@ def build_parser():
     train.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a config value, e.g. --set data.split_seed=7 (repeatable)")
     train.add_argument("--output", help="run folder (default runs/RECIPE)")
-    train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace an existing run folder (once the new run's data has loaded)")
     train.add_argument("--quiet", action="store_true", help="no progress output")
     train.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
-    train.add_argument("--strategy", choices=["default", "mirrored", "multi_worker"],
+    train.add_argument("--strategy", choices=STRATEGIES,
                        help="tf.distribute strategy: mirrored = every GPU of this machine; "
                             "multi_worker = every machine TF_CONFIG lists (see docs/scaling.md)")
     train.set_defaults(run=_train)
@@ -158,14 +218,16 @@ def build_parser():
     recommend.add_argument("run_dir")
     recommend.add_argument("--user", help="a user id of the run's data")
     recommend.add_argument("--text", help="a free-text query")
-    recommend.add_argument("-k", type=int, default=10)
+    recommend.add_argument("-k", type=_ranged(K, "-k", "e.g. `-k 10`"), default=10,
+                           help=f"items to list, {K.describe()} (default 10)")
     recommend.add_argument("--new-items", metavar="FILE",
                            help="also rank these items, unseen in training (item_id,text CSV/Parquet)")
     recommend.set_defaults(run=_recommend)
     export = commands.add_parser("export", help="write a versioned SavedModel for TF Serving")
     export.add_argument("run_dir")
     export.add_argument("--output", required=True, help="model folder, e.g. saved_models/video")
-    export.add_argument("--version", type=int, help="version number (default: next integer)")
+    export.add_argument("--version", type=_ranged(VERSION, "--version", "e.g. `--version 1`, or omit it"),
+                        help=f"version number, {VERSION.describe()} (default: next integer)")
     export.add_argument("--retrieval-only", action="store_true",
                         help="only serving_default; no text encoder inside (small)")
     export.add_argument("--new-items", metavar="FILE",
@@ -180,11 +242,24 @@ def build_parser():
     serve = commands.add_parser("serve", help="a local server that answers as TF Serving does, "
                                               "REST and gRPC (development)")
     serve.add_argument("models_root", help="folder of model folders, e.g. saved_models/")
-    serve.add_argument("--port", type=int, default=8501, help="REST port (TF Serving's default 8501)")
-    serve.add_argument("--grpc-port", type=int, default=8500, help="gRPC port (TF Serving's default 8500)")
+    # 1-65535: the Python API's port=0 (any free port) is for tests, which read the port back.
+    serve.add_argument("--port", type=_ranged(PORT, "--port", "e.g. `--port 8501`"), default=8501,
+                       help=f"REST port, {PORT.describe()} (TF Serving's default 8501)")
+    serve.add_argument("--grpc-port", type=_ranged(PORT, "--grpc-port", "e.g. `--grpc-port 8500`"),
+                       default=8500, help=f"gRPC port, {PORT.describe()} (TF Serving's default 8500)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.set_defaults(run=_serve)
     return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose errors are one line, as every other error of the CLI is."""
+
+    def error(self, message):
+        # "argument -k: -k must be ..." says the option once.
+        message = re.sub(r"^argument (\S+): (?=\1 )", "", message)
+        hint = "" if "Fix:" in message else f" (see `{self.prog} --help`)"
+        self.exit(2, f"tfllmrec: error: {message}{hint}\n")
 
 
 class _Commands:

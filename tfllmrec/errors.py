@@ -33,3 +33,25 @@ class RunFolderError(ConfigError):
 
     A ConfigError, as the run folder is part of what a command is given (and
     `except ConfigError` around `TrainedRun` keeps working)."""
+
+
+class RangeError(ConfigError):
+    """A number outside its valid range: an argument, an option or a config
+    value. The message names it, the range and the fix; `name`, `value` and
+    `rule` (a `tfllmrec.ranges.Range`) say the same for code that re-names
+    it (a config key, a command-line option).
+
+    A ConfigError, hence a ValueError, as a bad value of a Python argument
+    has always been."""
+
+    def __init__(self, message, name=None, value=None, rule=None):
+        super().__init__(message)
+        self.name, self.value, self.rule = name, value, rule
+
+
+class PathError(TfllmrecError, FileNotFoundError):
+    """A path that does not exist, or is a file where a folder is wanted (or
+    the other way round). The message names the path and the fix.
+
+    A FileNotFoundError, so `except FileNotFoundError` around a call that
+    used to raise one keeps working."""

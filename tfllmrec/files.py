@@ -32,3 +32,48 @@ def write_atomic(path, data):
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def require_path(path, kind, what, fix, error):
+    """`Path(path)` if it exists and is a `kind`; else raises `error(message)`.
+
+    Args:
+        path: str or Path.
+        kind: "file" or "folder".
+        what: str. How the message names the path, e.g. "Run folder".
+        fix: str. The fix, e.g. "pass the folder `tfllmrec train --output` wrote".
+        error: the exception class to raise.
+
+    Example:
+    >>> require_path("nowhere", "folder", "Models root", "check the path", ValueError)
+    Traceback (most recent call last):
+    ...
+    ValueError: Models root nowhere does not exist. Fix: check the path.
+    """
+    path = Path(path)
+    if path.is_dir() if kind == "folder" else path.is_file():
+        return path
+    other = "folder" if kind == "file" else "file"
+    state = f"is a {other}, not a {kind}" if path.exists() else "does not exist"
+    raise error(f"{what} {path} {state}. Fix: {fix}.")
+
+
+def require_creatable_folder(path, what, fix, error):
+    """`Path(path)` if it is a folder or can be made one: no file is in its place or above it.
+
+    Example:
+    >>> _ = open("notes.txt", "w").write("x")
+    >>> require_creatable_folder("notes.txt/run", "Output folder", "choose another path", ValueError)
+    Traceback (most recent call last):
+    ...
+    ValueError: Output folder notes.txt/run cannot be created: notes.txt is a file. Fix: choose another path.
+    >>> os.remove("notes.txt")
+    """
+    path = Path(path)
+    for folder in (path, *path.parents):
+        if folder.exists() and not folder.is_dir():
+            state = "is a file, not a folder" if folder == path else f"cannot be created: {folder} is a file"
+            raise error(f"{what} {path} {state}. Fix: {fix}.")
+        if folder.exists():
+            break
+    return path

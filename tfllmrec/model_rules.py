@@ -7,8 +7,37 @@ with the same message the model would give. No TensorFlow import: reading a
 config must stay fast.
 """
 
+from tfllmrec.ranges import Range
+
 LOSSES = ("full_softmax", "in_batch")
 HISTORY_POOLINGS = ("none", "ids", "text", "ids+text", "shared")
+
+
+_DROPOUT = Range(float, 0, 1, high_open=True, example=0.1)
+# The range of each numeric option, by its name (ModelConfig's field, the
+# model's and the towers' argument). `sequence_length` is the text
+# encoder's tokens per text; the backbone's own maximum is checked there.
+RANGES = {
+    "sequence_length": Range(int, 2, example=64, meaning="tokens per text, with [CLS] and [SEP]"),
+    "embedding_dim": Range(int, 1, example=64),
+    "text_hidden_dim": Range(int, 0, example=256, meaning="0: a linear text projection"),
+    "id_dropout": _DROPOUT,
+    "text_dropout": _DROPOUT,
+    "max_history": Range(int, 0, example=50, meaning="0: no history"),
+    "temperature": Range(float, 0, low_open=True, example=0.2),
+    "text_loss_weight": Range(float, 0, example=1.0, meaning="0: off"),
+    "period_days": Range(int, 0, example=7, meaning="0: no time periods"),
+    "ctr_prior_weight": Range(float, 0, example=1.0, meaning="0: off"),
+    "ctr_prior_strength": Range(float, 0, low_open=True, example=40.0),
+    "cold_neighbors": Range(int, 0, example=10, meaning="0: off"),
+    "cold_neighbor_temperature": Range(float, 0, low_open=True, example=0.1),
+}
+
+
+def check_ranges(**values):
+    """Raises RangeError (a ValueError) naming the first option outside its range in `RANGES`."""
+    for name, value in values.items():
+        RANGES[name].check(value, name)
 
 
 # A config is checked before the data gives the text embeddings' size.
@@ -50,6 +79,7 @@ def check_two_tower(options, text_dim=UNKNOWN):
     """Raises ValueError, naming the option and the fix, unless `options`
     (ModelConfig's fields) describe a model `TwoTowerRetrieval` can build."""
     o = options
+    check_ranges(**{name: o[name] for name in RANGES if name in o})
     if o["trainable"] != "none":
         raise ValueError(
             f"trainable={o['trainable']!r}: recipes currently train on cached frozen text "
@@ -62,16 +92,6 @@ def check_two_tower(options, text_dim=UNKNOWN):
     if "text" in o["history_pooling"] and not used["has_text"]:
         raise ValueError(f"history_pooling={o['history_pooling']!r} needs item text "
                          "(use_text=true and a text_dim).")
-    if o["temperature"] <= 0:
-        raise ValueError("temperature must be positive.")
-    if o["text_loss_weight"] < 0:
-        raise ValueError("text_loss_weight must be >= 0 (0: off).")
-    if o["period_days"] < 0:
-        raise ValueError("period_days must be >= 0 (0: no time periods).")
-    if o["ctr_prior_weight"] < 0 or o["ctr_prior_strength"] <= 0:
-        raise ValueError("ctr_prior_weight must be >= 0 (0: off) and ctr_prior_strength > 0.")
-    if o["embedding_dim"] < 1 or o["max_history"] < 0 or o["sequence_length"] < 2:
-        raise ValueError("embedding_dim and sequence_length must be positive, max_history >= 0.")
     check_item_tower(o["use_item_ids"], used["has_text"], o["id_dropout"], o["text_dropout"],
                      o["text_hidden_dim"], used["fuse_text"], used["cold_neighbors"],
                      o["cold_neighbor_temperature"])
@@ -88,12 +108,8 @@ def check_item_tower(use_item_ids, has_text, id_dropout, text_dropout, text_hidd
     if not use_item_ids and not has_text:
         raise ValueError("An item needs item ids, text, or both: use_item_ids=false needs item text "
                          "(use_text=true).")
-    if not 0.0 <= id_dropout < 1.0 or not 0.0 <= text_dropout < 1.0:
-        raise ValueError("id_dropout and text_dropout must be in [0, 1).")
-    if text_hidden_dim < 0:
-        raise ValueError("text_hidden_dim must be >= 0 (0: a linear text projection).")
-    if cold_neighbors < 0 or cold_neighbor_temperature <= 0:
-        raise ValueError("cold_neighbors must be >= 0 (0: off) and cold_neighbor_temperature > 0.")
+    check_ranges(id_dropout=id_dropout, text_dropout=text_dropout, text_hidden_dim=text_hidden_dim,
+                 cold_neighbors=cold_neighbors, cold_neighbor_temperature=cold_neighbor_temperature)
     if (cold_neighbors or not fuse_text) and not (use_item_ids and has_text):
         raise ValueError("fuse_text=false or cold_neighbors > 0 needs both item ids and text.")
     if not fuse_text and id_dropout:
@@ -104,6 +120,7 @@ def check_item_tower(use_item_ids, has_text, id_dropout, text_dropout, text_hidd
 
 def check_user_tower(use_user_ids, max_history):
     """The `UserTower` rule: a user is their id, their history, or both."""
+    check_ranges(max_history=max_history)
     if not use_user_ids and not max_history:
         raise ValueError("A user needs user ids, a history, or both: use_user_ids=false needs a "
                          "history_pooling other than 'none' and max_history > 0.")

@@ -76,12 +76,8 @@ def require_columns(frame, source, wanted, header_line=1, fix=None):
         )
 
 
-def read_text(path, encoding="utf-8"):
-    """Returns the file's text; a UTF-8 byte-order mark is dropped.
-
-    Raises:
-        DataError: the file is missing, empty, or not valid in `encoding`.
-    """
+def require_file(path):
+    """`Path(path)` if it is a file; else a DataError saying what it is instead."""
     path = Path(path)
     if not path.is_file():
         what = "is a folder, not a file" if path.is_dir() else "does not exist"
@@ -89,6 +85,28 @@ def read_text(path, encoding="utf-8"):
             f"{path} {what}. Fix: check the path (relative paths start at "
             f"{Path.cwd()})."
         )
+    return path
+
+
+def existing_folder(path):
+    """`Path(path)` if it is a folder; else a DataError saying what it is instead."""
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise DataError(
+            f"{folder} {what}. Fix: pass the folder that holds the dataset's files "
+            "(unzip a downloaded .zip first)."
+        )
+    return folder
+
+
+def read_text(path, encoding="utf-8"):
+    """Returns the file's text; a UTF-8 byte-order mark is dropped.
+
+    Raises:
+        DataError: the file is missing, empty, or not valid in `encoding`.
+    """
+    path = require_file(path)
     raw = path.read_bytes()
     if not raw:
         raise DataError(

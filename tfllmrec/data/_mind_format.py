@@ -11,7 +11,7 @@ import json
 
 import pandas as pd
 
-from tfllmrec.data._files import read_delimited
+from tfllmrec.data._files import existing_folder, read_delimited
 from tfllmrec.data._values import check_unique, parse_ids
 from tfllmrec.data.dataset import Dataset
 from tfllmrec.data.interactions import Interactions
@@ -140,6 +140,6 @@ def read_behaviors(path, with_time, known, missing_news):
 
 def require_files(folder, what):
     """A DataError naming the missing files of `folder`; `what` says what to pass instead."""
-    missing = [f for f in FILES if not (folder / f).is_file()]
+    missing = [f for f in FILES if not (existing_folder(folder) / f).is_file()]
     if missing:
         raise DataError(f"{folder} lacks {missing}. Fix: pass {what}.")

@@ -5,6 +5,7 @@ import dataclasses
 import pandas as pd
 
 from tfllmrec.errors import DataError
+from tfllmrec.ranges import SEED, check_shares
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,9 +64,8 @@ def impression_split(dataset, ratios=(0.7, 0.03, 0.27), seed=2020, drop_empty_hi
     if impressions is None or len(impressions) == 0:
         raise DataError(f"Dataset {dataset.name!r} has no impressions to split. Fix: load "
                         "news data (load_mind, load_nemig), or use another split.")
-    ratios = tuple(float(r) for r in ratios)
-    if len(ratios) != 3 or min(ratios) < 0 or ratios[0] <= 0 or abs(sum(ratios) - 1) > 1e-6:
-        raise ValueError(f"ratios={ratios}: give three fractions (train, valid, test) summing to 1.")
+    ratios = tuple(check_shares(ratios))
+    seed = SEED.check(seed, "seed")
     dropped = 0
     if drop_empty_history:
         histories = dataset.histories or {}

@@ -7,10 +7,13 @@ import pandas as pd
 
 from tfllmrec.data import _fetch
 from tfllmrec.data._build import build_interactions, item_ids
-from tfllmrec.data._files import read_delimited, require_columns
+from tfllmrec.data._files import existing_folder, read_delimited, require_columns
 from tfllmrec.data.dataset import Dataset
 from tfllmrec.data.items import Items
 from tfllmrec.errors import DataError
+from tfllmrec.ranges import Range
+
+_TOP_TAGS = Range(int, 0, example=5, meaning="0: the name alone")
 
 LASTFM_URL = "https://files.grouplens.org/datasets/hetrec2011/hetrec2011-lastfm-2k.zip"
 LASTFM_FILES = ("artists.dat", "user_artists.dat", "tags.dat", "user_taggedartists.dat")
@@ -50,7 +53,8 @@ def load_lastfm_2k(path=None, cache_dir=None, top_tags=5):
     >>> dataset.interactions.frame["weight"].tolist()  # play counts
     [13883.0, 11690.0]
     """
-    folder = Path(path) if path is not None else _download(cache_dir)
+    _TOP_TAGS.check(top_tags, "top_tags")
+    folder = existing_folder(path) if path is not None else _download(cache_dir)
     missing = [f for f in LASTFM_FILES if not (folder / f).is_file()]
     if missing:
         raise DataError(

@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 from tfllmrec.data import _fetch
+from tfllmrec.data._files import existing_folder
 from tfllmrec.data._movielens_files import read_grouplens, read_latest_small, read_recbole
 from tfllmrec.errors import DataError
 
@@ -103,7 +104,7 @@ def load_movielens_100k(path=None, cache_dir=None):
     "Toy Story (1995). Animation Children's Comedy"
     """
     if path is not None:
-        folder = _existing_folder(path)
+        folder = existing_folder(path)
     else:
         folder = _fetch_100k(_fetch.cache_folder(cache_dir))
     for base in (folder, folder / "ml-100k"):
@@ -146,7 +147,7 @@ def load_movielens_latest_small(path=None, cache_dir=None):
     [4.0, 3.5]
     """
     if path is not None:
-        folder = _existing_folder(path)
+        folder = existing_folder(path)
     else:
         cache = _fetch.cache_folder(cache_dir)
         folder = cache / "ml-latest-small"
@@ -221,17 +222,6 @@ def _fetch_recbole(cache, target):
 
 def _complete(folder, names):
     return all((Path(folder) / name).is_file() for name in names)
-
-
-def _existing_folder(path):
-    folder = Path(path).expanduser()
-    if not folder.is_dir():
-        what = "is a file, not a folder" if folder.exists() else "does not exist"
-        raise DataError(
-            f"{folder} {what}. Fix: pass the folder that holds the dataset's files "
-            "(unzip a downloaded .zip first)."
-        )
-    return folder
 
 
 def _listing(folder):

@@ -15,12 +15,12 @@ import pandas as pd
 
 from tfllmrec.data import _fetch
 from tfllmrec.data._build import build_interactions, item_ids
-from tfllmrec.data._files import LINE, ROW, read_delimited, require_columns, where
+from tfllmrec.data._files import LINE, ROW, existing_folder, read_delimited, require_columns, where
 from tfllmrec.data._values import check_unique
 from tfllmrec.data.dataset import Dataset
 from tfllmrec.data.interactions import Interactions
 from tfllmrec.data.items import Items
-from tfllmrec.data.movielens import _complete, _existing_folder
+from tfllmrec.data.movielens import _complete
 from tfllmrec.data.split import Split
 from tfllmrec.errors import DataError
 
@@ -180,7 +180,7 @@ def dataset_folder(path, cache_dir, name, base_url, files, download_fn):
         DataError: `path` lacks a file, or the download failed.
     """
     if path is not None:
-        folder = _existing_folder(path)
+        folder = existing_folder(path)
         missing = [f for f in files if not (folder / f).is_file()]
         if missing:
             raise DataError(

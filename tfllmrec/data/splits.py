@@ -19,7 +19,8 @@ import pandas as pd
 from tfllmrec.data._files import place
 from tfllmrec.data.interactions import Interactions
 from tfllmrec.data.split import Split
-from tfllmrec.errors import DataError
+from tfllmrec.errors import DataError, RangeError
+from tfllmrec.ranges import SEED, check_shares
 
 TRAIN, VALID, TEST = 0, 1, 2
 
@@ -59,6 +60,7 @@ def random_split(interactions, ratios=(0.8, 0.1, 0.1), seed=2020):
 
     Raises:
         DataError: bad ratios.
+        RangeError: a seed outside 0 to 2**32 - 1.
 
     Example:
     >>> frame = pd.DataFrame({"user_id": ["u1"] * 10 + ["u2"] * 2,
@@ -70,6 +72,7 @@ def random_split(interactions, ratios=(0.8, 0.1, 0.1), seed=2020):
     ['u1', 'u2']
     """
     ratios = _check_ratios(ratios)
+    seed = SEED.check(seed, "seed")
     parts = _random_parts(_user_codes(interactions), ratios, seed)
     return _split(interactions, parts)
 
@@ -161,6 +164,7 @@ def cold_start_split(interactions, item_fraction=0.1, seed=2020, ratios=(0.8, 0.
     False
     """
     ratios = _check_ratios(ratios)
+    seed = SEED.check(seed, "seed")
     if not isinstance(item_fraction, (int, float)) or not 0 < item_fraction < 1:
         raise DataError(
             f"cold_start_split: item_fraction={item_fraction!r} must be a number "
@@ -182,19 +186,31 @@ def cold_start_split(interactions, item_fraction=0.1, seed=2020, ratios=(0.8, 0.
     return _split(interactions, parts, cold_items=cold)
 
 
+def rows_needed(ratios, limit=1000):
+    """The fewest interactions a user needs under `random_split(ratios)` for a
+    row in valid, and for one in test: (n_valid, n_test), None past `limit`.
+
+    Example:
+    >>> rows_needed((0.8, 0.1, 0.1))  # 2 give train 1 and test 1; 3 give 1/1/1
+    (3, 2)
+    """
+    ratios = _check_ratios(ratios)
+    needed = [None, None]
+    for n in range(1, limit + 1):
+        train, valid_end = _calcu_split_ids(n, ratios)
+        for part, rows in enumerate((valid_end - train, n - valid_end)):
+            if rows and needed[part] is None:
+                needed[part] = n
+        if None not in needed:
+            break
+    return tuple(needed)
+
+
 def _check_ratios(ratios):
     try:
-        values = [float(r) for r in ratios]
-    except (TypeError, ValueError):
-        values = None
-    fix = "Fix: pass three shares for train, valid and test, e.g. (0.8, 0.1, 0.1)."
-    if values is None or len(values) != 3 or not all(math.isfinite(v) for v in values):
-        raise DataError(f"ratios={ratios!r} must be three numbers. {fix}")
-    if min(values) < 0 or values[0] <= 0:
-        raise DataError(f"ratios={ratios!r}: shares must be >= 0 and train > 0. {fix}")
-    if not math.isclose(sum(values), 1.0, abs_tol=1e-6):
-        raise DataError(f"ratios={ratios!r} sum to {sum(values):g}, not 1. {fix}")
-    return values
+        return check_shares(ratios)
+    except RangeError as error:  # bad data-splitting arguments: a DataError, as they always were
+        raise DataError(str(error)) from None
 
 
 def _user_codes(interactions):

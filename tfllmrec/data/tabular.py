@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 
 from tfllmrec.data._build import build_interactions, item_ids
-from tfllmrec.data._files import ROW, read_delimited, require_columns
+from tfllmrec.data._files import ROW, read_delimited, require_columns, require_file
 from tfllmrec.data.dataset import Dataset
 from tfllmrec.data.items import Items
 from tfllmrec.errors import DataError, MissingPackageError
@@ -141,6 +141,7 @@ def _check_columns(columns):
 
 
 def _read(path, delimiter):
+    require_file(path)  # before the suffix: a folder named `x.csv`, or none at all
     suffix = path.suffix.lower()
     if suffix in _PARQUET:
         return _read_parquet(path)
@@ -157,9 +158,6 @@ def _read(path, delimiter):
 
 
 def _read_parquet(path):
-    if not path.is_file():
-        what = "is a folder, not a file" if path.is_dir() else "does not exist"
-        raise DataError(f"{path} {what}. Fix: check the path.")
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty (0 bytes). Fix: point at the complete file.")
     try:

@@ -3,6 +3,10 @@
 import numpy as np
 import tensorflow as tf
 
+from tfllmrec.ranges import Range
+
+BATCH_SIZE = Range(int, 1, example=32)
+
 
 class BatchedEncodingMixin:
     """`encode` and the batching behind it and `frozen_states`.
@@ -27,6 +31,7 @@ class BatchedEncodingMixin:
             jit_compile: bool. Compile the encoder with XLA (one compilation
                 per batch shape; may pay off on GPUs).
         """
+        batch_size = BATCH_SIZE.check(batch_size, "batch_size")
         key = "xla" if jit_compile else "graph"
         if key not in self._embed_fns:
             self._embed_fns[key] = tf.function(

@@ -89,11 +89,13 @@ def load_preset(name_or_path, sequence_length=None):
     if path.is_dir():
         return _load_folder(path)
     if path.exists():
-        raise PresetError(f"Preset path {name!r} is a file; pass the folder that holds it.")
+        raise PresetError(f"Preset path {name!r} is a file, not a folder. Fix: pass the folder that "
+                          "holds it (config.json, model.safetensors, vocab.txt).")
     if name.startswith(_HUB_SCHEMES) or name in _keras_hub_preset_names():
         return _load_from_hub(name)
     if os.sep in name or name.startswith((".", "~")):
-        raise PresetError(f"Preset folder {name!r} does not exist.")
+        raise PresetError(f"Preset folder {name!r} does not exist. Fix: check the path (relative "
+                          f"paths start at {Path.cwd()}), or use {EMBEDDED_PRESET!r}.")
     raise PresetError(
         f"Unknown encoder preset {name!r}. Use {EMBEDDED_PRESET!r} (embedded, "
         f"no network), {TINY_RANDOM_PRESET!r} (random, for tests), a local "

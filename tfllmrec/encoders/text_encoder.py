@@ -1,14 +1,12 @@
 """`TextEncoder`: a tf-keras layer around a keras-hub BERT backbone."""
 
-import numpy as np
 import tensorflow as tf
 
 from tfllmrec.encoders._batching import BatchedEncodingMixin
 from tfllmrec.encoders._cached_states import CachedStatesMixin
+from tfllmrec.encoders._options import check_loaded_options, check_number_options, check_texts
 from tfllmrec.encoders.presets import EMBEDDED_PRESET, load_preset
 from tfllmrec.encoders.trainable_mode import parse_trainable
-
-_POOLINGS = ("mean", "cls")
 
 
 class TextEncoder(CachedStatesMixin, BatchedEncodingMixin, tf.keras.layers.Layer):
@@ -65,6 +63,8 @@ class TextEncoder(CachedStatesMixin, BatchedEncodingMixin, tf.keras.layers.Layer
         **kwargs,
     ):
         super().__init__(**kwargs)
+        # Before the preset loads: a bad number fails at once, and 0 is not "the preset's own".
+        check_number_options(sequence_length, output_dim, length_buckets)
         loaded = load_preset(preset, sequence_length=sequence_length)
         self.preset = str(preset)
         self.backbone = loaded.backbone
@@ -75,7 +75,7 @@ class TextEncoder(CachedStatesMixin, BatchedEncodingMixin, tf.keras.layers.Layer
         self.output_dim = None if output_dim is None else int(output_dim)
         self.deduplicate = bool(deduplicate)
         self.length_buckets = int(length_buckets)
-        self._check_options()
+        check_loaded_options(self.pooling, self.sequence_length, self.backbone)
         self.num_layers = len(self._transformer_layers())
         self.trainable_mode = parse_trainable(trainable, self.num_layers)
         self._freeze_backbone()
@@ -101,20 +101,6 @@ class TextEncoder(CachedStatesMixin, BatchedEncodingMixin, tf.keras.layers.Layer
         >>> enc = TextEncoder.from_preset("tiny-random", trainable="top:1")
         """
         return cls(preset=name_or_path, **options)
-
-    def _check_options(self):
-        if self.pooling not in _POOLINGS:
-            raise ValueError(f"pooling={self.pooling!r} is not one of {_POOLINGS}.")
-        limit = getattr(self.backbone, "max_sequence_length", None)
-        if self.sequence_length < 2 or (limit and self.sequence_length > limit):
-            raise ValueError(
-                f"sequence_length={self.sequence_length} must be between 2 and "
-                f"the backbone's maximum, {limit}."
-            )
-        if self.output_dim is not None and self.output_dim < 1:
-            raise ValueError(f"output_dim={self.output_dim} must be a positive integer.")
-        if self.length_buckets < 1:
-            raise ValueError(f"length_buckets={self.length_buckets} must be >= 1.")
 
     def _transformer_layers(self):
         return [l for l in self.backbone.layers if l.name.startswith("transformer_layer_")]
@@ -224,7 +210,7 @@ class TextEncoder(CachedStatesMixin, BatchedEncodingMixin, tf.keras.layers.Layer
         return ids.to_tensor(default_value=self._pad_id), mask
 
     def call(self, inputs, training=None):
-        texts = _check_texts(inputs)
+        texts = check_texts(inputs)
         if self.deduplicate:
             texts, back = tf.unique(texts)
         token_ids, mask = self.tokenize(texts)
@@ -311,23 +297,3 @@ class TextEncoder(CachedStatesMixin, BatchedEncodingMixin, tf.keras.layers.Layer
             length_buckets=self.length_buckets,
         )
         return config
-
-
-def _check_texts(inputs):
-    if isinstance(inputs, (list, tuple, np.ndarray)):
-        inputs = tf.convert_to_tensor(inputs)
-    if not isinstance(inputs, tf.Tensor) or inputs.dtype != tf.string:
-        kind = getattr(inputs, "dtype", type(inputs).__name__)
-        raise TypeError(
-            f"TextEncoder takes a rank-1 tf.string tensor of raw texts; got {kind}. "
-            'Pass texts, e.g. tf.constant(["red running shoe"]); map ids to their '
-            "item texts first."
-        )
-    rank = inputs.shape.rank
-    if rank is not None and rank != 1:
-        hint = " Squeeze the last axis: tf.squeeze(x, -1)." if rank == 2 else ""
-        raise ValueError(
-            f"TextEncoder takes a rank-1 tensor [batch] of texts; got shape "
-            f"{inputs.shape}.{hint}"
-        )
-    return inputs

@@ -4,6 +4,8 @@ import numbers
 
 import numpy as np
 
+from tfllmrec.ranges import K
+
 
 def as_index_array(values, name):
     """Returns `values` as a 1-D int64 array of indices.
@@ -54,8 +56,8 @@ def check_ks(ks):
     if not ks:
         raise ValueError("ks is empty. Pass cut-offs such as ks=(5, 10).")
     for k in ks:
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-            raise ValueError(f"ks holds {k!r}; each cut-off must be an int >= 1.")
+        if not K.contains(k):
+            raise ValueError(f"ks holds {k!r}; each cut-off must be {K.describe()}.")
     if len(set(ks)) != len(ks):
         raise ValueError(f"ks={ks} repeats a cut-off; list each K once.")
     return tuple(int(k) for k in ks)

@@ -11,7 +11,7 @@ import typing
 
 import yaml
 
-from tfllmrec.errors import ConfigError
+from tfllmrec.errors import ConfigError, RangeError
 
 _NONE = type(None)
 
@@ -60,8 +60,20 @@ def from_dict(cls, data, where=""):
         values[name] = _coerce(hints[name], value, _join(where, name))
     try:
         return cls(**values)
+    except RangeError as e:
+        raise _renamed(e, where) from None
     except (TypeError, ValueError) as e:
         raise ConfigError(f"Invalid {where or 'config'}: {e}") from e
+
+
+def _renamed(error, where):
+    """A RangeError of a config's `__post_init__`, naming the whole key and the config's fix."""
+    key = _join(where, error.name)
+    if error.rule is None:  # a message that starts with the name
+        return RangeError(_join(where, str(error)), key, error.value)
+    example = error.rule.example
+    fix = f"e.g. `--set {key}={example}`, or `{key.rsplit('.', 1)[-1]}: {example}` in a YAML recipe"
+    return error.rule.error(key, error.value, fix)
 
 
 def with_overrides(config, overrides):
@@ -72,7 +84,8 @@ def with_overrides(config, overrides):
     data = to_dict(config)
     for item in overrides:
         if "=" not in item:
-            raise ConfigError(f"Override {item!r} is not of the form key.path=value.")
+            raise ConfigError(f"Override {item!r} is not of the form key.path=value. Fix: e.g. "
+                              "`--set train.epochs=3`.")
         key, raw = item.split("=", 1)
         path = key.strip().split(".")
         node = data

@@ -3,6 +3,14 @@
 import dataclasses
 from typing import Optional
 
+from tfllmrec.ranges import SEED, Range, check_fields, check_shares
+
+SPLITS = ("random", "leave_one_out", "predefined", "impressions")
+RANGES = {
+    "split_seed": SEED,
+    "cold_start_fraction": Range(float, 0, 1, high_open=True, example=0.1, meaning="0: off"),
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
@@ -48,8 +56,11 @@ class DataConfig:
     cold_start_fraction: float = 0.1
 
     def __post_init__(self):
-        splits = ("random", "leave_one_out", "predefined", "impressions")
-        if self.split not in splits:
-            raise ValueError(f"split={self.split!r}: use one of {', '.join(splits)}.")
-        if not 0.0 <= self.cold_start_fraction < 1.0:
-            raise ValueError("cold_start_fraction must be in [0, 1).")
+        if self.split not in SPLITS:
+            raise ValueError(f"split={self.split!r}: use one of {', '.join(SPLITS)}.")
+        check_fields(self, RANGES)
+        # The ratios cut the data where a split draws at random (the cold-start
+        # split's warm part too); validation picks the best epoch, test is reported.
+        drawn = self.split in ("random", "impressions") or self.cold_start_fraction > 0
+        check_shares(self.ratios, "ratios", positive=("train", "valid", "test") if drawn else ("train",),
+                     example="`--set data.ratios=[0.8, 0.1, 0.1]`")

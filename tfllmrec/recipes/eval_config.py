@@ -2,6 +2,8 @@
 
 import dataclasses
 
+from tfllmrec.evaluation._checks import check_ks
+
 BASELINES = ("popularity", "id_two_tower", "nrms", "ctr")
 # Baselines that need impressions (data.split=impressions).
 IMPRESSION_BASELINES = ("nrms", "ctr")
@@ -32,6 +34,11 @@ class EvalConfig:
     baselines: tuple = ("popularity", "id_two_tower")
 
     def __post_init__(self):
+        try:
+            check_ks(self.ks)  # the evaluators' own rule
+        except ValueError as error:
+            raise ValueError(f"{error} Fix: e.g. `--set eval.ks=[5, 10, 20]`, or `ks: [5, 10, 20]` "
+                             "in a YAML recipe.") from None
         metric, _, k = self.monitor.partition("@")
         if self.monitor not in ("auc", "mrr"):
             if metric not in ("recall", "ndcg", "hit", "mrr", "precision") or not k.isdigit():

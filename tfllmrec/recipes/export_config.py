@@ -2,6 +2,8 @@
 
 import dataclasses
 
+from tfllmrec.ranges import K
+
 
 @dataclasses.dataclass(frozen=True)
 class ExportConfig:
@@ -23,5 +25,4 @@ class ExportConfig:
     top_k: int = 10
 
     def __post_init__(self):
-        if self.top_k < 1:
-            raise ValueError(f"top_k must be at least 1, got {self.top_k}.")
+        K.check(self.top_k, "top_k")

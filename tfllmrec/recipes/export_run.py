@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from tfllmrec.data.tabular import read_table
 from tfllmrec.errors import ConfigError
 from tfllmrec.export import (
     RecommenderModule,
@@ -14,7 +15,11 @@ from tfllmrec.export import (
     write_models_config,
     write_warmup_requests,
 )
+from tfllmrec.files import require_creatable_folder
+from tfllmrec.ranges import VERSION, Range
 from tfllmrec.recipes.trained_run import TrainedRun
+
+_WARMUP_USERS = Range(int, 0, example=3, meaning="0: no user in the warm-up requests")
 
 
 def next_version(model_dir):
@@ -74,24 +79,35 @@ def export_run(run_dir, output, version=None, retrieval_only=False, warmup_users
     Args:
         run_dir: str. A finished run folder.
         output: str. The model folder, e.g. `saved_models/video`.
-        version: int or None. None: the next integer.
+        version: int or None. 1 to 2**63 - 1 (TF Serving's int64); None: the next integer.
         retrieval_only: bool. Only `serving_default`; no BERT inside.
-        warmup_users: int. Known users put in the warm-up requests.
+        warmup_users: int. Known users put in the warm-up requests (>= 0).
         new_items: str or None. A CSV/TSV/Parquet file of items not seen in
             training (`item_id` and `text` columns; `TrainedRun.add_items_from_file`),
             placed by their text and served with the catalogue.
+
+    Raises:
+        RangeError: `version` or `warmup_users` out of range.
+        ConfigError: `output` is, or is below, a file; the version exists;
+            or the run folder is not a finished run (RunFolderError).
+        DataError: `new_items` is missing or unreadable.
     """
-    run = TrainedRun(run_dir)
+    # Every argument is checked before the run loads (seconds) and before anything is written.
+    output = require_creatable_folder(output, "Model folder", "choose another --output, e.g. "
+                                      "saved_models/NAME (versions are written inside it)", ConfigError)
+    if version is not None:
+        version = VERSION.check(version, "version", "e.g. version=1, or omit it for the next one")
+    _WARMUP_USERS.check(warmup_users, "warmup_users")
     if new_items is not None:
-        run.add_items_from_file(new_items)
-    output = Path(output)
-    version = next_version(output) if version is None else int(version)
-    if version < 1:
-        raise ConfigError(f"--version must be a positive integer, got {version}.")
+        read_table(new_items)  # a missing or unreadable file fails now, not after loading the run
+    version = next_version(output) if version is None else version
     target = output / str(version)
     if target.exists():
         raise ConfigError(f"{target} already exists; TF Serving versions are immutable. "
                           "Omit --version to write the next one.")
+    run = TrainedRun(run_dir)
+    if new_items is not None:
+        run.add_items_from_file(new_items)
     module = build_module(run, retrieval_only=retrieval_only)
     requests = _sample_requests(run, module, warmup_users)
     with atomic_dir(target) as tmp:

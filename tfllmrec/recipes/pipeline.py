@@ -5,7 +5,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from tfllmrec.recipes.run_folder import PhaseResults, finish_run, prepare_output, write_artifacts
+from tfllmrec.recipes.run_folder import PhaseResults, check_output, create_output, finish_run, write_artifacts
 from tfllmrec.tasks import task_for
 from tfllmrec.training import make_strategy
 
@@ -17,10 +17,12 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
     data and declares the phases: ours, each baseline, each cold-start
     model. Each runs once; its result is kept in `progress.json`, and each
     model checkpoints every epoch, so calling this again on an unfinished
-    folder with the same config resumes where it stopped. The folder gets
-    `config.yaml` first (a failed run says what it ran), then checkpoints
-    and TensorBoard logs, `vocab.json` and `seen.json`, and `metrics.json`
-    last: its presence means the run finished.
+    folder with the same config resumes where it stopped. Nothing is
+    written until the data is loaded and found big enough for the split
+    (`Task.prepare`); with `overwrite`, the old run is deleted only then.
+    The folder gets `config.yaml` first (a failed run says what it ran),
+    then checkpoints and TensorBoard logs, `vocab.json` and `seen.json`,
+    and `metrics.json` last: its presence means the run finished.
 
     Args:
         config: RecipeConfig.
@@ -32,15 +34,18 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
     if "multi_worker" in (config.train.strategy, config.baseline_train.strategy):
         # Before any other TensorFlow op: collective ops are set up at start-up.
         make_strategy("multi_worker")
-    out = prepare_output(Path(output_dir), config, overwrite)
-    phase_result = PhaseResults(out)
+    out = Path(output_dir)
+    layout = check_output(out, config, overwrite)
     # Same seed, same machine, same metrics: TensorFlow's deterministic ops.
     tf.config.experimental.enable_op_determinism()
     tf.keras.utils.set_random_seed(config.train.seed)
     start = time.time()
     task = task_for(config, verbose=verbose)
     _say(verbose, f"[data] {config.data.dataset}: loading, splitting and encoding item texts")
+    # The data is loaded and checked against the protocol before the folder is
+    # made (or an old run replaced): data too small for the split leaves none.
     task.prepare()
+    phase_result = PhaseResults(create_output(out, config, layout))
     timing = {"data_and_text_seconds": round(time.time() - start, 1)}
     plan = task.phases()
     results = {}

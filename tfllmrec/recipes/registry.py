@@ -39,7 +39,9 @@ def get_recipe(name_or_path):
         return merge_yaml(base, path)
     found = difflib.get_close_matches(str(name_or_path), list(_RECIPES), n=1, cutoff=0.6)
     guess = f" Did you mean {found[0]!r}?" if found else ""
-    if path.suffix in (".yaml", ".yml") or path.parent != Path("."):
+    if path.is_file():
+        guess += f" {path} is a file, but not a YAML recipe (.yaml or .yml)."
+    elif path.suffix in (".yaml", ".yml") or path.parent != Path("."):
         guess += f" There is no file {path}."
     raise ConfigError(
         f"No recipe {str(name_or_path)!r}.{guess} Registered recipes: "

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfllmrec.errors import ConfigError
-from tfllmrec.files import write_atomic
+from tfllmrec.files import require_creatable_folder, write_atomic
 from tfllmrec.recipes.config_tree import to_yaml
 from tfllmrec.recipes.registry import run_config
 
@@ -17,33 +17,48 @@ from tfllmrec.recipes.registry import run_config
 MAIN_CHECKPOINT = "checkpoints/main/best"
 
 
+def check_output(out, config, overwrite):
+    """How `out` would take a run of `config`: "new", "resume" or "replace" (with
+    `overwrite`). Raises ConfigError if it cannot; writes nothing, so the
+    data can be checked before a folder is made or an old run deleted."""
+    require_creatable_folder(out, "Output folder", "choose another --output (a run folder)", ConfigError)
+    if not (out.exists() and any(out.iterdir())):
+        return "new"
+    if overwrite:
+        return "replace"
+    if (out / "metrics.json").is_file():
+        raise ConfigError(
+            f"Output folder {out} already holds a finished run. Choose another "
+            "--output, or pass --overwrite to replace it."
+        )
+    if not (out / "config.yaml").is_file():
+        raise ConfigError(
+            f"Output folder {out} is not empty and holds no tfllmrec run. Choose "
+            "another --output, or pass --overwrite to replace its contents."
+        )
+    if not _same_config(out / "config.yaml", config):
+        raise ConfigError(
+            f"Output folder {out} holds an unfinished run of a different config; "
+            "resume it with the same recipe and --set values (see its config.yaml), "
+            "or pass --overwrite to start over."
+        )
+    return "resume"
+
+
+def create_output(out, config, plan):
+    """Makes the run folder as `check_output` planned: replaces an old run
+    ("replace"), or creates it with `config.yaml` ("new"); "resume" keeps it."""
+    if plan == "replace":
+        shutil.rmtree(out)
+    if plan in ("new", "replace"):
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(to_yaml(config))
+    return out
+
+
 def prepare_output(out, config, overwrite):
     """Creates the run folder, or checks an existing one can be resumed."""
-    if out.exists() and any(out.iterdir()):
-        finished = (out / "metrics.json").is_file()
-        if overwrite:
-            shutil.rmtree(out)
-        elif finished:
-            raise ConfigError(
-                f"Output folder {out} already holds a finished run. Choose another "
-                "--output, or pass --overwrite to replace it."
-            )
-        elif not (out / "config.yaml").is_file():
-            raise ConfigError(
-                f"Output folder {out} is not empty and holds no tfllmrec run. Choose "
-                "another --output, or pass --overwrite to replace its contents."
-            )
-        elif not _same_config(out / "config.yaml", config):
-            raise ConfigError(
-                f"Output folder {out} holds an unfinished run of a different config; "
-                "resume it with the same recipe and --set values (see its config.yaml), "
-                "or pass --overwrite to start over."
-            )
-        else:
-            return out  # resume
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.yaml").write_text(to_yaml(config))
-    return out
+    return create_output(out, config, check_output(out, config, overwrite))
 
 
 def _same_config(path, config):

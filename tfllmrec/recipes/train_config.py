@@ -2,7 +2,19 @@
 
 import dataclasses
 
+from tfllmrec.ranges import SEED, Range, check_fields
+
 STRATEGIES = ("default", "mirrored", "multi_worker")
+# The range of each numeric field, checked as a config is read.
+RANGES = {
+    "epochs": Range(int, 1, example=30),
+    "batch_size": Range(int, 1, example=512),
+    "learning_rate": Range(float, 0, low_open=True, example=0.003),
+    "weight_decay": Range(float, 0, example=0.0, meaning="0: Adam"),
+    "patience": Range(int, 0, example=5, meaning="0: never stop early"),
+    "seed": SEED,
+    "checkpoint_every_steps": Range(int, 0, example=0, meaning="0: once per epoch"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,11 +61,6 @@ class TrainConfig:
     strategy: str = "default"
 
     def __post_init__(self):
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch_size must be positive.")
-        if self.learning_rate <= 0:
-            raise ValueError("learning_rate must be positive.")
+        check_fields(self, RANGES)
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy={self.strategy!r}: use one of {', '.join(map(repr, STRATEGIES))}.")
-        if self.patience < 0 or self.weight_decay < 0 or self.checkpoint_every_steps < 0:
-            raise ValueError("patience, weight_decay and checkpoint_every_steps must be >= 0.")

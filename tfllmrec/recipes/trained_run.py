@@ -1,13 +1,14 @@
 """`TrainedRun`: a finished run folder, loaded back for evaluation and serving."""
 
-import collections
 import json
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from tfllmrec.errors import ConfigError, RunFolderError, TfllmrecError
+from tfllmrec.files import require_path
+from tfllmrec.ranges import K
+from tfllmrec.recipes.new_items import check_new_items
 from tfllmrec.recipes.registry import run_config
 from tfllmrec.recipes.run_folder import MAIN_CHECKPOINT
 from tfllmrec.tasks import build_two_tower, task_for
@@ -26,8 +27,9 @@ class TrainedRun:
         run_dir: str or Path. The folder `tfllmrec train --output` wrote.
 
     Raises:
-        RunFolderError: a file of the run is missing or unreadable, or the
-            checkpoint is truncated or corrupt (a ConfigError).
+        RunFolderError: `run_dir` does not exist or is a file, a file of
+            the run is missing or unreadable, or the checkpoint is truncated
+            or corrupt (a ConfigError).
         ConfigError: the run's config.yaml is not a valid recipe.
 
     Example (a tiny run: 6 items, 8 users, one epoch of a random BERT):
@@ -47,7 +49,8 @@ class TrainedRun:
     """
 
     def __init__(self, run_dir):
-        self.run_dir = Path(run_dir)
+        self.run_dir = require_path(run_dir, "folder", "Run folder", "pass the folder that `tfllmrec "
+                                    "train` wrote (its --output; runs/RECIPE by default)", RunFolderError)
         for name in ("config.yaml", "metrics.json", "vocab.json", "seen.json"):
             if not (self.run_dir / name).is_file():
                 config = self.run_dir / "config.yaml"
@@ -164,7 +167,7 @@ class TrainedRun:
         """
         item_ids = [str(i) for i in item_ids]
         texts = [str(t) for t in texts]
-        _check_new_items(item_ids, texts, self.item_ids, self.config.model.use_text)
+        check_new_items(item_ids, texts, self.item_ids, self.config.model.use_text)
         embeddings = self._encode(texts)
         tower = self.model.item_tower
         vectors = {"full": tower.new_item_vectors(embeddings).numpy(),
@@ -203,7 +206,13 @@ class TrainedRun:
         return self._encoder(tf.constant(texts))
 
     def recommend_for_user(self, user_id, k=10):
-        """Top-k unseen items for a known user: [(item_id, text, score)]."""
+        """Top-k unseen items for a known user: [(item_id, text, score)].
+
+        Fewer than `k` when the user has seen all but a few items. A `k`
+        that is not a positive integer is a RangeError; an unknown user a
+        ConfigError.
+        """
+        k = K.check(k, "k")
         user = self.user_index(user_id)
         if user is None:
             raise ConfigError(
@@ -232,7 +241,15 @@ class TrainedRun:
         return np.concatenate([self._catalogue["offsets"], added])
 
     def recommend_for_text(self, text, k=10):
-        """Top-k items for a free-text query: a search over `search_vectors()`."""
+        """Top-k items for a free-text query: a search over `search_vectors()`.
+
+        A `k` that is not a positive integer is a RangeError; an empty query a ConfigError.
+        """
+        k = K.check(k, "k")
+        if not isinstance(text, str) or not text.strip():
+            raise ConfigError(f"The text query {text!r} is empty, or not a string: a query is "
+                              "what its items are ranked by. Fix: give some words, e.g. "
+                              "\"space adventure\".")
         if not self.config.model.use_text:
             raise ConfigError("This run's model has no text path (model.use_text=false).")
         query = self.model.item_tower.text_only_vectors(self._encode([text])).numpy()[0]
@@ -285,23 +302,3 @@ class TrainedRun:
             self.model.user_tower.set_history(self.seen)
         if self.model.num_periods:
             self.model.user_tower.set_periods(np.full(len(self.user_ids), self.model.num_periods - 1))
-
-
-def _check_new_items(item_ids, texts, known, use_text):
-    if not use_text:
-        raise ConfigError("This run's model has no text path (model.use_text=false), so it cannot "
-                          "place items it was not trained on. Fix: retrain with model.use_text=true.")
-    if len(item_ids) != len(texts) or not item_ids:
-        raise ConfigError(f"add_items needs one text per id and at least one item; got "
-                          f"{len(item_ids)} ids and {len(texts)} texts.")
-    repeated = sorted(i for i, n in collections.Counter(item_ids).items() if n > 1)
-    clash = sorted(set(item_ids) & set(known.tolist()))
-    if repeated or clash:
-        raise ConfigError(
-            f"New item ids must be new and distinct: {(repeated or clash)[:5]} "
-            f"{'repeat' if repeated else 'are already in the catalogue'}. Fix: give each new "
-            "item an id the run does not know (known items are ranked already).")
-    empty = [i for i, t in zip(item_ids, texts) if not t.strip()]
-    if empty:
-        raise ConfigError(f"New items {empty[:5]} have empty text: the text is all that places "
-                          "a new item. Fix: give each a title or description.")

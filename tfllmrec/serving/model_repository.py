@@ -9,6 +9,8 @@ import tensorflow as tf
 from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_status_pb2
 
+from tfllmrec.errors import PathError
+from tfllmrec.files import require_path
 from tfllmrec.serving._json_write import invalid
 from tfllmrec.serving.loaded_model import LoadedModel
 
@@ -23,13 +25,14 @@ class ModelRepository:
     Models are the folders of `root` (not hidden); versions, their children named by an integer, as
     file_system_storage_path_source.cc reads them (so our exporter's `.2.tmp-...` is skipped). As under
     `latest { num_versions: 1 }`, the highest loads, then the one it replaces is unloaded; one that fails
-    leaves the previous one serving and is retried only after leaving the folder. The constructor polls once.
+    leaves the previous one serving and is retried only after leaving the folder. The constructor polls once;
+    a root that does not exist, or is a file, is a PathError (a FileNotFoundError) naming it.
     """
 
     def __init__(self, root):
         self.root, self._lock, self._poll_lock = Path(root), threading.Lock(), threading.Lock()
-        if not self.root.is_dir():
-            raise FileNotFoundError(f"Models root {self.root} is not a folder.")
+        require_path(self.root, "folder", "Models root", "pass the folder that holds your model folders "
+                     "(`tfllmrec export --output ROOT/NAME` writes ROOT/NAME/<version>)", PathError)
         self._loaded = {}  # name -> {version: LoadedModel}
         self._states = {}  # name -> {version: (state, error or None)}: what TF Serving's state monitor reports
         self._failed = {}  # name -> versions that failed to load and are still on disk

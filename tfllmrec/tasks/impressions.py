@@ -6,12 +6,12 @@ import numpy as np
 import tensorflow as tf
 
 from tfllmrec.data import impression_split, load_dataset
-from tfllmrec.encoders import item_text_table
-from tfllmrec.errors import ConfigError, DataError
+from tfllmrec.errors import ConfigError
 from tfllmrec.models import NRMS
 from tfllmrec.tasks.indexed_impressions import IndexedImpressions
 from tfllmrec.tasks.phase import Phase
-from tfllmrec.tasks.task import Task, build_two_tower, query_vectors
+from tfllmrec.tasks.protocol_checks import check_impressions
+from tfllmrec.tasks.task import Task, build_two_tower, query_vectors, text_table_of
 from tfllmrec.training import train_model, training_scope
 
 # Negatives per click in training (NRMS's npratio; NeMig shows 5 at most).
@@ -55,9 +55,9 @@ class ImpressionTask(Task):
         config = self.config
         self.dataset = dataset = load_dataset(config.data)
         self.data = self._index(dataset)
+        check_impressions(config.data, dataset, self.data)  # before any text is encoded
         if config.model.use_text or config.baseline_model.use_text or "nrms" in config.eval.baselines:
-            self.text_table = item_text_table(dataset.items.texts(), config.model.encoder,
-                                              config.model.sequence_length)
+            self.text_table = text_table_of(config.model, dataset.items.texts())
 
     def _index(self, dataset):
         # NeMig's authors leave out impressions without a history; MIND's leaderboard keeps them.
@@ -79,10 +79,8 @@ class ImpressionTask(Task):
 
     def _fit_and_test(self, build, train, workdir):
         data, ks = self.data, tuple(self.config.eval.ks)
+        # `prepare` checked that some training impression has a click and a non-click.
         users, candidates = data.examples(NEGATIVES, train.seed, 0)
-        if not len(users):
-            raise DataError("No training impression has both a click and a non-click to learn from. "
-                            "Fix: check the impressions' labels (e.g. `N1-1 N2-0`), or give more data.")
         with training_scope(train):
             model = build()
 

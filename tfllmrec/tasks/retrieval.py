@@ -4,12 +4,12 @@ import numpy as np
 import tensorflow as tf
 
 from tfllmrec.data import cold_start_split, leave_one_out, load_dataset, random_split
-from tfllmrec.encoders import item_text_table
-from tfllmrec.errors import ConfigError
+from tfllmrec.errors import ConfigError, DataError
 from tfllmrec.evaluation import Popularity, RankingEvaluator, SampledEvaluator
 from tfllmrec.tasks.indexed_split import IndexedSplit, sampled_targets
 from tfllmrec.tasks.phase import Phase
-from tfllmrec.tasks.task import Task, build_two_tower
+from tfllmrec.tasks.protocol_checks import check_retrieval_split
+from tfllmrec.tasks.task import Task, build_two_tower, text_table_of
 from tfllmrec.training import train_model, training_scope
 
 
@@ -87,23 +87,31 @@ class RetrievalTask(Task):
         self.dataset = dataset = load_dataset(config.data)
         self.users = np.unique(np.asarray(dataset.interactions.frame["user_id"], dtype=str))
         self.index = IndexedSplit(make_split(config.data, dataset), dataset.items, users=self.users)
+        self._cold = None
+        # Every split the phases will use is made and checked now, before any
+        # text is encoded or model trained: too little data fails first.
+        check_retrieval_split(config.data, dataset, self.index)
+        if config.data.cold_start_fraction > 0:
+            check_retrieval_split(config.data, dataset, self.cold, cold=True)
         if config.model.use_text:
-            self.text_table = item_text_table(dataset.items.texts(), config.model.encoder,
-                                              config.model.sequence_length)
+            self.text_table = text_table_of(config.model, dataset.items.texts())
         # The sampled protocol the data ships (e.g. 99 negatives per test user),
         # so published numbers on it can be compared; only on the main split.
         self.sampled = None
         if dataset.negatives and "test" in dataset.negatives and config.data.split == "predefined":
             self.sampled = sampled_targets(self.index, dataset.negatives["test"])
-        self._cold = None
 
     @property
     def cold(self):
         """The cold-start split's IndexedSplit, made on first use."""
         if self._cold is None:
             data = self.config.data
-            split = cold_start_split(self.dataset.interactions, item_fraction=data.cold_start_fraction,
-                                     seed=data.split_seed, ratios=data.ratios)
+            try:
+                split = cold_start_split(self.dataset.interactions, item_fraction=data.cold_start_fraction,
+                                         seed=data.split_seed, ratios=data.ratios)
+            except DataError as error:  # name the config key, and the other way out
+                message = str(error).replace("item_fraction", "data.cold_start_fraction")
+                raise DataError(f"{message} Or set it to 0 (no cold-start evaluation), or add items.") from None
             self._cold = IndexedSplit(split, self.dataset.items, users=self.users)
         return self._cold
 
@@ -192,6 +200,7 @@ class RetrievalTask(Task):
         """Test metrics of a `TrainedRun`, recomputed from the data (re-split with the run's seed)."""
         self.dataset = dataset = load_dataset(self.config.data)
         index = IndexedSplit(make_split(self.config.data, dataset), dataset.items, users=run.user_ids)
+        check_retrieval_split(self.config.data, dataset, index)
         if not np.array_equal(index.item_ids, run.item_ids[:run.num_catalogue_items]):
             raise ConfigError(f"The data behind {run.run_dir} changed since training (the item "
                               "catalogue differs); retrain the run.")

@@ -5,6 +5,8 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from tfllmrec.encoders import item_text_table
+from tfllmrec.errors import RangeError
 from tfllmrec.models import TwoTowerRetrieval
 
 
@@ -12,6 +14,19 @@ def build_two_tower(model_config, num_users, num_items, text_dim=None, num_perio
     """The `TwoTowerRetrieval` of a recipe's `ModelConfig`: its fields are the model's options."""
     return TwoTowerRetrieval(num_users=num_users, num_items=num_items, text_dim=text_dim,
                              num_periods=num_periods, **dataclasses.asdict(model_config))
+
+
+def text_table_of(model_config, texts):
+    """The frozen item-text table of a recipe's encoder; a `sequence_length`
+    past the encoder's maximum is named by its config key."""
+    try:
+        return item_text_table(texts, model_config.encoder, model_config.sequence_length)
+    except RangeError as error:
+        if error.name != "sequence_length" or error.rule is None:
+            raise
+        rule = error.rule
+        raise rule.error("model.sequence_length", error.value, f"e.g. `--set model.sequence_length="
+                         f"{rule.example}` ({model_config.encoder}'s maximum is {rule.high})") from None
 
 
 def query_vectors(model, num_users):
