@@ -55,9 +55,12 @@ def test_export_is_small_and_documented(name):
 def test_export_recommends_ten_items_for_a_real_user(name):
     loaded = tf.saved_model.load(str(_latest(name)))
     user, size = EXPECTED[name]
-    out = loaded.signatures["serving_default"](user_id=tf.constant([user]), k=tf.constant(10))
+    out = loaded.signatures["serving_default"](user_id=tf.constant([user]))
     ids = [x.decode() for x in out["item_ids"].numpy()[0]]
     catalogue = {x.decode() for x in loaded.item_ids.numpy()}
     assert len(ids) == 10 == len(set(ids)) and set(ids) <= catalogue
     assert len(catalogue) == size
     assert np.all(np.diff(out["scores"].numpy()[0]) <= 0)
+    # recommend_k: the same ranking, cut at the request's k.
+    five = loaded.signatures["recommend_k"](user_id=tf.constant([user]), k=tf.constant(5))
+    assert [x.decode() for x in five["item_ids"].numpy()[0]] == ids[:5]

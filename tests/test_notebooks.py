@@ -114,8 +114,8 @@ def test_notebooks_run_top_to_bottom(tiny_settings, tmp_path):
     saved_model = tmp_path / "saved_models" / "quickstart" / "1"
     assert (saved_model / "saved_model.pb").is_file()
     assert (saved_model / "variables").is_dir()
-    assert "serving_default agrees with recommend_for_user: True" in text
-    assert "recommend_by_text agrees with recommend_for_text: True" in text
+    assert "recommend_k agrees with recommend_for_user: True" in text
+    assert "recommend_by_text_k agrees with recommend_for_text: True" in text
 
     # cold_start, on the run quickstart wrote: new movies by text, found by text and for users.
     nb, text, images = _execute("cold_start", tmp_path)

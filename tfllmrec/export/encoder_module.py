@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from tfllmrec.export.atomic_dir import atomic_dir
+from tfllmrec.export.recommender_module import checked
 
 
 class EncoderModule(tf.Module):
@@ -27,7 +28,7 @@ class EncoderModule(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def encode(self, text):
-        return {"embedding": self.encoder(text, training=False)}
+        return {"embedding": self.encoder(checked(text, [None]), training=False)}
 
 
 def export_text_encoder(encoder, path, overwrite=False):

@@ -70,8 +70,10 @@ class RecommenderModule(tf.Module):
             raise ValueError(f"top_k must be at least 1, got {top_k}.")
         self.top_k = int(top_k)
         # SignatureDef defaults come from Python defaults: a function per module carries this top_k.
-        self.recommend_k = tf.function(lambda user_id, k=tf.constant(self.top_k): self._recommend(
-            checked(user_id, [None]), checked_k(k)), input_signature=[USER_ID, K])
+        def recommend_k(user_id, k=tf.constant(self.top_k)):
+            return self._recommend(checked(user_id, [None]), checked_k(k))
+
+        self.recommend_k = tf.function(recommend_k, input_signature=[USER_ID, K])
         num_users = len(user_ids)
         self.num_items = len(item_ids)
         self.user_table = tf.lookup.StaticHashTable(

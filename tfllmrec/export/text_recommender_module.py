@@ -79,8 +79,11 @@ class TextRecommenderModule(RecommenderModule):
             self.search_vectors = tf.Variable(np.asarray(search_vectors, np.float32), trainable=False)
         self.encoder = encoder
         self.text_mlp = text_mlp
-        self.recommend_by_text_k = tf.function(lambda query, k=tf.constant(self.top_k): self._search(
-            checked(query, [None]), checked_k(k)), input_signature=[QUERY, K])
+
+        def recommend_by_text_k(query, k=tf.constant(self.top_k)):
+            return self._search(checked(query, [None]), checked_k(k))
+
+        self.recommend_by_text_k = tf.function(recommend_by_text_k, input_signature=[QUERY, K])
 
     def _text_vectors(self, texts):
         return place_by_text(self.text_mlp, self.encoder(texts, training=False))
