@@ -5,7 +5,7 @@ from pathlib import Path
 from tfllmrec.errors import ConfigError
 from tfllmrec.files import require_creatable_folder
 from tfllmrec.recipes.config_tree import to_yaml, with_overrides
-from tfllmrec.recipes.init_columns import guess_columns
+from tfllmrec.data.column_guess import guess_columns
 from tfllmrec.recipes.registry import get_recipe
 
 
@@ -13,7 +13,7 @@ def init_recipe(folder, base, interactions, items):
     """Writes `folder/config.yaml`: recipe `base` pointed at your files.
 
     Columns are guessed from the files' headers and checked against their
-    values (`init_columns.guess_columns`; nothing is asked); the guesses are
+    values (`tfllmrec.data.column_guess.guess_columns`; nothing is asked); the guesses are
     returned so they can be printed, and can be edited in the YAML
     afterwards. Nothing is written unless every guess fits.
 

@@ -9,7 +9,7 @@ import tensorflow as tf
 from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_status_pb2
 
-from tfllmrec.errors import PathError
+from tfllmrec.errors import PathError  # a FileNotFoundError too
 from tfllmrec.files import require_path
 from tfllmrec.serving._json_write import invalid
 from tfllmrec.serving.loaded_model import LoadedModel
@@ -25,8 +25,7 @@ class ModelRepository:
     Models are the folders of `root` (not hidden); versions, their children named by an integer, as
     file_system_storage_path_source.cc reads them (so our exporter's `.2.tmp-...` is skipped). As under
     `latest { num_versions: 1 }`, the highest loads, then the one it replaces is unloaded; one that fails
-    leaves the previous one serving and is retried only after leaving the folder. The constructor polls once;
-    a root that does not exist, or is a file, is a PathError (a FileNotFoundError) naming it.
+    leaves the previous one serving and is retried only after leaving the folder. The constructor polls once.
     """
 
     def __init__(self, root):
