@@ -45,7 +45,15 @@ def test_train_throughput_smoke():
     assert float(a) == pytest.approx(float(b), rel=1e-5)
 
 
-@pytest.mark.parametrize("script", ["encode_throughput.py", "train_throughput.py"])
+def test_ivf_index_smoke():
+    stdout = run_script("ivf_index.py", "--sizes", "20000", "--requests", "20", "--no-faiss", "--serve")
+    recall = float(re.search(r"RESULT ivf_recall_at_10_20000 ([\d.]+)", stdout).group(1))
+    assert recall >= 0.9, stdout  # 24 of ~170 blocks on clustered data
+    assert re.search(r"RESULT ivf_p99_ms_batch1_20000 [\d.]+", stdout)
+    assert "dev server: 200" in stdout
+
+
+@pytest.mark.parametrize("script", ["encode_throughput.py", "train_throughput.py", "ivf_index.py"])
 def test_help(script):
     assert "usage" in run_script(script, "--help").lower()
 

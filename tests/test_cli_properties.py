@@ -20,6 +20,7 @@ from tfllmrec.cli import DEMO_K
 from tfllmrec.model_rules import RANGES as MODEL_RANGES
 from tfllmrec.ranges import K, PORT, VERSION
 from tfllmrec.recipes.data_config import RANGES as DATA_RANGES
+from tfllmrec.recipes.export_config import RANGES as EXPORT_RANGES
 from tfllmrec.recipes.train_config import RANGES as TRAIN_RANGES
 
 # (command line before the option, the option, its rule)
@@ -30,12 +31,15 @@ OPTIONS = [
     (["export", "RUN", "--output", "saved_models/video"], "--version", VERSION),
     (["serve", "saved_models"], "--port", PORT),
     (["serve", "saved_models"], "--grpc-port", PORT),
+    (["export", "RUN", "--output", "saved_models/video", "--index", "ivf"], "--partitions", EXPORT_RANGES["partitions"]),
+    (["export", "RUN", "--output", "saved_models/video", "--index", "ivf"], "--probe", EXPORT_RANGES["probe"]),
 ]
 # Every numeric config value with a range, by its key.
 KEYS = sorted(
     [(f"{section}.{name}", rule) for section in ("train", "baseline_train") for name, rule in TRAIN_RANGES.items()]
     + [(f"{section}.{name}", rule) for section in ("model", "baseline_model") for name, rule in MODEL_RANGES.items()]
-    + [(f"data.{name}", rule) for name, rule in DATA_RANGES.items()] + [("export.top_k", K)],
+    + [(f"data.{name}", rule) for name, rule in DATA_RANGES.items()]
+    + [(f"export.{name}", rule) for name, rule in EXPORT_RANGES.items()],
     key=lambda pair: pair[0])
 FAST = settings(max_examples=25, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])

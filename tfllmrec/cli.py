@@ -7,6 +7,8 @@ import re
 import sys
 
 from tfllmrec.ranges import K, PORT, VERSION, Range
+from tfllmrec.recipes.export_config import INDEXES
+from tfllmrec.recipes.export_config import RANGES as EXPORT_RANGES
 
 DEMO_TITLES = [
     "Nike Air Zoom Pegasus men's running shoe",
@@ -108,8 +110,10 @@ def _recommend(args):
 def _export(args):
     from tfllmrec.recipes.export_run import export_run
 
+    index = {name: getattr(args, name) for name in ("index", "partitions", "probe")
+             if getattr(args, name) is not None}
     path = export_run(args.run_dir, args.output, version=args.version,
-                      retrieval_only=args.retrieval_only, new_items=args.new_items)
+                      retrieval_only=args.retrieval_only, new_items=args.new_items, **index)
     print(f"Exported {path} (models.config updated in {os.path.dirname(os.path.dirname(path))})")
     return 0
 
@@ -232,6 +236,15 @@ def build_parser():
                         help="only serving_default; no text encoder inside (small)")
     export.add_argument("--new-items", metavar="FILE",
                         help="add items unseen in training to the index (item_id,text CSV/Parquet)")
+    export.add_argument("--index", choices=INDEXES,
+                        help="brute: score every item (the default); ivf: an inverted-file index for "
+                             "catalogues of millions (docs/scaling.md)")
+    export.add_argument("--partitions", type=_ranged(EXPORT_RANGES["partitions"], "--partitions", "e.g. "
+                                                     "`--partitions 1000`, or 0"),
+                        help="k-means partitions of --index ivf (default: the recipe's export.partitions; "
+                             "0: the square root of the catalogue size)")
+    export.add_argument("--probe", type=_ranged(EXPORT_RANGES["probe"], "--probe", "e.g. `--probe 24`"),
+                        help="partitions an ivf search scores (default: the recipe's export.probe, 24)")
     export.set_defaults(run=_export)
     init = commands.add_parser("init", help="write a recipe folder for your own data files")
     init.add_argument("folder", help="the recipe folder to create, e.g. my_recipe")

@@ -3,8 +3,12 @@
 import numpy as np
 import tensorflow as tf
 
+from tfllmrec.export.ivf_index import IVFIndex
+
 DEFAULT_K = 10
 USER_ID = tf.TensorSpec([None], tf.string, name="user_id")
+# What a seen item loses: it ranks below every unseen one, yet is still returned when k asks for more.
+SEEN_PENALTY = 1e4
 K = tf.TensorSpec([], tf.int32, name="k")
 
 
@@ -53,6 +57,10 @@ class RecommenderModule(tf.Module):
             user's scores (a model's fixed per-item prior,
             `TwoTowerRetrieval.set_item_bias`); None: none.
         top_k: int. Items `serving_default` returns, and `recommend_k`'s default.
+        index: dict or None. `IVFIndex` options (partitions, probe,
+            precision, ...): search an inverted-file index of `item_vectors`
+            (and the offsets) instead of scoring every item, for catalogues
+            of millions. None: brute force.
 
     Example (u1 has seen "a"; "zz" is unknown and gets the most popular):
     >>> module = RecommenderModule(["u1"], ["a", "b", "c"], np.ones((1, 2)), np.eye(3, 2),
@@ -64,7 +72,7 @@ class RecommenderModule(tf.Module):
     """
 
     def __init__(self, user_ids, item_ids, user_vectors, item_vectors, seen, popularity, item_offsets=None,
-                 top_k=DEFAULT_K):
+                 top_k=DEFAULT_K, index=None):
         super().__init__(name="recommender")
         if int(top_k) < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}.")
@@ -101,6 +109,21 @@ class RecommenderModule(tf.Module):
         if item_offsets is not None:
             self.item_offsets = tf.Variable(np.asarray(item_offsets, np.float32), trainable=False,
                                             name="item_offsets")
+        self.index = None
+        if index is not None:
+            self.index = IVFIndex(self.item_vectors, item_offsets=self.item_offsets, **index)
+            self._index_lookups(seen, popularity)
+
+    def _index_lookups(self, seen, popularity):
+        """What an index search needs besides the index: seen (user, item) pairs as sorted keys
+        (its candidates are sparse, so a search beats a dense mask), and the popular order."""
+        keys = [user * self.num_items + np.asarray(items, np.int64)
+                for user, items in enumerate(seen) if len(items)]
+        # -1 first: the search below always finds a key to compare with.
+        self.seen_keys = tf.Variable(np.concatenate([[-1]] + keys).astype(np.int64), trainable=False,
+                                     name="seen_keys")
+        self.popular_order = tf.Variable(np.argsort(-np.asarray(popularity), kind="stable").astype(np.int64),
+                                         trainable=False, name="popular_order")
 
     has_text = False
 
@@ -117,7 +140,10 @@ class RecommenderModule(tf.Module):
         users = self.user_table.lookup(user_id)
         known = users >= 0
         rows = tf.maximum(users, 0)
-        scores = tf.matmul(tf.gather(self.user_vectors, rows), self.item_vectors, transpose_b=True)
+        queries = tf.gather(self.user_vectors, rows)
+        if self.index is not None:
+            return self._search_index(queries, rows, known, k)
+        scores = tf.matmul(queries, self.item_vectors, transpose_b=True)
         if self.item_offsets is not None:
             scores += self.item_offsets
         seen = tf.RaggedTensor.from_row_splits(self.seen_items, self.seen_splits)
@@ -126,10 +152,29 @@ class RecommenderModule(tf.Module):
         ones = tf.ones_like(seen.flat_values, tf.float32)
         mask = tf.scatter_nd(positions, ones, tf.shape(scores, out_type=tf.int64)) > 0
         # Seen items go to the bottom, not out: k may exceed what is unseen.
-        scores = tf.where(mask, scores - 1e4, scores)
+        scores = tf.where(mask, scores - SEEN_PENALTY, scores)
         fallback = tf.broadcast_to(self.popularity, tf.shape(scores))
         scores = tf.where(known[:, None], scores, fallback)
         return self._top_k(scores, k)
+
+    def _search_index(self, queries, rows, known, k):
+        """`_recommend` through the index: the same scores, seen items and unknown users' fallback,
+        over the items of the partitions nearest each user (a place no candidate fills: id "", -inf)."""
+
+        def seen_penalty(items):
+            keys = tf.reshape(rows[:, None] * self.num_items + items, [-1])
+            nearest = tf.gather(self.seen_keys, tf.searchsorted(self.seen_keys, keys, side="right") - 1)
+            return tf.reshape(tf.where(nearest == keys, SEEN_PENALTY, 0.0), tf.shape(items))
+
+        seen_counts = tf.gather(self.seen_splits, rows + 1) - tf.gather(self.seen_splits, rows)
+        scores, items = self.index.search(queries, tf.minimum(tf.cast(k, tf.int32), self.num_items), seen_penalty,
+                                          penalized=tf.reduce_max(seen_counts))
+        popular = tf.broadcast_to(self.popular_order[None, :tf.shape(items)[1]], tf.shape(items))
+        items = tf.where(known[:, None], items, popular)
+        scores = tf.where(known[:, None], scores, tf.gather(self.popularity, popular))
+        # Not a concat of "" to the catalogue's ids: that copies every id per request.
+        ids = tf.where(items >= 0, tf.gather(self.item_ids, tf.maximum(items, 0)), "")
+        return {"item_ids": ids, "scores": scores}
 
     def signatures(self):
         """The signature map for `tf.saved_model.save`."""

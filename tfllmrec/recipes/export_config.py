@@ -2,7 +2,15 @@
 
 import dataclasses
 
-from tfllmrec.ranges import K
+from tfllmrec.ranges import K, Range, check_fields
+
+INDEXES = ("brute", "ivf")
+PRECISIONS = ("float32", "bfloat16")
+RANGES = {
+    "top_k": K,
+    "partitions": Range(int, 0, example=1000, meaning="0: the square root of the catalogue size"),
+    "probe": Range(int, 1, example=24),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -16,13 +24,30 @@ class ExportConfig:
             the signature every client form can call takes the user ids
             alone; `recommend_k` takes a per-request `k` (columnar and gRPC
             clients; over gRPC it defaults to this value).
+        index: str. How a user's items are found: "brute" (every item
+            scored) or "ivf" (an inverted-file index: k-means partitions,
+            the nearest `probe` searched, then re-scored exactly; core ops
+            only, for catalogues of millions; see docs/scaling.md).
+        partitions: int. k-means partitions of the "ivf" index; 0: the
+            square root of the catalogue size.
+        probe: int. Partitions (blocks) an "ivf" search scores.
+        precision: str. "bfloat16" or "float32": the index's copy of the
+            item vectors that picks the shortlist (re-scored in float32).
 
     Example:
-    >>> ExportConfig().top_k
-    10
+    >>> ExportConfig().top_k, ExportConfig().index
+    (10, 'brute')
     """
 
     top_k: int = 10
+    index: str = "brute"
+    partitions: int = 0
+    probe: int = 24
+    precision: str = "bfloat16"
 
     def __post_init__(self):
-        K.check(self.top_k, "top_k")
+        check_fields(self, RANGES)
+        if self.index not in INDEXES:
+            raise ValueError(f"index={self.index!r}: use one of {', '.join(INDEXES)}.")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision={self.precision!r}: use one of {', '.join(PRECISIONS)}.")

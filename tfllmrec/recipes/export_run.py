@@ -1,5 +1,6 @@
 """Exports a trained run as a versioned SavedModel for TF Serving."""
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from tfllmrec.export import (
 )
 from tfllmrec.files import require_creatable_folder
 from tfllmrec.ranges import VERSION, Range
+from tfllmrec.recipes.config_tree import to_yaml
+from tfllmrec.recipes.export_config import ExportConfig
 from tfllmrec.recipes.trained_run import TrainedRun
 
 _WARMUP_USERS = Range(int, 0, example=3, meaning="0: no user in the warm-up requests")
@@ -29,13 +32,18 @@ def next_version(model_dir):
     return max(versions, default=0) + 1
 
 
-def build_module(run, retrieval_only=False):
+def build_module(run, retrieval_only=False, export=None):
     """A `RecommenderModule` from a `TrainedRun`'s towers.
 
     User and item vectors are computed here, once: serving only looks them
     up. Popularity (the unknown-user ranking) counts every known interaction.
     Items added with `run.add_items` are in the index like the catalogue's.
+
+    Args:
+        export: ExportConfig or None (the run's `export` section): top_k and
+            the index.
     """
+    export = export or run.config.export
     model = run.model
     users = tf.range(len(run.user_ids), dtype=tf.int32)
     user_vectors = np.concatenate(
@@ -46,7 +54,8 @@ def build_module(run, retrieval_only=False):
     counts = np.bincount(np.concatenate([np.asarray(s, np.int64) for s in seen] or [[]]).astype(np.int64),
                          minlength=len(run.item_ids)).astype(np.float32)
     args = (run.user_ids, run.item_ids, user_vectors, item_vectors, seen, counts)
-    options = dict(item_offsets=run.item_offsets(), top_k=run.config.export.top_k)
+    options = dict(item_offsets=run.item_offsets(), top_k=export.top_k,
+                   index=_index_options(export, len(item_vectors)))
     if retrieval_only or not run.config.model.use_text:
         return RecommenderModule(*args, **options)
     from tfllmrec.encoders import TextEncoder
@@ -67,7 +76,20 @@ def build_module(run, retrieval_only=False):
                                  neighbors=neighbors, **options)
 
 
-def export_run(run_dir, output, version=None, retrieval_only=False, warmup_users=3, new_items=None):
+def _index_options(export, num_items):
+    """`RecommenderModule`'s `index` argument for an ExportConfig (None: brute force)."""
+    if export.index == "brute":
+        return None
+    root = max(1, int(round(np.sqrt(num_items))))
+    partitions = export.partitions or root
+    if partitions > num_items:
+        raise ConfigError(f"export.partitions={partitions} is more than the {num_items} items to index. "
+                          f"Fix: e.g. `--partitions {root}`, or 0 (the square root).")
+    return dict(partitions=partitions, probe=export.probe, precision=export.precision)
+
+
+def export_run(run_dir, output, version=None, retrieval_only=False, warmup_users=3, new_items=None,
+               **export_options):
     """Writes `output/<version>/` atomically and returns its path.
 
     The version is written into a hidden sibling folder, checked (reloaded,
@@ -85,6 +107,9 @@ def export_run(run_dir, output, version=None, retrieval_only=False, warmup_users
         new_items: str or None. A CSV/TSV/Parquet file of items not seen in
             training (`item_id` and `text` columns; `TrainedRun.add_items_from_file`),
             placed by their text and served with the catalogue.
+        **export_options: ExportConfig fields overriding the run's
+            (`index="ivf"`, `partitions`, `probe`, ...). The version's
+            `config.yaml` is the run's config with them.
 
     Raises:
         RangeError: `version` or `warmup_users` out of range.
@@ -98,6 +123,7 @@ def export_run(run_dir, output, version=None, retrieval_only=False, warmup_users
     if version is not None:
         version = VERSION.check(version, "version", "e.g. version=1, or omit it for the next one")
     _WARMUP_USERS.check(warmup_users, "warmup_users")
+    _export_config(ExportConfig(), export_options)  # their ranges, now, not after loading the run
     if new_items is not None:
         read_table(new_items)  # a missing or unreadable file fails now, not after loading the run
     version = next_version(output) if version is None else version
@@ -106,18 +132,30 @@ def export_run(run_dir, output, version=None, retrieval_only=False, warmup_users
         raise ConfigError(f"{target} already exists; TF Serving versions are immutable. "
                           "Omit --version to write the next one.")
     run = TrainedRun(run_dir)
+    config = dataclasses.replace(run.config, export=_export_config(run.config.export, export_options))
     if new_items is not None:
         run.add_items_from_file(new_items)
-    module = build_module(run, retrieval_only=retrieval_only)
+    module = build_module(run, retrieval_only=retrieval_only, export=config.export)
     requests = _sample_requests(run, module, warmup_users)
     with atomic_dir(target) as tmp:
         tf.saved_model.save(module, str(tmp), signatures=module.signatures())
         write_warmup_requests(tmp, output.name, requests)
         verify_export(tmp, module, requests)
-        for name in ("metrics.json", "config.yaml"):
-            shutil.copy2(run.run_dir / name, tmp / name)
+        shutil.copy2(run.run_dir / "metrics.json", tmp / "metrics.json")
+        (tmp / "config.yaml").write_text(to_yaml(config))  # the resolved config, export options included
     write_models_config(output.parent)
     return str(target)
+
+
+def _export_config(export, options):
+    """`export` with `options` (ExportConfig fields) applied, checked as a config's values are."""
+    unknown = sorted(set(options) - {f.name for f in dataclasses.fields(export)})
+    if unknown:
+        raise TypeError(f"export_run got unknown export options {unknown}.")
+    try:
+        return dataclasses.replace(export, **options)
+    except ValueError as error:
+        raise ConfigError(f"Invalid export option: {error}") from None
 
 
 def _sample_requests(run, module, count):
