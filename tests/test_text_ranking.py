@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from testing import TINY_INTERACTIONS, TINY_ITEMS, TINY_TEXT, TINY_TEXT_RANKING, TestCase
+from testing import TINY_HISTORIES, TINY_INTERACTIONS, TINY_ITEMS, TINY_TEXT, TINY_TEXT_RANKING, TestCase
 from tfllmrec.models import TextRanking
 
 
@@ -13,7 +13,18 @@ class TextRankingTest(TestCase):
         features = dict(TINY_INTERACTIONS, label=np.linspace(1, 5, len(TINY_INTERACTIONS["user"]), dtype="float32"))
         self.run_model_test(TextRanking, TINY_TEXT_RANKING, features,
                             lambda model: model.predict_scores(tf.constant(features["user"]), tf.constant(features["item"])),
-                            prepare=lambda model: model.set_training_data(np.ones(TINY_ITEMS), TINY_TEXT))
+                            prepare=lambda model: model.set_training_data(np.ones(TINY_ITEMS), TINY_TEXT,
+                                                                          TINY_HISTORIES, features["label"]))
+
+    def test_a_candidate_matrix_scores_as_each_pair_does(self):
+        tf.keras.utils.set_random_seed(0)
+        model = TextRanking(**TINY_TEXT_RANKING)
+        model.set_training_data(np.ones(TINY_ITEMS), TINY_TEXT, TINY_HISTORIES, [1.0, 5.0])
+        self.assertAlmostEqual(float(model.offset.numpy()), 3.0)
+        candidates = tf.constant([[1, 2, 3], [7, 0, 0]])
+        matrix = model.score_candidates(tf.constant([0, 4]), candidates).numpy()
+        pairs = model.predict_scores(tf.constant([0, 0, 0, 4, 4, 4]), tf.reshape(candidates, [-1])).numpy()
+        np.testing.assert_allclose(matrix.ravel(), pairs, atol=1e-6)
 
 NUM_USERS, NUM_ITEMS, TEXT_DIM = 20, 30, 8
 

@@ -99,7 +99,7 @@ def period_run(tmp_path_factory):
         "data.dataset=tabular", f"data.interactions={folder / 'orders.csv'}",
         f"data.items={folder / 'items.csv'}",
         "data.columns={user_id: customer, item_id: sku, timestamp: ts}", "data.text_fields=[title]",
-        "data.split=leave_one_out", "data.cold_start_fraction=0", "eval.baselines=[]",
+        "data.split=leave_one_out", "data.cold_start_fraction=0", "eval.baselines=[]", "ranking.enabled=false",
         "model.encoder=tiny-random", "model.sequence_length=8", "model.use_text=false",
         "model.id_dropout=0", "model.period_days=10", "model.embedding_dim=16",
         "train.epochs=12", "train.batch_size=32", "train.learning_rate=0.03", "train.patience=12",

@@ -50,7 +50,7 @@ def _assert_config_holds(tower, args):
 
 ITEM_ARGS = dict(num_items=7, embedding_dim=5, use_item_ids=True, text_dim=6,
                  text_hidden_dim=9, id_dropout=0.25, normalize=False, seed=3, text_dropout=0.1,
-                 fuse_text=True, cold_neighbors=0, cold_neighbor_temperature=0.5)
+                 fuse_text=True, cold_neighbors=0, cold_neighbor_temperature=0.5, init_stddev=0.05)
 
 
 def _item_tower(seed=0, **overrides):
@@ -232,7 +232,7 @@ def test_text_hidden_dim_zero_is_a_linear_projection():
 
 
 USER_ARGS = dict(num_users=4, embedding_dim=3, use_user_ids=True, max_history=5, normalize=False,
-                 num_periods=3)
+                 num_periods=3, init_stddev=0.05, history_norm="sqrt")
 
 
 def test_user_tower_config_round_trip_with_weights():

@@ -32,7 +32,7 @@ TINY_USER_TOWER = dict(num_users=TINY_USERS, embedding_dim=TINY_TEXT_DIM, max_hi
 TINY_NRMS = dict(num_users=TINY_USERS, num_items=TINY_ITEMS, text_dim=TINY_TEXT_DIM, news_dim=8, num_heads=2,
                  attention_hidden_dim=4, dropout=0.0, max_history=3)
 TINY_TEXT_RANKING = dict(num_users=TINY_USERS, num_items=TINY_ITEMS, embedding_dim=8, text_dim=TINY_TEXT_DIM,
-                         text_hidden_dim=8, hidden_units=(8,), objective="rating")
+                         text_hidden_dim=8, hidden_units=(8,), max_history=3, l2=1e-4, objective="rating")
 
 
 class _LayerModel(tfrs.Model):

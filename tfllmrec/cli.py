@@ -60,7 +60,7 @@ def _train(args):
 
     overrides = list(args.set or [])
     if args.strategy:
-        overrides += [f"train.strategy={args.strategy}", f"baseline_train.strategy={args.strategy}"]
+        overrides += [f"{section}.strategy={args.strategy}" for section in ("train", "baseline_train", "ranking.train")]
     config = with_overrides(get_recipe(args.recipe), overrides)
     if args.print_config:
         print(to_yaml(config), end="")
@@ -97,8 +97,10 @@ def _recommend(args):
     if args.new_items:
         print(f"Added {run.add_items_from_file(args.new_items)} new items from {args.new_items}")
     if args.user is not None:
-        results = run.recommend_for_user(args.user, k=args.k)
-        print(f"Top {len(results)} for user {args.user}:")
+        results = run.recommend_for_user(args.user, k=args.k, ranked=run.ranker is not None and not args.new_items)
+        stages = (f" (the best {run.config.export.rank_candidates} retrieved, ordered by the ranking stage's "
+                  "predicted rating)" if run.ranker is not None and not args.new_items else "")
+        print(f"Top {len(results)} for user {args.user}{stages}:")
     else:
         results = run.recommend_for_text(args.text, k=args.k)
         print(f"Top {len(results)} for {args.text!r}:")

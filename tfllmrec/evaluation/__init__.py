@@ -9,11 +9,15 @@ models hand it NumPy score matrices. Users and items are integer indices.
   (ReChorus's convention).
 - `ImpressionEvaluator`: MIND's per-impression AUC, MRR and nDCG@K.
 - `Popularity`: the most-popular-items baseline.
+- `rating_metrics` (RMSE, MAE) and `SurpriseBaseline` (scikit-surprise's SVD
+  and SVD++, from the `baselines` extra).
 """
 
 from tfllmrec.evaluation.impression_evaluator import ImpressionEvaluator
 from tfllmrec.evaluation.popularity import Popularity
 from tfllmrec.evaluation.ranking_evaluator import RankingEvaluator
+from tfllmrec.evaluation.rating_baselines import SurpriseBaseline, rating_metrics, surprise_available
 from tfllmrec.evaluation.sampled_evaluator import SampledEvaluator
 
-__all__ = ["RankingEvaluator", "SampledEvaluator", "ImpressionEvaluator", "Popularity"]
+__all__ = ["RankingEvaluator", "SampledEvaluator", "ImpressionEvaluator", "Popularity", "SurpriseBaseline",
+           "rating_metrics", "surprise_available"]

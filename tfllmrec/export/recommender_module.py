@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfllmrec.export.ivf_index import IVFIndex
+from tfllmrec.export.ranking_stage import ITEM_IDS, RankingStage
 
 DEFAULT_K = 10
 USER_ID = tf.TensorSpec([None], tf.string, name="user_id")
@@ -43,6 +44,14 @@ class RecommenderModule(tf.Module):
       TF Serving request form takes it (REST rows, columns or a bare list);
     - `recommend_k(user_id, k: int32 scalar)`: the same with a per-request k
       (REST columnar format, gRPC; over gRPC k defaults to `top_k`).
+    With a `ranker` (a run's ranking stage) two more:
+    - `rank(user_id: string [batch], item_ids: string [batch, n])` ->
+      `scores` float `[batch, n]`: the ranking model's score (a predicted
+      rating) of each candidate; an id outside the catalogue is
+      InvalidArgument, an unknown user gets the items' user-free score;
+    - `recommend_ranked(user_id)` -> `item_ids`, `scores` `[batch, top_k]`:
+      two stages, the `rank_candidates` best retrieved items re-ordered by
+      the ranking model.
     The user's seen items rank last; an unknown user gets the most popular
     items. k is capped at the catalogue size.
 
@@ -61,6 +70,10 @@ class RecommenderModule(tf.Module):
             precision, ...): search an inverted-file index of `item_vectors`
             (and the offsets) instead of scoring every item, for catalogues
             of millions. None: brute force.
+        ranker: tfllmrec.models.TextRanking or None. The ranking stage,
+            over the same user and item indices.
+        rank_candidates: int. Items the retrieval stage hands the ranking
+            stage in `recommend_ranked`.
 
     Example (u1 has seen "a"; "zz" is unknown and gets the most popular):
     >>> module = RecommenderModule(["u1"], ["a", "b", "c"], np.ones((1, 2)), np.eye(3, 2),
@@ -72,7 +85,7 @@ class RecommenderModule(tf.Module):
     """
 
     def __init__(self, user_ids, item_ids, user_vectors, item_vectors, seen, popularity, item_offsets=None,
-                 top_k=DEFAULT_K, index=None):
+                 top_k=DEFAULT_K, index=None, ranker=None, rank_candidates=100):
         super().__init__(name="recommender")
         if int(top_k) < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}.")
@@ -113,6 +126,12 @@ class RecommenderModule(tf.Module):
         if index is not None:
             self.index = IVFIndex(self.item_vectors, item_offsets=self.item_offsets, **index)
             self._index_lookups(seen, popularity)
+        self.ranking = None
+        if ranker is not None:
+            self.ranking = RankingStage(ranker, item_ids)
+            self.rank_candidates = int(rank_candidates)
+            self.rank = tf.function(self._rank, input_signature=[USER_ID, ITEM_IDS])
+            self.recommend_ranked = tf.function(self._recommend_ranked, input_signature=[USER_ID])
 
     def _index_lookups(self, seen, popularity):
         """What an index search needs besides the index: seen (user, item) pairs as sorted keys
@@ -176,6 +195,24 @@ class RecommenderModule(tf.Module):
         ids = tf.where(items >= 0, tf.gather(self.item_ids, tf.maximum(items, 0)), "")
         return {"item_ids": ids, "scores": scores}
 
+    def _rank(self, user_id, item_ids):
+        item_ids = checked(item_ids, [None, None])
+        user_id = checked(user_id, [None])
+        tf.debugging.assert_equal(tf.shape(item_ids)[0], tf.shape(user_id)[0],
+                                  message="rank needs one row of item_ids per user_id")
+        return {"scores": self.ranking.score(self.user_table.lookup(user_id), item_ids)}
+
+    def _recommend_ranked(self, user_id):
+        user_id = checked(user_id, [None])
+        shortlist = self._recommend(user_id, self.rank_candidates)
+        demoted = shortlist["scores"] < -SEEN_PENALTY / 2
+        scores = self.ranking.rerank(self.user_table.lookup(user_id), shortlist["item_ids"], demoted, SEEN_PENALTY)
+        top = tf.math.top_k(scores, k=tf.minimum(self.top_k, tf.shape(scores)[1]))
+        return {"item_ids": tf.gather(shortlist["item_ids"], top.indices, batch_dims=1), "scores": top.values}
+
     def signatures(self):
         """The signature map for `tf.saved_model.save`."""
-        return {"serving_default": self.serving_default, "recommend_k": self.recommend_k}
+        signatures = {"serving_default": self.serving_default, "recommend_k": self.recommend_k}
+        if self.ranking is not None:
+            signatures.update(rank=self.rank, recommend_ranked=self.recommend_ranked)
+        return signatures

@@ -1,4 +1,4 @@
-"""`TextRanking`: scores (user, item) pairs from the towers plus an MLP."""
+"""`TextRanking`: scores (user, item) pairs: biases, a factor dot product, text, an optional MLP."""
 
 import numpy as np
 import tensorflow as tf
@@ -7,94 +7,153 @@ import tensorflow_recommenders as tfrs
 from tfllmrec.towers import ItemTower, UserTower
 
 _OBJECTIVES = ("rating", "click")
+_INIT_STDDEV = 0.01
 
 
 class TextRanking(tfrs.Model):
-    """Ranking model: an MLP over user and item tower vectors.
+    """Ranking model: `offset + b_user + b_item + b_text(item) + <user, item> [+ MLP]`.
+
+    A biased matrix factorisation whose item side is the `ItemTower` (id
+    vector plus a projection of the item's frozen text embedding, so an
+    item without a training rating is placed by its text) and whose user
+    side is the `UserTower` (id vector plus, with `max_history`, the mean of
+    implicit-factor vectors of the items the user rated: SVD++'s implicit
+    feedback). `offset` is the training labels' mean (a rating) or log-odds
+    (a click), set by `set_training_data`.
 
     `objective="rating"` regresses ratings (MSE; RMSE and MAE metrics);
     `objective="click"` predicts clicks (binary cross-entropy on logits; AUC).
     Features: `{"user": int [batch], "item": int [batch], "label": float [batch]}`.
+    `score_candidates` scores `[batch, n]` candidates per user: the one
+    definition shared by training, evaluation and the export's `rank`.
 
     Args:
         num_users: int. Number of users.
         num_items: int. Number of items.
-        embedding_dim: int. Tower output size.
+        embedding_dim: int. Factor size.
         use_item_ids: bool. Item-id embedding.
         text_dim: int or None. Size of item text embeddings; None: ids only.
-        text_hidden_dim: int. Hidden units of the text MLP.
-        id_dropout: float. Item-id dropout in training.
-        hidden_units: tuple of int. The scoring MLP's hidden layers.
+        text_hidden_dim: int. Hidden units of the text MLP; 0: linear.
+        max_history: int. Rated items kept per user for the implicit term; 0: none.
+        hidden_units: tuple of int. An MLP over `[user, item, user * item]`
+            added to the score; (): none.
+        l2: float. L2 penalty on every embedding and kernel.
         objective: str. "rating" or "click".
 
     Example:
     >>> model = TextRanking(num_users=5, num_items=7, objective="click")
     >>> model.compile(optimizer=tf.keras.optimizers.Adam(1e-2))
-    >>> model.predict_scores(tf.constant([0]), tf.constant([3])).shape
-    TensorShape([1])
+    >>> model.score_candidates(tf.constant([0]), tf.constant([[3, 4]])).shape
+    TensorShape([1, 2])
     """
 
     def __init__(
         self,
         num_users,
         num_items,
-        embedding_dim=32,
+        embedding_dim=64,
         use_item_ids=True,
         text_dim=None,
-        text_hidden_dim=128,
-        id_dropout=0.0,
-        hidden_units=(64, 32),
+        text_hidden_dim=0,
+        max_history=0,
+        hidden_units=(),
+        l2=0.0,
         objective="rating",
         **kwargs,
     ):
         super().__init__(**kwargs)
         if objective not in _OBJECTIVES:
             raise ValueError(f"objective={objective!r}: use one of {_OBJECTIVES}.")
-        self.num_users = int(num_users)
-        self.num_items = int(num_items)
+        self.num_users, self.num_items = int(num_users), int(num_items)
         self.embedding_dim = int(embedding_dim)
         self.use_item_ids = bool(use_item_ids)
         self.text_dim = None if not text_dim else int(text_dim)
         self.text_hidden_dim = int(text_hidden_dim)
-        self.id_dropout = float(id_dropout)
+        self.max_history = int(max_history)
         self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.l2 = float(l2)
         self.objective = objective
-        self.user_tower = UserTower(
-            self.num_users, self.embedding_dim, use_user_ids=True, normalize=False, name="user_tower"
-        )
-        self.item_tower = ItemTower(
-            self.num_items, self.embedding_dim, use_item_ids=self.use_item_ids,
-            text_dim=self.text_dim, text_hidden_dim=self.text_hidden_dim,
-            id_dropout=self.id_dropout, normalize=False, name="item_tower",
-        )
-        self.scorer = tf.keras.Sequential(
-            [tf.keras.layers.Dense(u, activation="relu") for u in self.hidden_units]
-            + [tf.keras.layers.Dense(1)],
-            name="scorer",
-        )
-        if objective == "rating":
-            self.task = tfrs.tasks.Ranking(
+        # Factors start near zero (as Surprise's SVD's do): a prediction starts
+        # at the biases, and the L2 penalty pulls towards where training began.
+        small = tf.keras.initializers.RandomNormal(stddev=_INIT_STDDEV)
+        self.user_tower = UserTower(self.num_users, self.embedding_dim, use_user_ids=True,
+                                    max_history=self.max_history, normalize=False, init_stddev=_INIT_STDDEV,
+                                    history_norm="sqrt", name="user_tower")
+        self.item_tower = ItemTower(self.num_items, self.embedding_dim, use_item_ids=self.use_item_ids,
+                                    text_dim=self.text_dim, text_hidden_dim=self.text_hidden_dim,
+                                    normalize=False, init_stddev=_INIT_STDDEV, name="item_tower")
+        self.history_items = None
+        if self.max_history:
+            self.history_items = tf.keras.layers.Embedding(self.num_items, self.embedding_dim,
+                                                           embeddings_initializer=small, name="history_items")
+        self.user_bias = tf.keras.layers.Embedding(self.num_users, 1, embeddings_initializer="zeros",
+                                                   name="user_bias")
+        self.item_bias = tf.keras.layers.Embedding(self.num_items, 1, embeddings_initializer="zeros",
+                                                   name="item_bias")
+        self.text_bias = tf.keras.layers.Dense(1, name="text_bias") if self.text_dim else None
+        self.offset = self.add_weight(name="offset", shape=[], initializer="zeros", trainable=False)
+        self.scorer = None
+        if self.hidden_units:
+            self.scorer = tf.keras.Sequential(
+                [tf.keras.layers.Dense(u, activation="relu") for u in self.hidden_units]
+                + [tf.keras.layers.Dense(1)], name="scorer")
+        self.task = self._task()
+
+    def _task(self):
+        if self.objective == "rating":
+            return tfrs.tasks.Ranking(
                 loss=tf.keras.losses.MeanSquaredError(),
                 metrics=[tf.keras.metrics.RootMeanSquaredError(name="rmse"),
-                         tf.keras.metrics.MeanAbsoluteError(name="mae")],
-            )
-        else:
-            self.task = tfrs.tasks.Ranking(
-                loss=tf.keras.losses.BinaryCrossentropy(from_logits=True),
-                metrics=[tf.keras.metrics.AUC(from_logits=True, name="auc")],
-            )
+                         tf.keras.metrics.MeanAbsoluteError(name="mae")])
+        return tfrs.tasks.Ranking(loss=tf.keras.losses.BinaryCrossentropy(from_logits=True),
+                                  metrics=[tf.keras.metrics.AUC(from_logits=True, name="auc")])
 
-    def set_training_data(self, item_counts, text_table=None):
-        """Marks items with trained ids and fills the text table."""
+    def set_training_data(self, item_counts, text_table=None, histories=None, labels=None):
+        """Marks items with trained ids, fills the text table and the users'
+        rated items, and sets the offset from the training labels."""
         self.item_tower.set_known_items(np.asarray(item_counts) > 0)
         if text_table is not None and self.text_dim:
             self.item_tower.set_text_table(text_table)
+        if histories is not None and self.max_history:
+            self.user_tower.set_history(histories)
+        if labels is not None and len(labels):
+            mean = float(np.mean(labels))
+            if self.objective == "click":
+                mean = float(np.log(np.clip(mean, 1e-6, 1 - 1e-6) / (1 - np.clip(mean, 1e-6, 1 - 1e-6))))
+            self.offset.assign(mean)
+
+    def score_candidates(self, users, candidates, training=False):
+        """Predicted rating, or click logit, of each user's candidates: `[batch, n]`.
+
+        Args:
+            users: int tensor `[batch]`; -1: a user the model does not know.
+            candidates: int tensor `[batch, n]` of item indices.
+        """
+        history = None
+        if self.history_items is not None:
+            if not self.history_items.built:
+                self.history_items.build((None,))
+            history = self.history_items.embeddings
+        # A user index of -1 (unknown to the model) gets the item-only score.
+        known = tf.cast(users >= 0, tf.float32)
+        users = tf.maximum(users, 0)
+        user = self.user_tower(users, item_vectors=history, training=training) * known[:, None]
+        flat = tf.reshape(candidates, [-1])
+        shape = tf.shape(candidates)
+        item = tf.reshape(self.item_tower(flat, training=training), [shape[0], shape[1], self.embedding_dim])
+        bias = self.item_bias(flat)[:, 0]
+        if self.text_bias is not None:
+            bias += self.text_bias(tf.gather(self.item_tower.text_table, flat))[:, 0]
+        scores = (self.offset + self.user_bias(users) * known[:, None] + tf.reshape(bias, shape)
+                  + tf.einsum("bd,bnd->bn", user, item))
+        if self.scorer is not None:
+            user = tf.broadcast_to(user[:, None, :], tf.shape(item))
+            scores += self.scorer(tf.concat([user, item, user * item], axis=-1))[..., 0]
+        return scores
 
     def predict_scores(self, users, items, training=False):
         """Predicted rating, or click logit, per (user, item): `[batch]`."""
-        u = self.user_tower(users, training=training)
-        i = self.item_tower(items, training=training)
-        return tf.squeeze(self.scorer(tf.concat([u, i, u * i], axis=-1)), -1)
+        return self.score_candidates(users, tf.reshape(items, [-1, 1]), training=training)[:, 0]
 
     def call(self, features, training=False):
         return self.predict_scores(features["user"], features["item"], training=training)
@@ -102,15 +161,20 @@ class TextRanking(tfrs.Model):
     def compute_loss(self, features, training=False):
         predictions = self.predict_scores(features["user"], features["item"], training=training)
         labels = tf.cast(features["label"], predictions.dtype)
-        return self.task(labels=labels, predictions=predictions)
+        loss = self.task(labels=labels, predictions=predictions)
+        if self.l2:
+            # Every factor, bias row and kernel (not Dense biases), over the
+            # whole table: one fixed penalty per step, whatever the batch holds.
+            penalised = [v for v in self.trainable_variables if not v.name.endswith("bias:0")]
+            loss += self.l2 * tf.add_n([tf.reduce_sum(tf.square(v)) for v in penalised])
+        return loss
 
     def get_config(self):
         return dict(
-            num_users=self.num_users, num_items=self.num_items,
-            embedding_dim=self.embedding_dim,
-            use_item_ids=self.use_item_ids, text_dim=self.text_dim,
-            text_hidden_dim=self.text_hidden_dim, id_dropout=self.id_dropout,
-            hidden_units=list(self.hidden_units), objective=self.objective,
+            num_users=self.num_users, num_items=self.num_items, embedding_dim=self.embedding_dim,
+            use_item_ids=self.use_item_ids, text_dim=self.text_dim, text_hidden_dim=self.text_hidden_dim,
+            max_history=self.max_history, hidden_units=list(self.hidden_units), l2=self.l2,
+            objective=self.objective,
         )
 
     @classmethod

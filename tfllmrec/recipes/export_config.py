@@ -10,6 +10,7 @@ RANGES = {
     "top_k": K,
     "partitions": Range(int, 0, example=1000, meaning="0: the square root of the catalogue size"),
     "probe": Range(int, 1, example=24),
+    "rank_candidates": Range(int, 1, example=100),
 }
 
 
@@ -33,6 +34,8 @@ class ExportConfig:
         probe: int. Partitions (blocks) an "ivf" search scores.
         precision: str. "bfloat16" or "float32": the index's copy of the
             item vectors that picks the shortlist (re-scored in float32).
+        rank_candidates: int. With a ranking stage (`ranking.enabled`), the
+            retrieved items `recommend_ranked` re-orders by the ranking model.
 
     Example:
     >>> ExportConfig().top_k, ExportConfig().index
@@ -44,6 +47,7 @@ class ExportConfig:
     partitions: int = 0
     probe: int = 24
     precision: str = "bfloat16"
+    rank_candidates: int = 100
 
     def __post_init__(self):
         check_fields(self, RANGES)

@@ -55,7 +55,12 @@ def build_module(run, retrieval_only=False, export=None):
                          minlength=len(run.item_ids)).astype(np.float32)
     args = (run.user_ids, run.item_ids, user_vectors, item_vectors, seen, counts)
     options = dict(item_offsets=run.item_offsets(), top_k=export.top_k,
-                   index=_index_options(export, len(item_vectors)))
+                   index=_index_options(export, len(item_vectors)), ranker=run.ranker,
+                   rank_candidates=export.rank_candidates)
+    if run.ranker is not None and run.num_added_items:
+        raise ConfigError("This run has a ranking stage, which knows the training catalogue only, and "
+                          "--new-items adds items to it. Fix: add the items to the data and retrain, or "
+                          "export without --new-items.")
     if retrieval_only or not run.config.model.use_text:
         return RecommenderModule(*args, **options)
     from tfllmrec.encoders import TextEncoder
@@ -163,6 +168,10 @@ def _sample_requests(run, module, count):
     users = [str(u) for u in run.user_ids[:count]]
     k = np.int32(module.top_k)
     requests = [("serving_default", {"user_id": users}), ("recommend_k", {"user_id": users, "k": k})]
+    if module.ranking is not None:
+        candidates = [str(i) for i in run.item_ids[:3]]
+        requests += [("rank", {"user_id": users, "item_ids": [candidates] * len(users)}),
+                     ("recommend_ranked", {"user_id": users})]
     if module.has_text:
         texts = [str(t) for t in run.item_texts[:count]]
         requests += [("recommend_by_text", {"query": texts}), ("recommend_by_text_k", {"query": texts, "k": k}),

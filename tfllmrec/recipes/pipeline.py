@@ -31,7 +31,7 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
         verbose: int. 0 silent; 1 phase headers and a progress bar per
             epoch; 2 phase headers and a line per epoch (for logs).
     """
-    if "multi_worker" in (config.train.strategy, config.baseline_train.strategy):
+    if "multi_worker" in (config.train.strategy, config.baseline_train.strategy, config.ranking.train.strategy):
         # Before any other TensorFlow op: collective ops are set up at start-up.
         make_strategy("multi_worker")
     out = Path(output_dir)

@@ -6,6 +6,7 @@ from tfllmrec.recipes.data_config import DataConfig
 from tfllmrec.recipes.eval_config import IMPRESSION_BASELINES, EvalConfig
 from tfllmrec.recipes.export_config import ExportConfig
 from tfllmrec.recipes.model_config import ModelConfig
+from tfllmrec.recipes.ranking_config import RankingConfig
 from tfllmrec.recipes.train_config import TrainConfig
 
 
@@ -31,6 +32,8 @@ class RecipeConfig:
         baseline_model: ModelConfig. The ID-only baseline's model.
         baseline_train: TrainConfig. The ID-only baseline's schedule.
         export: ExportConfig. What the SavedModel serves.
+        ranking: RankingConfig. The ranking stage (rating prediction), off
+            unless `ranking.enabled`.
 
     Example:
     >>> from tfllmrec.recipes import get_recipe, with_overrides
@@ -49,6 +52,7 @@ class RecipeConfig:
     baseline_model: ModelConfig = dataclasses.field(default_factory=_id_only)
     baseline_train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
+    ranking: RankingConfig = dataclasses.field(default_factory=RankingConfig)
 
     @property
     def task(self):
@@ -66,6 +70,9 @@ class RecipeConfig:
                 raise ValueError("model.fuse_text=false and model.cold_neighbors are not supported with "
                                  "data.split=impressions yet (the news task trains no text loss): use "
                                  "model.fuse_text=true and model.cold_neighbors=0.")
+            if self.ranking.enabled:
+                raise ValueError("ranking.enabled=true is not supported with data.split=impressions yet: "
+                                 "news ranks clicks within impressions already. Set ranking.enabled=false.")
             return
         if any(m.ctr_prior_weight for m in models):
             raise ValueError("model.ctr_prior_weight needs impressions (data.split=impressions): "

@@ -11,6 +11,7 @@ from tfllmrec.ranges import K
 from tfllmrec.recipes.new_items import check_new_items
 from tfllmrec.recipes.registry import run_config
 from tfllmrec.recipes.run_folder import MAIN_CHECKPOINT
+from tfllmrec.recipes.trained_ranker import RANKING_CHECKPOINT, load_ranker
 from tfllmrec.tasks import build_two_tower, task_for
 
 # What a damaged checkpoint raises while it is read: TF's own errors (bad
@@ -41,7 +42,8 @@ class TrainedRun:
     >>> recipe = with_overrides(get_recipe("video"), [
     ...     "data.dataset=tabular", "data.interactions=events.csv", "data.items=items.csv",
     ...     "data.columns={user_id: user, item_id: item}", "data.text_fields=[title]",
-    ...     "data.cold_start_fraction=0", "eval.baselines=[]", "model.encoder=tiny-random", "train.epochs=1"])
+    ...     "data.cold_start_fraction=0", "eval.baselines=[]", "model.encoder=tiny-random", "train.epochs=1",
+    ...     "ranking.enabled=false"])  # no ratings in these files
     >>> _ = train_recipe(recipe, "run", verbose=0)
     >>> run = TrainedRun("run")
     >>> [(item, text) for item, text, score in run.recommend_for_user("u0", k=1)]   # u0 saw i0-i4
@@ -88,6 +90,9 @@ class TrainedRun:
             status = self.model.load_weights(str(checkpoint))
             # The optimizer's slots are in the checkpoint too; serving needs none.
             status.expect_partial().assert_existing_objects_matched()
+            checkpoint = self.run_dir / RANKING_CHECKPOINT
+            # The ranking stage (`ranking.enabled`), or None.
+            self.ranker = load_ranker(self.run_dir, self.config, len(self.user_ids), len(self.item_ids))
         except TfllmrecError:
             raise
         except _CHECKPOINT_ERRORS as error:
@@ -205,14 +210,19 @@ class TrainedRun:
             )
         return self._encoder(tf.constant(texts))
 
-    def recommend_for_user(self, user_id, k=10):
+    def recommend_for_user(self, user_id, k=10, ranked=None):
         """Top-k unseen items for a known user: [(item_id, text, score)].
 
         Fewer than `k` when the user has seen all but a few items. A `k`
         that is not a positive integer is a RangeError; an unknown user a
-        ConfigError.
+        ConfigError. With a ranking stage (`self.ranker`) and `ranked`
+        (the default then), two stages, as the export's `recommend_ranked`:
+        the `export.rank_candidates` best retrieved items re-ordered by the
+        ranking model, whose score (a predicted rating) is returned.
         """
         k = K.check(k, "k")
+        if ranked is None:
+            ranked = self.ranker is not None
         user = self.user_index(user_id)
         if user is None:
             raise ConfigError(
@@ -222,7 +232,22 @@ class TrainedRun:
         query = self.model.query(tf.constant([user])).numpy()[0]
         scores = self.item_vectors() @ query
         offsets = self.item_offsets()
-        return self._top(scores if offsets is None else scores + offsets, k, exclude=self.seen[user])
+        retrieved = self._top(scores if offsets is None else scores + offsets,
+                              self.config.export.rank_candidates if ranked else k, exclude=self.seen[user])
+        return self._ranked(user, retrieved, k) if ranked else retrieved
+
+    def _ranked(self, user, shortlist, k):
+        """The shortlist re-ordered by the ranking model's scores."""
+        if self.ranker is None:
+            raise ConfigError(f"{self.run_dir} has no ranking stage (ranking.enabled=false); use ranked=False.")
+        if self.num_added_items:
+            raise ConfigError("The ranking stage knows the training catalogue only, and items were added "
+                              "(add_items). Fix: ranked=False, or add the items to the data and retrain.")
+        position = {item: i for i, item in enumerate(self.item_ids)}
+        items = np.array([[position[item] for item, _, _ in shortlist]], np.int32)
+        scores = self.ranker.score_candidates(tf.constant([user]), tf.constant(items)).numpy()[0]
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [(shortlist[i][0], shortlist[i][1], float(scores[i])) for i in order]
 
     def item_offsets(self):
         """Per-item score offsets (`model.ctr_prior_weight`), catalogue then added items; or None.
@@ -302,3 +327,5 @@ class TrainedRun:
             self.model.user_tower.set_history(self.seen)
         if self.model.num_periods:
             self.model.user_tower.set_periods(np.full(len(self.user_ids), self.model.num_periods - 1))
+        if self.ranker is not None and self.ranker.max_history:
+            self.ranker.user_tower.set_history(self.seen)

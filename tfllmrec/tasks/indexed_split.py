@@ -39,9 +39,9 @@ class IndexedSplit:
         self.item_ids = np.asarray(items.ids, dtype=str)
         self.num_users = len(self.user_ids)
         self.num_items = len(self.item_ids)
-        self.train_users, self.train_items, self.train_times = self._encode(split.train)
-        self.valid_users, self.valid_items, self.valid_times = self._encode(split.valid)
-        self.test_users, self.test_items, self.test_times = self._encode(split.test)
+        self.train_users, self.train_items, self.train_times, self.train_weights = self._encode(split.train)
+        self.valid_users, self.valid_items, self.valid_times, self.valid_weights = self._encode(split.valid)
+        self.test_users, self.test_items, self.test_times, self.test_weights = self._encode(split.test)
         # Rows without a timestamp sort first (as time 0); time periods refuse them.
         self.rows_without_time = sum(_untimed(p.frame) for p in (split.train, split.valid, split.test))
         self.cold_items = items.index_of(split.cold_items) if len(split.cold_items) else np.array([], np.int64)
@@ -49,12 +49,14 @@ class IndexedSplit:
     def _encode(self, part):
         frame = part.frame
         if len(frame) == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
         users = np.searchsorted(self.user_ids, np.asarray(frame["user_id"], dtype=str))
         items = self.items.index_of(np.asarray(frame["item_id"], dtype=str))
         times = _timestamps(frame)
         order = np.argsort(times, kind="stable")
-        return users[order].astype(np.int64), np.asarray(items)[order].astype(np.int64), times[order]
+        weights = np.asarray(frame["weight"], np.float32)  # the rating, for ranking models
+        return (users[order].astype(np.int64), np.asarray(items)[order].astype(np.int64), times[order],
+                weights[order])
 
     def item_counts(self):
         """Training interactions per item, `[num_items]`."""

@@ -9,6 +9,8 @@ from tfllmrec.evaluation import Popularity, RankingEvaluator, SampledEvaluator
 from tfllmrec.tasks.indexed_split import IndexedSplit, sampled_targets
 from tfllmrec.tasks.phase import Phase
 from tfllmrec.tasks.protocol_checks import check_retrieval_split
+from tfllmrec.tasks.rating import (check_rating_stage, rating_metrics_of, rating_phases, rating_summary_lines,
+                                   run_surprise, train_rating_model)
 from tfllmrec.tasks.task import Task, build_two_tower, text_table_of
 from tfllmrec.training import train_model, training_scope
 
@@ -27,8 +29,8 @@ def make_split(data, dataset):
     return random_split(dataset.interactions, ratios=data.ratios, seed=data.split_seed)
 
 
-def epoch_dataset(users, items, batch_size, seed, epoch, periods=None):
-    """`{"user", "item"}` batches (and `"period"`, when given) in an order fixed by (seed, epoch).
+def epoch_dataset(users, items, batch_size, seed, epoch, periods=None, labels=None):
+    """`{"user", "item"}` batches (and `"period"`, `"label"`, when given) in an order fixed by (seed, epoch).
 
     Each epoch's order depends on nothing but its number, so a resumed run
     sees exactly the batches an uninterrupted one would. Under a
@@ -39,6 +41,8 @@ def epoch_dataset(users, items, batch_size, seed, epoch, periods=None):
     features = {"user": tf.constant(users, tf.int32), "item": tf.constant(items, tf.int32)}
     if periods is not None:
         features["period"] = tf.constant(periods, tf.int32)
+    if labels is not None:
+        features["label"] = tf.constant(labels, tf.float32)
     data = tf.data.Dataset.from_tensor_slices(features)
     data = data.shuffle(len(users), seed=seed * 100_003 + epoch, reshuffle_each_iteration=False).batch(batch_size)
     options = tf.data.Options()
@@ -77,7 +81,8 @@ class RetrievalTask(Task):
     Phases: ours, popularity and the ID-only two-tower on the main split,
     then the same three on a split whose `data.cold_start_fraction` of items
     is held out of training entirely (ranked only among themselves), as
-    `eval.baselines` and the data config ask.
+    `eval.baselines` and the data config ask; then, with `ranking.enabled`,
+    the rating stage (`tfllmrec.tasks.rating`) and its baselines.
     """
 
     name = "retrieval"
@@ -93,7 +98,8 @@ class RetrievalTask(Task):
         check_retrieval_split(config.data, dataset, self.index)
         if config.data.cold_start_fraction > 0:
             check_retrieval_split(config.data, dataset, self.cold, cold=True)
-        if config.model.use_text:
+        check_rating_stage(config.ranking, self.index)
+        if config.model.use_text or (config.ranking.enabled and config.ranking.use_text):
             self.text_table = text_table_of(config.model, dataset.items.texts())
         # The sampled protocol the data ships (e.g. 99 negatives per test user),
         # so published numbers on it can be compared; only on the main split.
@@ -116,6 +122,9 @@ class RetrievalTask(Task):
         return self._cold
 
     def phases(self):
+        return self._retrieval_phases() + rating_phases(self.config.ranking)
+
+    def _retrieval_phases(self):
         baselines = self.config.eval.baselines
         main = [Phase("main", "ours", "two_tower", workdir="main")]
         if "popularity" in baselines:
@@ -155,6 +164,13 @@ class RetrievalTask(Task):
             result["test_sampled"] = self._sampled(lambda users: model.score(tf.constant(users, tf.int32)).numpy())
         return result
 
+    def _run_rating(self, phase, workdir):
+        table = self.text_table if self.config.ranking.use_text else None
+        return train_rating_model(self.config.ranking, self.index, table, workdir, self.verbose, epoch_dataset)
+
+    def _run_surprise(self, phase, workdir):
+        return run_surprise(phase.name[len("ranking_"):], self.index, self.config.ranking.train.seed)
+
     def _run_popularity(self, phase, workdir):
         index, seed = (self.cold if phase.cold else self.index), self.config.train.seed
         users, positives, exclude = index.targets("test", ["train", "valid"])
@@ -188,6 +204,8 @@ class RetrievalTask(Task):
                     baselines[name]["cold_start"] = results[f"cold_start_{name}"]["test"]
         if "cold_start" in results:
             metrics["cold_start"] = dict(results["cold_start"]["test"], cold_items=int(len(self.cold.cold_items)))
+        if rating_metrics_of(results):
+            metrics["ranking"] = rating_metrics_of(results)
         return metrics
 
     def artifacts(self):
@@ -220,6 +238,8 @@ class RetrievalTask(Task):
         for name, test, cold in rows:
             cold_recall = f"{cold[f'recall@{k}']:.4f}" if cold else "-"
             lines.append(f"{name:14s} {test[f'recall@{k}']:10.4f} {test[f'ndcg@{k}']:10.4f} {cold_recall:>10s}")
+        if "ranking" in metrics:
+            lines += [""] + rating_summary_lines(metrics["ranking"])
         return lines
 
 

@@ -92,6 +92,7 @@ class ItemTower(tf.keras.layers.Layer):
             suits catalogues up to about 100k items.
         cold_neighbor_temperature: float. Softmax temperature over those
             cosine similarities (lower: the nearest weigh more).
+        init_stddev: float. Standard deviation of the initial id vectors.
 
     Example:
     >>> tower = ItemTower(num_items=3, embedding_dim=4, text_dim=8)
@@ -114,6 +115,7 @@ class ItemTower(tf.keras.layers.Layer):
         fuse_text=True,
         cold_neighbors=0,
         cold_neighbor_temperature=0.1,
+        init_stddev=0.1,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -131,10 +133,11 @@ class ItemTower(tf.keras.layers.Layer):
         self.fuse_text = bool(fuse_text)
         self.cold_neighbors = int(cold_neighbors)
         self.cold_neighbor_temperature = float(cold_neighbor_temperature)
+        self.init_stddev = float(init_stddev)
         # Dropout draws from a generator whose state is a checkpointed
         # variable, so a resumed run continues the same random stream.
         self.dropout_rng = tf.random.Generator.from_seed(self.seed)
-        init = tf.keras.initializers.RandomNormal(stddev=0.1)
+        init = tf.keras.initializers.RandomNormal(stddev=self.init_stddev)
         self.ids = None
         if self.use_item_ids:
             self.ids = tf.keras.layers.Embedding(
@@ -262,5 +265,6 @@ class ItemTower(tf.keras.layers.Layer):
             fuse_text=self.fuse_text,
             cold_neighbors=self.cold_neighbors,
             cold_neighbor_temperature=self.cold_neighbor_temperature,
+            init_stddev=self.init_stddev,
         )
         return config

@@ -30,6 +30,10 @@ class UserTower(tf.keras.layers.Layer):
             disables history pooling.
         normalize: bool. L2-normalise the output.
         num_periods: int. Time periods of the period embedding; 0 disables it.
+        init_stddev: float. Standard deviation of the initial id vectors.
+        history_norm: str. How the pooled history is scaled: "mean" (divided
+            by its length) or "sqrt" (by the square root of its length, as
+            SVD++'s implicit term: a long history weighs more).
 
     Example:
     >>> tower = UserTower(num_users=2, embedding_dim=4, max_history=3)
@@ -40,7 +44,7 @@ class UserTower(tf.keras.layers.Layer):
 
     def __init__(
         self, num_users, embedding_dim=64, use_user_ids=True, max_history=0, normalize=True,
-        num_periods=0, **kwargs
+        num_periods=0, init_stddev=0.1, history_norm="mean", **kwargs
     ):
         super().__init__(**kwargs)
         check_user_tower(use_user_ids, max_history)
@@ -50,11 +54,15 @@ class UserTower(tf.keras.layers.Layer):
         self.max_history = int(max_history)
         self.normalize = bool(normalize)
         self.num_periods = int(num_periods)
+        self.init_stddev = float(init_stddev)
+        if history_norm not in ("mean", "sqrt"):
+            raise ValueError(f"history_norm={history_norm!r}: use 'mean' or 'sqrt'.")
+        self.history_norm = history_norm
         self.ids = None
         if self.use_user_ids:
             self.ids = tf.keras.layers.Embedding(
                 self.num_users, self.embedding_dim,
-                embeddings_initializer=tf.keras.initializers.RandomNormal(stddev=0.1),
+                embeddings_initializer=tf.keras.initializers.RandomNormal(stddev=self.init_stddev),
                 name="user_ids",
             )
         if self.max_history:
@@ -116,6 +124,8 @@ class UserTower(tf.keras.layers.Layer):
             pooled_items = tf.cast(tf.gather(item_vectors, tf.maximum(history, 0)), self.compute_dtype)
             weights = tf.cast(mask, pooled_items.dtype)[:, :, None]
             count = tf.maximum(tf.reduce_sum(weights, 1), 1.0)
+            if self.history_norm == "sqrt":
+                count = tf.sqrt(count)
             vectors = vectors + tf.reduce_sum(pooled_items * weights, 1) / count
         if self.num_periods:
             if periods is None:
@@ -135,5 +145,7 @@ class UserTower(tf.keras.layers.Layer):
             max_history=self.max_history,
             normalize=self.normalize,
             num_periods=self.num_periods,
+            init_stddev=self.init_stddev,
+            history_norm=self.history_norm,
         )
         return config

@@ -13,6 +13,8 @@ import os
 from tfllmrec.files import write_atomic
 
 STATE_FILE = "state.json"
+# Validation metrics where lower is better (the rest are maximised).
+MINIMISED = ("rmse", "mae")
 RESULT_KEYS = ("best_epoch", "epochs_run", "valid", "valid_history", "loss_history", "seconds")
 
 
@@ -39,13 +41,14 @@ def end_epoch(state, epoch, loss, metrics, monitor, patience, save_best):
         state: dict from `load_state`, updated in place.
         loss: float. The epoch's mean training loss.
         metrics: dict. Validation metrics of the epoch.
-        monitor: str. The key of `metrics` to maximise.
+        monitor: str. The key of `metrics` to maximise (minimise, for `MINIMISED`).
         patience: int. Stop after this many epochs without a better value; 0 never.
         save_best: callable(). Saves the model as the best so far.
     """
     state["loss_history"].append(float(loss))
     state["valid_history"].append(metrics)
-    if state["best_epoch"] is None or metrics[monitor] > state["valid"][monitor]:
+    sign = -1.0 if monitor in MINIMISED else 1.0
+    if state["best_epoch"] is None or sign * metrics[monitor] > sign * state["valid"][monitor]:
         state.update(best_epoch=epoch + 1, valid=metrics)
         save_best()
     elif patience and epoch + 1 - state["best_epoch"] >= patience:

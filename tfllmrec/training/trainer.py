@@ -46,7 +46,8 @@ def train_model(model, epoch_data, sample, train, validate, monitor, workdir, ve
             `compute_loss` once to create every variable before a restore.
         train: TrainConfig.
         validate: callable() -> dict of validation metrics.
-        monitor: str. The key of those metrics to maximise.
+        monitor: str. The key of those metrics to maximise ("rmse" and
+            "mae" are minimised).
         workdir: str or Path. Checkpoints, state and TensorBoard logs.
         verbose: int. 0 silent, 1 a bar per epoch, 2 a line per epoch.
 

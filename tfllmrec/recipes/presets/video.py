@@ -3,6 +3,7 @@
 from tfllmrec.recipes.data_config import DataConfig
 from tfllmrec.recipes.eval_config import EvalConfig
 from tfllmrec.recipes.model_config import ModelConfig
+from tfllmrec.recipes.ranking_config import RankingConfig
 from tfllmrec.recipes.presets.id_only import ID_ONLY
 from tfllmrec.recipes.recipe_config import RecipeConfig
 from tfllmrec.recipes.train_config import TrainConfig
@@ -28,4 +29,7 @@ VIDEO = RecipeConfig(
     eval=EvalConfig(ks=(5, 10, 20), monitor="ndcg@10"),
     baseline_model=ID_ONLY,
     baseline_train=_SCHEDULE,
+    # The rating stage (zoo/video/README.md): biased factors, SVD++'s implicit
+    # term over every rated film, and the film's MiniLM text on the item side.
+    ranking=RankingConfig(enabled=True, embedding_dim=64, max_history=1000, l2=1e-4),
 )

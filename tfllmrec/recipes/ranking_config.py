@@ -1,0 +1,72 @@
+"""`RankingConfig`: the ranking stage a recipe trains beside its retrieval model."""
+
+import dataclasses
+
+from tfllmrec.ranges import Range, check_fields
+from tfllmrec.recipes.train_config import TrainConfig
+
+RANKING_BASELINES = ("svd", "svdpp")
+RANGES = {
+    "embedding_dim": Range(int, 1, example=64),
+    "text_hidden_dim": Range(int, 0, example=0, meaning="0: a linear projection"),
+    "max_history": Range(int, 0, example=256, meaning="0: no implicit-feedback term"),
+    "l2": Range(float, 0, example=1e-4, meaning="0: no penalty"),
+}
+
+
+def _schedule():
+    return TrainConfig(epochs=40, batch_size=256, learning_rate=1e-3, patience=5)
+
+
+@dataclasses.dataclass(frozen=True)
+class RankingConfig:
+    """The ranking stage: a `tfllmrec.models.TextRanking` on the recipe's labels.
+
+    With `enabled`, a retrieval recipe whose interactions carry ratings
+    (their `weight`) also trains a rating model on the same split, picks
+    its best epoch on validation RMSE, and reports test RMSE and MAE beside
+    the `baselines`, measured in the same run on the same split. The
+    fields below `enabled` are the `TextRanking` arguments of those names.
+
+    Args:
+        enabled: bool. Train and evaluate the ranking stage.
+        embedding_dim: int. Factor size.
+        use_text: bool. The items' frozen text embeddings (the recipe's
+            `model.encoder`) enter the item side.
+        text_hidden_dim: int. Hidden units of the text MLP; 0: linear.
+        max_history: int. Rated items per user in the implicit-feedback
+            term (SVD++'s); 0: none.
+        hidden_units: tuple of int. An MLP added to the dot product.
+        l2: float. L2 penalty on every embedding and kernel.
+        baselines: tuple of str. "svd" and "svdpp": scikit-surprise's SVD
+            and SVD++ with its default settings (the `baselines` extra:
+            `pip install 'tfllmrec[baselines]'`).
+        train: TrainConfig. Its schedule.
+
+    Example:
+    >>> RankingConfig().enabled, RankingConfig().train.learning_rate
+    (False, 0.001)
+    """
+
+    enabled: bool = False
+    embedding_dim: int = 64
+    use_text: bool = True
+    text_hidden_dim: int = 0
+    max_history: int = 0
+    hidden_units: tuple = ()
+    l2: float = 1e-4
+    baselines: tuple = RANKING_BASELINES
+    train: TrainConfig = dataclasses.field(default_factory=_schedule)
+
+    def __post_init__(self):
+        check_fields(self, RANGES)
+        unknown = sorted(set(self.baselines) - set(RANKING_BASELINES))
+        if unknown:
+            raise ValueError(f"unknown ranking baselines {unknown}; use {', '.join(RANKING_BASELINES)}.")
+        if any(int(u) < 1 for u in self.hidden_units):
+            raise ValueError(f"hidden_units={list(self.hidden_units)}: every layer needs at least 1 unit.")
+
+    def model_options(self):
+        """The `TextRanking` arguments (all but the sizes and the text width)."""
+        return dict(embedding_dim=self.embedding_dim, text_hidden_dim=self.text_hidden_dim,
+                    max_history=self.max_history, hidden_units=tuple(self.hidden_units), l2=self.l2)
