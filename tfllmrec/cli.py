@@ -99,7 +99,7 @@ def _recommend(args):
     if args.user is not None:
         results = run.recommend_for_user(args.user, k=args.k, ranked=run.ranker is not None and not args.new_items)
         stages = (f" (the best {run.config.export.rank_candidates} retrieved, ordered by the ranking stage's "
-                  "predicted rating)" if run.ranker is not None and not args.new_items else "")
+                  f"{'predicted rating' if run.config.ranking.objective == 'rating' else 'score'})" if run.ranker is not None and not args.new_items else "")
         print(f"Top {len(results)} for user {args.user}{stages}:")
     else:
         results = run.recommend_for_text(args.text, k=args.k)

@@ -1,7 +1,8 @@
 """TFRS models built from tfllmrec towers."""
 
+from tfllmrec.models.candidate_reranker import CandidateReranker
 from tfllmrec.models.nrms import NRMS
 from tfllmrec.models.text_ranking import TextRanking
 from tfllmrec.models.two_tower_retrieval import TwoTowerRetrieval
 
-__all__ = ["NRMS", "TextRanking", "TwoTowerRetrieval"]
+__all__ = ["CandidateReranker", "NRMS", "TextRanking", "TwoTowerRetrieval"]

@@ -6,7 +6,10 @@ from tfllmrec.ranges import Range, check_fields
 from tfllmrec.recipes.train_config import TrainConfig
 
 RANKING_BASELINES = ("svd", "svdpp")
+OBJECTIVES = ("rating", "rerank")
 RANGES = {
+    "candidates": Range(int, 2, example=100),
+    "recent_items": Range(int, 1, example=5),
     "embedding_dim": Range(int, 1, example=64),
     "text_hidden_dim": Range(int, 0, example=0, meaning="0: a linear projection"),
     "max_history": Range(int, 0, example=256, meaning="0: no implicit-feedback term"),
@@ -20,17 +23,26 @@ def _schedule():
 
 @dataclasses.dataclass(frozen=True)
 class RankingConfig:
-    """The ranking stage: a `tfllmrec.models.TextRanking` on the recipe's labels.
+    """The ranking stage a retrieval recipe trains after its retrieval model.
 
-    With `enabled`, a retrieval recipe whose interactions carry ratings
-    (their `weight`) also trains a rating model on the same split, picks
-    its best epoch on validation RMSE, and reports test RMSE and MAE beside
-    the `baselines`, measured in the same run on the same split. The
-    fields below `enabled` are the `TextRanking` arguments of those names.
+    With `enabled` and `objective="rating"`, a recipe whose interactions
+    carry ratings (their `weight`) also trains a rating model
+    (`tfllmrec.models.TextRanking`) on the same split, picks its best
+    epoch on validation RMSE, and reports test RMSE and MAE beside the
+    `baselines`, measured in the same run on the same split.
+
+    With `objective="rerank"`, a `tfllmrec.models.CandidateReranker`
+    re-orders the retrieval model's top `candidates`, trained listwise on
+    the validation users' shortlists (`tfllmrec.tasks.rerank`); the run
+    reports the test metrics of the two stages beside the retrieval stage
+    alone. It reads `use_text`, `recent_items`, `hidden_units` and `train`.
 
     Args:
         enabled: bool. Train and evaluate the ranking stage.
-        embedding_dim: int. Factor size.
+        objective: str. "rating" or "rerank".
+        candidates: int. Rerank: the shortlist the retrieval stage hands over.
+        recent_items: int. Rerank: a user's latest items the features compare with.
+        embedding_dim: int. Rating: factor size.
         use_text: bool. The items' frozen text embeddings (the recipe's
             `model.encoder`) enter the item side.
         text_hidden_dim: int. Hidden units of the text MLP; 0: linear.
@@ -49,6 +61,9 @@ class RankingConfig:
     """
 
     enabled: bool = False
+    objective: str = "rating"
+    candidates: int = 100
+    recent_items: int = 5
     embedding_dim: int = 64
     use_text: bool = True
     text_hidden_dim: int = 0
@@ -60,6 +75,11 @@ class RankingConfig:
 
     def __post_init__(self):
         check_fields(self, RANGES)
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective={self.objective!r}: use one of {', '.join(OBJECTIVES)}.")
+        if self.objective == "rerank" and self.baselines:
+            raise ValueError(f"baselines={list(self.baselines)} are rating baselines; a reranker is measured "
+                             "against the retrieval stage alone. Fix: `--set ranking.baselines=[]`.")
         unknown = sorted(set(self.baselines) - set(RANKING_BASELINES))
         if unknown:
             raise ValueError(f"unknown ranking baselines {unknown}; use {', '.join(RANKING_BASELINES)}.")

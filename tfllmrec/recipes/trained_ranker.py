@@ -2,27 +2,44 @@
 
 import tensorflow as tf
 
+from tfllmrec.models import CandidateReranker
 from tfllmrec.tasks.rating import build_rating_model
+from tfllmrec.tasks.rerank import build_reranker
 
 RANKING_CHECKPOINT = "checkpoints/ranking/best"
 
 
-def load_ranker(run_dir, config, num_users, num_items):
-    """The run's trained `TextRanking`, or None when its recipe has no ranking stage.
+def load_ranker(run_dir, config, num_users, num_items, num_periods=0):
+    """The run's trained `TextRanking` or `CandidateReranker`, or None when its
+    recipe has no ranking stage. A reranker still has to `follow` the run's
+    retrieval model as it serves (`TrainedRun` does).
 
     Raises the checkpoint's own read errors (the caller names the damage)."""
-    if not config.ranking.enabled:
+    ranking = config.ranking
+    if not ranking.enabled:
         return None
     checkpoint = str(run_dir / RANKING_CHECKPOINT)
     text_dim = None
-    if config.ranking.use_text:
+    if ranking.use_text:
         shapes = tf.train.load_checkpoint(checkpoint).get_variable_to_shape_map()
         text_dim = next((shape[1] for name, shape in shapes.items()
-                         if "text_table" in name and len(shape) == 2), None)
-    model = build_rating_model(config.ranking, num_users, num_items, text_dim)
+                         if ("text_table" in name or "text_units" in name) and len(shape) == 2), None)
+    if ranking.objective == "rerank":
+        model = build_reranker(ranking, num_users, num_items, config.model.embedding_dim, text_dim, num_periods)
+        sample = {"user": tf.constant([0]), "item": tf.constant([[0]]), "label": tf.constant([[1.0]])}
+    else:
+        model = build_rating_model(ranking, num_users, num_items, text_dim)
+        sample = {"user": tf.constant([0]), "item": tf.constant([0]), "label": tf.constant([1.0])}
     # Creates every variable to restore into, and builds the Keras objects (an export saves them).
-    sample = {"user": tf.constant([0]), "item": tf.constant([0]), "label": tf.constant([1.0])}
     model.compute_loss(sample)
     model(sample)
     model.load_weights(checkpoint).expect_partial().assert_existing_objects_matched()
     return model
+
+
+def serve_ranker(ranker, retrieval, histories):
+    """Sets a restored ranker's users as the retrieval stage serves them: every `histories` item known."""
+    if isinstance(ranker, CandidateReranker):
+        ranker.follow(retrieval, histories)
+    elif ranker is not None and ranker.max_history:
+        ranker.user_tower.set_history(histories)

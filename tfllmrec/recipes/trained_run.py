@@ -11,7 +11,7 @@ from tfllmrec.ranges import K
 from tfllmrec.recipes.new_items import check_new_items
 from tfllmrec.recipes.registry import run_config
 from tfllmrec.recipes.run_folder import MAIN_CHECKPOINT
-from tfllmrec.recipes.trained_ranker import RANKING_CHECKPOINT, load_ranker
+from tfllmrec.recipes.trained_ranker import RANKING_CHECKPOINT, load_ranker, serve_ranker
 from tfllmrec.tasks import build_two_tower, task_for
 
 # What a damaged checkpoint raises while it is read: TF's own errors (bad
@@ -92,7 +92,8 @@ class TrainedRun:
             status.expect_partial().assert_existing_objects_matched()
             checkpoint = self.run_dir / RANKING_CHECKPOINT
             # The ranking stage (`ranking.enabled`), or None.
-            self.ranker = load_ranker(self.run_dir, self.config, len(self.user_ids), len(self.item_ids))
+            self.ranker = load_ranker(self.run_dir, self.config, len(self.user_ids), len(self.item_ids),
+                                      self.num_periods)
         except TfllmrecError:
             raise
         except _CHECKPOINT_ERRORS as error:
@@ -218,7 +219,7 @@ class TrainedRun:
         ConfigError. With a ranking stage (`self.ranker`) and `ranked`
         (the default then), two stages, as the export's `recommend_ranked`:
         the `export.rank_candidates` best retrieved items re-ordered by the
-        ranking model, whose score (a predicted rating) is returned.
+        ranking model, whose score (a predicted rating, or a reranker's score) is returned.
         """
         k = K.check(k, "k")
         if ranked is None:
@@ -327,5 +328,4 @@ class TrainedRun:
             self.model.user_tower.set_history(self.seen)
         if self.model.num_periods:
             self.model.user_tower.set_periods(np.full(len(self.user_ids), self.model.num_periods - 1))
-        if self.ranker is not None and self.ranker.max_history:
-            self.ranker.user_tower.set_history(self.seen)
+        serve_ranker(self.ranker, self.model, self.seen)

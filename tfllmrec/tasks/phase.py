@@ -15,7 +15,8 @@ class Phase:
         name: str. The key in `progress.json` (stable: old run folders resume).
         title: str. What a person reads: `[2/6] id_two_tower: ID-only baseline`.
         kind: str. What the task does: "two_tower" (trains a
-            `TwoTowerRetrieval`), "nrms", "rating" (a `TextRanking`),
+            `TwoTowerRetrieval`), "nrms", "rating" (a `TextRanking`), "rerank"
+            (a `CandidateReranker`),
             "popularity", "ctr" or "surprise" (score only).
         model: str. The config section of the model: "model" (ours) or
             "baseline_model".
@@ -40,4 +41,4 @@ class Phase:
     @property
     def trains(self):
         """Whether the phase trains a model (the others only score)."""
-        return self.kind in ("two_tower", "nrms", "rating")
+        return self.kind in ("two_tower", "nrms", "rating", "rerank")

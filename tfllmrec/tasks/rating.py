@@ -16,7 +16,7 @@ TITLES = {"svd": "scikit-surprise SVD (rating baseline)", "svdpp": "scikit-surpr
 def check_rating_stage(ranking, index):
     """Fails before anything is written when the rating stage cannot run:
     ratings all alike (no rating column) or a baseline's library missing."""
-    if not ranking.enabled:
+    if not ranking.enabled or ranking.objective != "rating":
         return
     if len(np.unique(index.train_weights)) < 2:
         raise DataError("ranking.enabled=true needs ratings: every training interaction has the same "
@@ -93,6 +93,8 @@ def rating_metrics_of(results):
 
 def rating_summary_lines(ranking_metrics):
     """RMSE and MAE of ours and each baseline, for the CLI."""
+    if "rmse" not in ranking_metrics["test"]:
+        return []
     rows = [("ours", ranking_metrics["test"])]
     rows += [(name, b["test"]) for name, b in ranking_metrics.get("baselines", {}).items()]
     lines = [f"{'rating model':14s} {'RMSE':>10s} {'MAE':>10s}"]

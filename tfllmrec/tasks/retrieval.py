@@ -11,6 +11,7 @@ from tfllmrec.tasks.phase import Phase
 from tfllmrec.tasks.protocol_checks import check_retrieval_split
 from tfllmrec.tasks.rating import (check_rating_stage, rating_metrics_of, rating_phases, rating_summary_lines,
                                    run_surprise, train_rating_model)
+from tfllmrec.tasks.rerank import evaluate_two_stages, rerank_phases, train_reranker
 from tfllmrec.tasks.task import Task, build_two_tower, text_table_of
 from tfllmrec.training import train_model, training_scope
 
@@ -60,17 +61,23 @@ def evaluate_retrieval(model, targets, ks, candidates=None):
     return RankingEvaluator(ks=ks).evaluate(score_fn, users, positives, exclude=exclude, candidates=candidates)
 
 
+def ask_at_test_time(model, index):
+    """Sets a retrieval model's users as a test request finds them: their
+    history now includes the validation interactions."""
+    if model.max_history:
+        model.user_tower.set_history(index.per_user("train", "valid"))
+    if model.num_periods:
+        # Each user is asked at the time of their test interaction (the latest of several).
+        model.user_tower.set_periods(index.latest_periods(model.period_days, "test"))
+
+
 def evaluate_on_test(model, index, ks, cold=False):
     """Test metrics, the history now including validation interactions.
 
     Args:
         cold: bool. Rank only among `index.cold_items` (cold-start).
     """
-    if model.max_history:
-        model.user_tower.set_history(index.per_user("train", "valid"))
-    if model.num_periods:
-        # Each user is asked at the time of their test interaction (the latest of several).
-        model.user_tower.set_periods(index.latest_periods(model.period_days, "test"))
+    ask_at_test_time(model, index)
     candidates = index.cold_items if cold else None
     return evaluate_retrieval(model, index.targets("test", ["train", "valid"]), ks, candidates=candidates)
 
@@ -122,7 +129,10 @@ class RetrievalTask(Task):
         return self._cold
 
     def phases(self):
-        return self._retrieval_phases() + rating_phases(self.config.ranking)
+        ranking = self.config.ranking
+        if ranking.enabled and ranking.objective == "rerank":
+            return self._retrieval_phases() + rerank_phases(ranking)
+        return self._retrieval_phases() + rating_phases(ranking)
 
     def _retrieval_phases(self):
         baselines = self.config.eval.baselines
@@ -141,16 +151,22 @@ class RetrievalTask(Task):
                       cold=True) for p in main]
         return main + cold
 
+    def _two_tower(self, model_config, index):
+        """A `TwoTowerRetrieval` of `model_config`, its state set from `index`'s training part."""
+        days = model_config.period_days
+        model = build_two_tower(model_config, index.num_users, index.num_items, self.text_dim,
+                                index.num_periods(days) if days else 0)
+        model.set_training_data(index.item_counts(), index.per_user("train"), self.text_table,
+                                index.latest_periods(days, "valid") if days else None)
+        return model
+
     def _run_two_tower(self, phase, workdir):
         index = self.cold if phase.cold else self.index
         model_config, train = getattr(self.config, phase.model), getattr(self.config, phase.train)
-        days = model_config.period_days
         ks = tuple(self.config.eval.ks)
         with training_scope(train):
-            model = build_two_tower(model_config, index.num_users, index.num_items, self.text_dim,
-                                    index.num_periods(days) if days else 0)
-            model.set_training_data(index.item_counts(), index.per_user("train"), self.text_table,
-                                    index.latest_periods(days, "valid") if days else None)
+            model = self._two_tower(model_config, index)
+            days = model.period_days
             periods = index.periods(days, "train") if model.num_periods else None
             targets = index.targets("valid", ["train"])
             fit = train_model(
@@ -168,6 +184,25 @@ class RetrievalTask(Task):
         table = self.text_table if self.config.ranking.use_text else None
         return train_rating_model(self.config.ranking, self.index, table, workdir, self.verbose, epoch_dataset)
 
+    def _run_rerank(self, phase, workdir):
+        # The main phase's best weights: trained in this run, or earlier if it resumed.
+        retrieval = self._two_tower(self.config.model, self.index)
+        retrieval.score(tf.constant([0]))
+        retrieval.load_weights(str(workdir.parent / "main" / "best")).expect_partial()
+        table = self.text_table if self.config.ranking.use_text else None
+        reranker, fit = train_reranker(self.config, self.index, retrieval, table, workdir, self.verbose,
+                                       epoch_dataset)
+        ask_at_test_time(retrieval, self.index)
+        reranker.follow(retrieval, self.index.per_user("train", "valid"))
+        targets = self.index.targets("test", ["train", "valid"])
+        result = {"test": evaluate_two_stages(reranker, retrieval, targets, tuple(self.config.eval.ks),
+                                              self.config.ranking.candidates), "training": fit}
+        if self.sampled is not None:
+            # The shipped candidates are the shortlist: the reranker orders all of them.
+            result["test_sampled"] = self._sampled_pairs(lambda users, items: reranker.score_candidates(
+                tf.constant(users, tf.int32), tf.constant(items, tf.int32)).numpy())
+        return result
+
     def _run_surprise(self, phase, workdir):
         return run_surprise(phase.name[len("ranking_"):], self.index, self.config.ranking.train.seed)
 
@@ -183,11 +218,11 @@ class RetrievalTask(Task):
 
     def _sampled(self, score_users):
         """HR@K/NDCG@K of full-catalogue scores restricted to the shipped candidates."""
+        return self._sampled_pairs(lambda users, items: np.take_along_axis(score_users(users), items, axis=1))
+
+    def _sampled_pairs(self, score_pairs):
+        """HR@K/NDCG@K of `score_pairs(users [b], items [b, n])` on the shipped candidates."""
         users, positives, negatives = self.sampled
-
-        def score_pairs(batch_users, items):
-            return np.take_along_axis(score_users(batch_users), items, axis=1)
-
         return SampledEvaluator().evaluate(score_pairs, users, positives, negatives, ks=tuple(self.config.eval.ks))
 
     def metrics(self, results):
@@ -239,8 +274,21 @@ class RetrievalTask(Task):
             cold_recall = f"{cold[f'recall@{k}']:.4f}" if cold else "-"
             lines.append(f"{name:14s} {test[f'recall@{k}']:10.4f} {test[f'ndcg@{k}']:10.4f} {cold_recall:>10s}")
         if "ranking" in metrics:
-            lines += [""] + rating_summary_lines(metrics["ranking"])
+            lines += [""] + (rating_summary_lines(metrics["ranking"]) or _two_stage_lines(metrics, k))
         return lines
+
+
+def _two_stage_lines(metrics, k):
+    """The reranked test metrics beside the retrieval stage's alone (full ranking, then sampled)."""
+    lines = []
+    for protocol, key in (("full", "test"), ("sampled", "test_sampled")):
+        if key not in metrics:
+            continue
+        names = [m for m in (f"recall@{k}", f"hit@{k}", f"ndcg@{k}") if m in metrics[key]]
+        lines.append(f"{'two stages, ' + protocol:22s} " + " ".join(f"{n:>10s}" for n in names))
+        for row, test in (("retrieval only", metrics[key]), ("ours, reranked", metrics["ranking"][key])):
+            lines.append(f"{row:22s} " + " ".join(f"{test[n]:10.4f}" for n in names))
+    return lines
 
 
 def _checked_monitor(eval_config):

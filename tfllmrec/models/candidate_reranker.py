@@ -1,0 +1,181 @@
+"""`CandidateReranker`: re-orders a retrieval model's shortlist with a listwise-trained scorer."""
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_recommenders as tfrs
+
+FEATURES = ("retrieval_score", "log_rank", "log_item_count", "vector_cos_last", "vector_cos_recent",
+            "text_cos_last", "text_cos_recent", "text_max_cos_recent", "log_periods_since_item")
+
+
+class CandidateReranker(tfrs.Model):
+    """Scores `[batch, n]` candidates from what the retrieval stage knows of them.
+
+    Per (user, candidate) it reads features a dot product cannot combine:
+    the retrieval score and its rank in the whole catalogue, the item's
+    training popularity, how close the candidate is to the user's most
+    recent items (in the retrieval model's item space, and in the frozen
+    MiniLM text space: the last item, the mean and the best match of the
+    last `recent_items`), and, with time periods, how many periods ago the
+    item was last bought before the request. A linear term plus a small MLP
+    over the standardised features gives the score; `compute_loss` is TFRS
+    `tasks.Ranking` with a listwise softmax over each shortlist.
+
+    The retrieval model's state (every user's query vector, the item vectors,
+    their offsets, each user's request period) is copied in by `follow`,
+    so scoring needs nothing but this model, as an export does.
+    Features: `{"user": int [batch], "item": int [batch, n] (the shortlist),
+    "label": float [batch, n] (1: an item the user chose)}`.
+
+    Args:
+        num_users, num_items: int. Table sizes.
+        embedding_dim: int. The retrieval model's vector size.
+        text_dim: int or None. Size of the item text embeddings; None: no text features.
+        num_periods: int. The retrieval model's time periods; 0: none.
+        recent_items: int. How many of a user's latest items the features compare with.
+        hidden_units: tuple of int. The MLP beside the linear term; (): linear only.
+
+    Example:
+    >>> model = CandidateReranker(num_users=3, num_items=5, embedding_dim=4)
+    >>> model.score_candidates(tf.constant([0, -1]), tf.constant([[1, 2], [3, 4]])).shape
+    TensorShape([2, 2])
+    """
+
+    def __init__(self, num_users, num_items, embedding_dim, text_dim=None, num_periods=0, recent_items=5,
+                 hidden_units=(32,), **kwargs):
+        super().__init__(**kwargs)
+        self.num_users, self.num_items, self.embedding_dim = int(num_users), int(num_items), int(embedding_dim)
+        self.text_dim = int(text_dim) if text_dim else None
+        self.num_periods, self.recent_items = int(num_periods), int(recent_items)
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        if self.recent_items < 1:
+            raise ValueError(f"recent_items={recent_items}: compare with at least 1 item.")
+        self.feature_names = tuple(f for f in FEATURES if (self.text_dim or not f.startswith("text"))
+                                   and (self.num_periods or f != "log_periods_since_item"))
+
+        def state(name, shape, dtype=tf.float32, fill=0):
+            return self.add_weight(name=name, shape=shape, dtype=dtype, trainable=False,
+                                   initializer=tf.keras.initializers.Constant(fill))
+
+        self.user_vectors = state("user_vectors", [self.num_users, self.embedding_dim])
+        self.item_vectors = state("item_vectors", [self.num_items, self.embedding_dim])
+        self.item_offsets = state("item_offsets", [self.num_items])
+        self.log_item_counts = state("log_item_counts", [self.num_items])
+        self.recent = state("recent", [self.num_users, self.recent_items], tf.int32, -1)
+        if self.text_dim:
+            self.text_units = state("text_units", [self.num_items, self.text_dim])
+        if self.num_periods:
+            self.user_period = state("user_period", [self.num_users], tf.int32, -1)
+            self.item_last_period = state("item_last_period", [self.num_items], tf.int32, -1)
+        size = len(self.feature_names)
+        self.feature_mean, self.feature_scale = state("feature_mean", [size]), state("feature_scale", [size], fill=1)
+        self.linear = tf.keras.layers.Dense(1, name="linear")
+        self.mlp = None
+        if self.hidden_units:
+            self.mlp = tf.keras.Sequential([tf.keras.layers.Dense(u, activation="relu") for u in self.hidden_units]
+                                           + [tf.keras.layers.Dense(1)], name="mlp")
+        self.task = tfrs.tasks.Ranking(loss=tf.keras.losses.CategoricalCrossentropy(from_logits=True))
+
+    def set_item_statistics(self, item_counts, text_table=None, item_last_periods=None):
+        """The training split's facts about items: interaction counts, text
+        embeddings `[num_items, text_dim]`, each item's latest training period (-1: none)."""
+        self.log_item_counts.assign(np.log1p(np.asarray(item_counts, np.float32)))
+        if self.text_dim:
+            table = np.asarray(text_table, np.float32)
+            self.text_units.assign(table / np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-12))
+        if self.num_periods:
+            self.item_last_period.assign(np.asarray(item_last_periods, np.int32))
+
+    def follow(self, retrieval, histories, batch=4096):
+        """Copies the retrieval model's current state: every user's query
+        vector (with the history and periods it holds now), the item vectors
+        and offsets, and each user's latest `recent_items` of `histories`."""
+        users = tf.range(self.num_users, dtype=tf.int32)
+        self.user_vectors.assign(tf.concat([retrieval.query(users[i:i + batch])
+                                            for i in range(0, self.num_users, batch)], 0))
+        self.item_vectors.assign(retrieval.candidates())
+        offsets = retrieval.offsets()
+        self.item_offsets.assign(np.zeros(self.num_items, np.float32) if offsets is None else offsets)
+        table = np.full((self.num_users, self.recent_items), -1, np.int32)
+        for user, items in enumerate(histories):
+            items = list(items)[-self.recent_items:]
+            table[user, :len(items)] = items
+        self.recent.assign(table)
+        if self.num_periods:
+            self.user_period.assign(retrieval.user_tower.user_period)
+
+    def set_standardization(self, users, candidates):
+        """Standardises each feature by its mean and spread over these shortlists (the training lists)."""
+        features = self.features(tf.constant(users, tf.int32), tf.constant(candidates, tf.int32))
+        flat = tf.reshape(features, [-1, len(self.feature_names)])
+        self.feature_mean.assign(tf.reduce_mean(flat, 0))
+        self.feature_scale.assign(tf.math.reduce_std(flat, 0) + 1e-6)
+
+    def features(self, users, candidates):
+        """Raw features `[batch, n, len(feature_names)]`; a user index of -1
+        (unknown to the model) has zeros for every user-dependent one."""
+        known = tf.cast(users >= 0, tf.float32)[:, None]
+        users = tf.maximum(users, 0)
+        query = tf.gather(self.user_vectors, users)
+        catalogue = tf.matmul(query, self.item_vectors, transpose_b=True) + self.item_offsets
+        score = tf.gather(catalogue, candidates, batch_dims=1)
+        # Items scored above each candidate: its rank, read off the sorted catalogue.
+        ascending = tf.sort(catalogue, axis=1)
+        rank = tf.cast(self.num_items - tf.searchsorted(ascending, score, side="right"), tf.float32)
+        recent = tf.gather(self.recent, users)
+        has_recent = tf.cast(recent >= 0, tf.float32)
+        # Where the latest item sits in each user's row (filled from the left).
+        last = tf.maximum(tf.reduce_sum(tf.cast(recent >= 0, tf.int32), 1) - 1, 0)
+        has_last = tf.cast(recent[:, 0] >= 0, tf.float32)[:, None] * known
+        columns = {"retrieval_score": score * known, "log_rank": tf.math.log1p(rank) * known,
+                   "log_item_count": tf.gather(self.log_item_counts, candidates)}
+        for name, table in (("vector", self.item_vectors), ("text", getattr(self, "text_units", None))):
+            if table is None:
+                continue
+            cosines = _cosines(tf.gather(table, candidates), tf.gather(table, tf.maximum(recent, 0)), has_recent)
+            columns[f"{name}_cos_last"] = tf.gather(cosines, last[:, None], axis=2, batch_dims=1)[..., 0] * has_last
+            count = tf.maximum(tf.reduce_sum(has_recent, 1), 1.0)[:, None]
+            columns[f"{name}_cos_recent"] = tf.reduce_sum(cosines, 2) / count * has_last
+            columns[f"{name}_max_cos_recent"] = tf.reduce_max(cosines - 2.0 * (1 - has_recent[:, None]), 2) * has_last
+        if self.num_periods:
+            since = tf.gather(self.user_period, users)[:, None] - tf.gather(self.item_last_period, candidates)
+            columns["log_periods_since_item"] = tf.math.log1p(tf.cast(tf.clip_by_value(since, 0, 1000), tf.float32))
+        return tf.stack([columns[name] for name in self.feature_names], -1)
+
+    def score_candidates(self, users, candidates, training=False):
+        """Scores `[batch, n]` of each user's candidates (higher: ranked first).
+
+        Args:
+            users: int tensor `[batch]`; -1: a user the model does not know.
+            candidates: int tensor `[batch, n]` of item indices.
+        """
+        inputs = (self.features(users, candidates) - self.feature_mean) / self.feature_scale
+        scores = self.linear(inputs)
+        if self.mlp is not None:
+            scores += self.mlp(inputs, training=training)
+        return scores[..., 0]
+
+    def call(self, features, training=False):
+        return self.score_candidates(features["user"], features["item"], training=training)
+
+    def compute_loss(self, features, training=False):
+        scores = self.score_candidates(features["user"], features["item"], training=training)
+        labels = tf.cast(features["label"], scores.dtype)
+        # Listwise softmax: each list's chosen items share one unit of target mass.
+        labels = labels / tf.maximum(tf.reduce_sum(labels, 1, keepdims=True), 1.0)
+        return self.task(labels=labels, predictions=scores)
+
+    def get_config(self):
+        return dict(num_users=self.num_users, num_items=self.num_items, embedding_dim=self.embedding_dim,
+                    text_dim=self.text_dim, num_periods=self.num_periods, recent_items=self.recent_items,
+                    hidden_units=list(self.hidden_units))
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _cosines(candidates, recent, has_recent):
+    """`[batch, n, r]` cosines of candidates `[b, n, d]` to recent items `[b, r, d]`, 0 at padding."""
+    candidates, recent = tf.math.l2_normalize(candidates, -1), tf.math.l2_normalize(recent, -1)
+    return tf.einsum("bnd,brd->bnr", candidates, recent) * has_recent[:, None, :]

@@ -1,0 +1,118 @@
+"""The reranking stage of a retrieval recipe: `CandidateReranker` over ours' shortlists.
+
+It learns from the validation part, which the retrieval model never trained
+on: each validation user's top `ranking.candidates` items from the trained
+retrieval model, labelled by the user's validation items. The lists of 80%
+of those users train it; its best epoch is picked on full-ranking
+`eval.monitor` over the other 20%, the two stages together. Test is then
+measured as the retrieval stage's is (history: training and validation
+items), so the two rows of the summary differ by the reranker alone.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from tfllmrec.evaluation import RankingEvaluator
+from tfllmrec.evaluation._topk import top_k_indices
+from tfllmrec.models import CandidateReranker
+from tfllmrec.tasks.phase import Phase
+from tfllmrec.training import train_model, training_scope
+
+HOLDOUT_SHARE = 0.2
+# Added to the shortlist's reranked scores, so it stays above the rest of the catalogue.
+_ABOVE_THE_REST = 1e6
+
+
+def rerank_phases(ranking):
+    """The reranking stage's phase."""
+    title = f"reranker: ours' top {ranking.candidates} re-ordered (CandidateReranker, listwise)"
+    return [Phase("ranking", title, "rerank", workdir="ranking")]
+
+
+def build_reranker(ranking, num_users, num_items, embedding_dim, text_dim=None, num_periods=0):
+    """The `CandidateReranker` of a recipe's `RankingConfig` (objective "rerank")."""
+    return CandidateReranker(num_users=num_users, num_items=num_items, embedding_dim=embedding_dim,
+                             text_dim=text_dim if ranking.use_text else None, num_periods=num_periods,
+                             recent_items=ranking.recent_items, hidden_units=tuple(ranking.hidden_units))
+
+
+def item_last_periods(index, period_days):
+    """Each item's latest training period; -1 for an item without training interactions."""
+    last = np.full(index.num_items, -1, np.int64)
+    np.maximum.at(last, index.train_items, index.periods(period_days, "train"))
+    return last
+
+
+def retrieval_scores(retrieval, users, batch=1024):
+    """`[len(users), num_items]` full-catalogue scores of the retrieval model as it stands."""
+    users = np.asarray(users, np.int64)
+    parts = [retrieval.score(tf.constant(users[i:i + batch], tf.int32)).numpy() for i in range(0, len(users), batch)]
+    return np.concatenate(parts) if parts else np.zeros((0, retrieval.num_items), np.float32)
+
+
+def shortlists(scores, exclude, size):
+    """Each row's `size` best items, its `exclude` items (seen ones) left out."""
+    scores = scores.copy()
+    for row, items in enumerate(exclude):
+        scores[row, items] = -np.inf
+    return top_k_indices(scores, min(size, scores.shape[1]))
+
+
+def two_stage_scores(reranker, users, scores, shortlist, batch=256):
+    """Catalogue scores `[b, num_items]` of the two stages: the shortlist by the
+    reranker's scores, above every other item, which keeps the retrieval order."""
+    combined = scores - _ABOVE_THE_REST
+    for start in range(0, len(users), batch):
+        rows = slice(start, start + batch)
+        reranked = reranker.score_candidates(tf.constant(users[rows], tf.int32),
+                                             tf.constant(shortlist[rows], tf.int32)).numpy()
+        np.put_along_axis(combined[rows], shortlist[rows], reranked, axis=1)
+    return combined
+
+
+def evaluate_two_stages(reranker, retrieval, targets, ks, size):
+    """Full-ranking metrics of the two stages on (users, positives, exclude)."""
+    users, positives, exclude = targets
+    scores = retrieval_scores(retrieval, users)
+    combined = two_stage_scores(reranker, users, scores, shortlists(scores, exclude, size))
+    row_of = {user: row for row, user in enumerate(users)}
+    return RankingEvaluator(ks=ks).evaluate(lambda batch: combined[[row_of[u] for u in batch]],
+                                            users, positives, exclude=exclude)
+
+
+def validation_lists(retrieval, index, size, seed):
+    """(train lists, holdout targets, counts): the shortlists, with labels, of
+    the 80% of validation users whose shortlist holds one of their validation
+    items (the others teach nothing); the other 20%'s targets; how many of each."""
+    users, positives, exclude = index.targets("valid", ["train"])
+    order = np.random.default_rng(seed).permutation(len(users))
+    holdout = np.zeros(len(users), bool)
+    holdout[order[:int(round(HOLDOUT_SHARE * len(users)))]] = True
+    train = np.flatnonzero(~holdout)
+    lists = shortlists(retrieval_scores(retrieval, users[train]), [exclude[i] for i in train], size)
+    labels = np.stack([np.isin(row, positives[i]) for row, i in zip(lists, train)]).astype(np.float32)
+    found = labels.sum(1) > 0
+    pick = np.flatnonzero(holdout)
+    held = (users[pick], [positives[i] for i in pick], [exclude[i] for i in pick])
+    counts = {"train_lists": int(found.sum()), "train_users": int(len(train)), "holdout_users": int(len(pick))}
+    return (users[train][found], lists[found], labels[found]), held, counts
+
+
+def train_reranker(config, index, retrieval, text_table, workdir, verbose, epoch_dataset):
+    """Trains the reranker on validation shortlists; returns it and its training record."""
+    ranking, train = config.ranking, config.ranking.train
+    ks, days = tuple(config.eval.ks), retrieval.period_days if retrieval.num_periods else 0
+    (users, lists, labels), held, counts = validation_lists(retrieval, index, ranking.candidates, train.seed)
+    with training_scope(train):
+        reranker = build_reranker(ranking, index.num_users, index.num_items, retrieval.embedding_dim,
+                                  None if text_table is None else text_table.shape[1], retrieval.num_periods)
+        reranker.set_item_statistics(index.item_counts(), text_table,
+                                     item_last_periods(index, days) if days else None)
+        reranker.follow(retrieval, index.per_user("train"))
+        reranker.set_standardization(users, lists)
+        fit = train_model(
+            reranker, lambda epoch: epoch_dataset(users, lists, train.batch_size, train.seed, epoch, labels=labels),
+            {"user": tf.constant([0]), "item": tf.constant([[0]]), "label": tf.constant([[1.0]])}, train,
+            lambda: evaluate_two_stages(reranker, retrieval, held, ks, ranking.candidates),
+            config.eval.monitor, workdir, verbose)
+    return reranker, dict(fit, lists=counts)
