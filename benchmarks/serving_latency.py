@@ -14,9 +14,11 @@ Usage:
 `--synthetic-items` exports retrieval-only SavedModels over random 128-d
 vectors (1,000 users with 20 seen items each) for catalogues of those sizes
 and measures each the same way (brute force: matmul + top-k); with
-`--ranker`, each also holds an untrained rating model of the video recipe's
-shape (64-d factors, 384-d item text, 1,000 rated items a user), which times
-like a trained one.
+`--ranker rating`, each also holds an untrained rating model of the video
+recipe's shape (64-d factors, 384-d item text, 1,000 rated items a user),
+with `--ranker rerank` an untrained `CandidateReranker` of the ecommerce
+recipe's shape (384-d item text, 5 recent items, 50 co-occurring items per
+item, time periods); each times like a trained one.
 """
 
 import argparse
@@ -57,18 +59,38 @@ def synthetic_ranker(num_users, num_items, rng):
     return model
 
 
-def synthetic_export(num_items, folder, dim=128, num_users=1000, seed=0, ranker=False):
-    """A retrieval-only SavedModel over random vectors; returns its path."""
+def synthetic_reranker(num_users, num_items, dim, rng, user_vectors, item_vectors):
+    """An untrained `CandidateReranker` of the ecommerce recipe's shape, its state filled."""
+    from tfllmrec.models import CandidateReranker
+
+    keys = np.unique(rng.integers(0, num_items, num_items * 50) * num_items + rng.integers(0, num_items, num_items * 50))
+    model = CandidateReranker(num_users, num_items, dim, text_dim=384, num_periods=600, num_pairs=len(keys),
+                              hidden_units=(32,))
+    model.set_item_statistics(rng.integers(0, 50, num_items), rng.normal(size=(num_items, 384)),
+                              rng.integers(-1, 600, num_items), (keys, rng.integers(1, 5, len(keys))))
+    model.user_vectors.assign(user_vectors)
+    model.item_vectors.assign(item_vectors)
+    model.recent.assign(rng.integers(0, num_items, (num_users, model.recent_items)).astype("int32"))
+    model.user_period.assign(np.full(num_users, 599, np.int32))
+    model.score_candidates(tf.constant([0]), tf.constant([[0]]))
+    return model
+
+
+def synthetic_export(num_items, folder, dim=128, num_users=1000, seed=0, ranker=None):
+    """A retrieval-only SavedModel over random vectors (`ranker`: None, "rating"
+    or "rerank" adds that ranking stage); returns its path."""
     from tfllmrec.export import RecommenderModule
 
     rng = np.random.default_rng(seed)
+    user_vectors = rng.normal(size=(num_users, dim)).astype("float32")
+    item_vectors = rng.normal(size=(num_items, dim)).astype("float32")
+    stage = {None: lambda: None, "rating": lambda: synthetic_ranker(num_users, num_items, rng),
+             "rerank": lambda: synthetic_reranker(num_users, num_items, dim, rng, user_vectors, item_vectors)}
     module = RecommenderModule(
-        [f"u{i}" for i in range(num_users)], [f"i{i}" for i in range(num_items)],
-        rng.normal(size=(num_users, dim)).astype("float32"),
-        rng.normal(size=(num_items, dim)).astype("float32"),
+        [f"u{i}" for i in range(num_users)], [f"i{i}" for i in range(num_items)], user_vectors, item_vectors,
         [sorted(rng.choice(num_items, 20, replace=False).tolist()) for _ in range(num_users)],
         rng.random(num_items).astype("float32"),
-        ranker=synthetic_ranker(num_users, num_items, rng) if ranker else None,
+        ranker=stage[ranker](),
     )
     path = os.path.join(folder, str(num_items))
     tf.saved_model.save(module, path, signatures=module.signatures())
@@ -80,7 +102,8 @@ def main():
     parser.add_argument("saved_model", nargs="?")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--synthetic-items", type=int, nargs="*", default=[])
-    parser.add_argument("--ranker", action="store_true", help="synthetic exports with a ranking stage")
+    parser.add_argument("--ranker", choices=("rating", "rerank"),
+                        help="synthetic exports with this kind of ranking stage")
     args = parser.parse_args()
     if args.synthetic_items:
         import tempfile

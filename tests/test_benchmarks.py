@@ -116,8 +116,9 @@ def test_tokenizer_normalises_like_hugging_face(tiny_encoder):
     assert tokens[1:-1] == ["shack", "##e", "##™", "cafe"]
 
 
-def test_serving_latency_times_both_stages_in_one_run():
-    stdout = run_script("serving_latency.py", "--synthetic-items", "500", "--ranker", "--requests", "30")
+@pytest.mark.parametrize("ranker", ["rating", "rerank"])
+def test_serving_latency_times_both_stages_in_one_run(ranker):
+    stdout = run_script("serving_latency.py", "--synthetic-items", "500", "--ranker", ranker, "--requests", "30")
     lines = stdout.strip().splitlines()
     assert re.fullmatch(r"RESULT serving_p99_ms_batch1_500_items \d+\.\d+", lines[-3]), stdout
     assert re.fullmatch(r"RESULT two_stage_p99_ms_batch1_500_items \d+\.\d+ \(\d+\.\dx retrieval alone\)",

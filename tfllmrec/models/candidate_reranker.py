@@ -5,7 +5,8 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 FEATURES = ("retrieval_score", "log_rank", "log_item_count", "vector_cos_last", "vector_cos_recent",
-            "text_cos_last", "text_cos_recent", "text_max_cos_recent", "log_periods_since_item")
+            "vector_max_cos_recent", "text_cos_last", "text_cos_recent", "text_max_cos_recent",
+            "log_pairs_last", "log_pairs_recent", "log_periods_since_item")
 
 
 class CandidateReranker(tfrs.Model):
@@ -16,7 +17,8 @@ class CandidateReranker(tfrs.Model):
     training popularity, how close the candidate is to the user's most
     recent items (in the retrieval model's item space, and in the frozen
     MiniLM text space: the last item, the mean and the best match of the
-    last `recent_items`), and, with time periods, how many periods ago the
+    last `recent_items`), how often it stood near those items in training
+    histories (`num_pairs` item pairs), and, with time periods, how many periods ago the
     item was last bought before the request. A linear term plus a small MLP
     over the standardised features gives the score; `compute_loss` is TFRS
     `tasks.Ranking` with a listwise softmax over each shortlist.
@@ -32,6 +34,8 @@ class CandidateReranker(tfrs.Model):
         embedding_dim: int. The retrieval model's vector size.
         text_dim: int or None. Size of the item text embeddings; None: no text features.
         num_periods: int. The retrieval model's time periods; 0: none.
+        num_pairs: int. Distinct item pairs with a co-occurrence count
+            (`set_item_statistics`); 0: no co-occurrence features.
         recent_items: int. How many of a user's latest items the features compare with.
         hidden_units: tuple of int. The MLP beside the linear term; (): linear only.
 
@@ -41,16 +45,17 @@ class CandidateReranker(tfrs.Model):
     TensorShape([2, 2])
     """
 
-    def __init__(self, num_users, num_items, embedding_dim, text_dim=None, num_periods=0, recent_items=5,
-                 hidden_units=(32,), **kwargs):
+    def __init__(self, num_users, num_items, embedding_dim, text_dim=None, num_periods=0, num_pairs=0,
+                 recent_items=5, hidden_units=(32,), **kwargs):
         super().__init__(**kwargs)
         self.num_users, self.num_items, self.embedding_dim = int(num_users), int(num_items), int(embedding_dim)
         self.text_dim = int(text_dim) if text_dim else None
-        self.num_periods, self.recent_items = int(num_periods), int(recent_items)
+        self.num_periods, self.num_pairs, self.recent_items = int(num_periods), int(num_pairs), int(recent_items)
         self.hidden_units = tuple(int(u) for u in hidden_units)
         if self.recent_items < 1:
             raise ValueError(f"recent_items={recent_items}: compare with at least 1 item.")
         self.feature_names = tuple(f for f in FEATURES if (self.text_dim or not f.startswith("text"))
+                                   and (self.num_pairs or not f.startswith("log_pairs"))
                                    and (self.num_periods or f != "log_periods_since_item"))
 
         def state(name, shape, dtype=tf.float32, fill=0):
@@ -64,6 +69,10 @@ class CandidateReranker(tfrs.Model):
         self.recent = state("recent", [self.num_users, self.recent_items], tf.int32, -1)
         if self.text_dim:
             self.text_units = state("text_units", [self.num_items, self.text_dim])
+        if self.num_pairs:
+            # Sorted keys `first * num_items + second`: a checkpointed sparse matrix.
+            self.pair_keys = state("pair_keys", [self.num_pairs], tf.int64, -1)
+            self.pair_counts = state("pair_counts", [self.num_pairs])
         if self.num_periods:
             self.user_period = state("user_period", [self.num_users], tf.int32, -1)
             self.item_last_period = state("item_last_period", [self.num_items], tf.int32, -1)
@@ -76,10 +85,16 @@ class CandidateReranker(tfrs.Model):
                                            + [tf.keras.layers.Dense(1)], name="mlp")
         self.task = tfrs.tasks.Ranking(loss=tf.keras.losses.CategoricalCrossentropy(from_logits=True))
 
-    def set_item_statistics(self, item_counts, text_table=None, item_last_periods=None):
+    def set_item_statistics(self, item_counts, text_table=None, item_last_periods=None, pairs=None):
         """The training split's facts about items: interaction counts, text
-        embeddings `[num_items, text_dim]`, each item's latest training period (-1: none)."""
+        embeddings `[num_items, text_dim]`, each item's latest training period
+        (-1: none), and `pairs`: (sorted keys `[num_pairs]`, counts), as
+        `tfllmrec.tasks.rerank.item_pairs` counts them."""
         self.log_item_counts.assign(np.log1p(np.asarray(item_counts, np.float32)))
+        if self.num_pairs:
+            keys, counts = pairs
+            self.pair_keys.assign(np.asarray(keys, np.int64))
+            self.pair_counts.assign(np.asarray(counts, np.float32))
         if self.text_dim:
             table = np.asarray(text_table, np.float32)
             self.text_units.assign(table / np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-12))
@@ -104,12 +119,19 @@ class CandidateReranker(tfrs.Model):
         if self.num_periods:
             self.user_period.assign(retrieval.user_tower.user_period)
 
-    def set_standardization(self, users, candidates):
+    def set_standardization(self, users, candidates, batch=1024):
         """Standardises each feature by its mean and spread over these shortlists (the training lists)."""
-        features = self.features(tf.constant(users, tf.int32), tf.constant(candidates, tf.int32))
-        flat = tf.reshape(features, [-1, len(self.feature_names)])
-        self.feature_mean.assign(tf.reduce_mean(flat, 0))
-        self.feature_scale.assign(tf.math.reduce_std(flat, 0) + 1e-6)
+        # In batches: each scores the whole catalogue for its users.
+        parts = [tf.reshape(self.features(tf.constant(users[i:i + batch], tf.int32),
+                                          tf.constant(candidates[i:i + batch], tf.int32)),
+                            [-1, len(self.feature_names)]).numpy().astype(np.float64)
+                 for i in range(0, len(users), batch)]
+        total = sum(part.sum(0) for part in parts)
+        count = sum(len(part) for part in parts)
+        mean = total / max(count, 1)
+        spread = np.sqrt(sum(((part - mean) ** 2).sum(0) for part in parts) / max(count, 1))
+        self.feature_mean.assign(mean.astype(np.float32))
+        self.feature_scale.assign((spread + 1e-6).astype(np.float32))
 
     def features(self, users, candidates):
         """Raw features `[batch, n, len(feature_names)]`; a user index of -1
@@ -137,10 +159,24 @@ class CandidateReranker(tfrs.Model):
             count = tf.maximum(tf.reduce_sum(has_recent, 1), 1.0)[:, None]
             columns[f"{name}_cos_recent"] = tf.reduce_sum(cosines, 2) / count * has_last
             columns[f"{name}_max_cos_recent"] = tf.reduce_max(cosines - 2.0 * (1 - has_recent[:, None]), 2) * has_last
+        if self.num_pairs:
+            pairs = self._pair_counts(recent, candidates) * has_recent[:, None, :] * known[:, :, None]
+            columns["log_pairs_last"] = tf.math.log1p(tf.gather(pairs, last[:, None], axis=2, batch_dims=1)[..., 0])
+            columns["log_pairs_recent"] = tf.math.log1p(tf.reduce_sum(pairs, 2))
         if self.num_periods:
             since = tf.gather(self.user_period, users)[:, None] - tf.gather(self.item_last_period, candidates)
-            columns["log_periods_since_item"] = tf.math.log1p(tf.cast(tf.clip_by_value(since, 0, 1000), tf.float32))
+            columns["log_periods_since_item"] = tf.math.log1p(
+                tf.cast(tf.clip_by_value(since, 0, 1000), tf.float32)) * known
         return tf.stack([columns[name] for name in self.feature_names], -1)
+
+    def _pair_counts(self, recent, candidates):
+        """`[batch, n, r]` training co-occurrence counts of each candidate with each recent item."""
+        keys = (tf.cast(tf.maximum(recent, 0), tf.int64)[:, None, :] * self.num_items
+                + tf.cast(candidates, tf.int64)[:, :, None])
+        flat = tf.reshape(keys, [-1])
+        position = tf.minimum(tf.searchsorted(self.pair_keys, flat), self.num_pairs - 1)
+        found = tf.cast(tf.equal(tf.gather(self.pair_keys, position), flat), tf.float32)
+        return tf.reshape(tf.gather(self.pair_counts, position) * found, tf.shape(keys))
 
     def score_candidates(self, users, candidates, training=False):
         """Scores `[batch, n]` of each user's candidates (higher: ranked first).
@@ -167,7 +203,8 @@ class CandidateReranker(tfrs.Model):
 
     def get_config(self):
         return dict(num_users=self.num_users, num_items=self.num_items, embedding_dim=self.embedding_dim,
-                    text_dim=self.text_dim, num_periods=self.num_periods, recent_items=self.recent_items,
+                    text_dim=self.text_dim, num_periods=self.num_periods, num_pairs=self.num_pairs,
+                    recent_items=self.recent_items,
                     hidden_units=list(self.hidden_units))
 
     @classmethod

@@ -4,7 +4,7 @@ import tensorflow as tf
 
 from tfllmrec.models import CandidateReranker
 from tfllmrec.tasks.rating import build_rating_model
-from tfllmrec.tasks.rerank import build_reranker
+from tfllmrec.tasks.rerank import build_reranker, reranker_sample
 
 RANKING_CHECKPOINT = "checkpoints/ranking/best"
 
@@ -19,14 +19,17 @@ def load_ranker(run_dir, config, num_users, num_items, num_periods=0):
     if not ranking.enabled:
         return None
     checkpoint = str(run_dir / RANKING_CHECKPOINT)
+    # Sizes the data gave the model, read back from its variables.
+    shapes = tf.train.load_checkpoint(checkpoint).get_variable_to_shape_map()
     text_dim = None
     if ranking.use_text:
-        shapes = tf.train.load_checkpoint(checkpoint).get_variable_to_shape_map()
         text_dim = next((shape[1] for name, shape in shapes.items()
                          if ("text_table" in name or "text_units" in name) and len(shape) == 2), None)
     if ranking.objective == "rerank":
-        model = build_reranker(ranking, num_users, num_items, config.model.embedding_dim, text_dim, num_periods)
-        sample = {"user": tf.constant([0]), "item": tf.constant([[0]]), "label": tf.constant([[1.0]])}
+        num_pairs = next((shape[0] for name, shape in shapes.items() if "pair_keys" in name), 0)
+        model = build_reranker(ranking, num_users, num_items, config.model.embedding_dim, text_dim, num_periods,
+                               num_pairs)
+        sample = reranker_sample()
     else:
         model = build_rating_model(ranking, num_users, num_items, text_dim)
         sample = {"user": tf.constant([0]), "item": tf.constant([0]), "label": tf.constant([1.0])}

@@ -29,11 +29,35 @@ def rerank_phases(ranking):
     return [Phase("ranking", title, "rerank", workdir="ranking")]
 
 
-def build_reranker(ranking, num_users, num_items, embedding_dim, text_dim=None, num_periods=0):
+def build_reranker(ranking, num_users, num_items, embedding_dim, text_dim=None, num_periods=0, num_pairs=0):
     """The `CandidateReranker` of a recipe's `RankingConfig` (objective "rerank")."""
     return CandidateReranker(num_users=num_users, num_items=num_items, embedding_dim=embedding_dim,
                              text_dim=text_dim if ranking.use_text else None, num_periods=num_periods,
+                             num_pairs=num_pairs if ranking.pair_window else 0,
                              recent_items=ranking.recent_items, hidden_units=tuple(ranking.hidden_units))
+
+
+def reranker_sample():
+    """A one-list batch that builds every variable of a `CandidateReranker`."""
+    # Two candidates: Keras warns of a softmax over one.
+    return {"user": tf.constant([0]), "item": tf.constant([[0, 0]]), "label": tf.constant([[1.0, 0.0]])}
+
+
+def item_pairs(histories, num_items, window):
+    """Co-occurrence counts of items at most `window` places apart in a
+    user's history, both ways round: (sorted keys `first * num_items +
+    second`, counts). No pair at all gives one placeholder pair, count 0."""
+    items = np.concatenate([np.asarray(h, np.int64) for h in histories] or [np.zeros(0, np.int64)])
+    owners = np.repeat(np.arange(len(histories)), [len(h) for h in histories])
+    keys = []
+    for gap in range(1, window + 1):
+        same = (owners[:-gap] == owners[gap:]) & (items[:-gap] != items[gap:])
+        first, second = items[:-gap][same], items[gap:][same]
+        keys += [first * num_items + second, second * num_items + first]
+    keys, counts = np.unique(np.concatenate(keys or [np.zeros(0, np.int64)]), return_counts=True)
+    if not keys.size:  # a variable of size 0 cannot be searched
+        return np.zeros(1, np.int64), np.zeros(1, np.float32)
+    return keys, counts.astype(np.float32)
 
 
 def item_last_periods(index, period_days):
@@ -61,7 +85,8 @@ def shortlists(scores, exclude, size):
 def two_stage_scores(reranker, users, scores, shortlist, batch=256):
     """Catalogue scores `[b, num_items]` of the two stages: the shortlist by the
     reranker's scores, above every other item, which keeps the retrieval order."""
-    combined = scores - _ABOVE_THE_REST
+    # float64: near -1e6 float32 steps by 1/16, which would tie most of the rest.
+    combined = scores.astype(np.float64) - _ABOVE_THE_REST
     for start in range(0, len(users), batch):
         rows = slice(start, start + batch)
         reranked = reranker.score_candidates(tf.constant(users[rows], tf.int32),
@@ -103,16 +128,18 @@ def train_reranker(config, index, retrieval, text_table, workdir, verbose, epoch
     ranking, train = config.ranking, config.ranking.train
     ks, days = tuple(config.eval.ks), retrieval.period_days if retrieval.num_periods else 0
     (users, lists, labels), held, counts = validation_lists(retrieval, index, ranking.candidates, train.seed)
+    pairs = item_pairs(index.per_user("train"), index.num_items, ranking.pair_window)
     with training_scope(train):
         reranker = build_reranker(ranking, index.num_users, index.num_items, retrieval.embedding_dim,
-                                  None if text_table is None else text_table.shape[1], retrieval.num_periods)
+                                  None if text_table is None else text_table.shape[1], retrieval.num_periods,
+                                  len(pairs[0]))
         reranker.set_item_statistics(index.item_counts(), text_table,
-                                     item_last_periods(index, days) if days else None)
+                                     item_last_periods(index, days) if days else None, pairs)
         reranker.follow(retrieval, index.per_user("train"))
         reranker.set_standardization(users, lists)
         fit = train_model(
             reranker, lambda epoch: epoch_dataset(users, lists, train.batch_size, train.seed, epoch, labels=labels),
-            {"user": tf.constant([0]), "item": tf.constant([[0]]), "label": tf.constant([[1.0]])}, train,
+            reranker_sample(), train,
             lambda: evaluate_two_stages(reranker, retrieval, held, ks, ranking.candidates),
             config.eval.monitor, workdir, verbose)
     return reranker, dict(fit, lists=counts)

@@ -1,0 +1,292 @@
+"""CandidateReranker: its features against NumPy, what `follow` copies from a retrieval
+model, its config, its listwise loss, and that it learns a planted choice."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from testing import TINY_HISTORIES, TINY_ITEMS, TINY_TEXT, TINY_TEXT_DIM, TINY_TWO_TOWER, TINY_USERS, TestCase
+from tfllmrec.models import CandidateReranker, TwoTowerRetrieval
+from tfllmrec.models.candidate_reranker import FEATURES
+from tfllmrec.tasks.rerank import item_pairs
+
+RECENT, PERIODS, WINDOW = 3, 3, 2
+# Longer than RECENT for most users: the reranker keeps each one's latest 3.
+HISTORIES = [[0, 1, 2, 3, 4], [2, 3], [5], [6, 7, 0, 1], [], [1, 3, 5, 7, 2, 4]]
+LATEST = [[2, 3, 4], [2, 3], [5], [7, 0, 1], [], [7, 2, 4]]
+USER_PERIODS = [2, 1, 0, 2, -1, 1]
+ITEM_LAST_PERIODS = [0, 1, 2, -1, 0, 1, 2, 0]
+COUNTS = [5, 0, 3, 1, 8, 2, 0, 4]
+# One row of candidates per user (index = user); a duplicate and every item somewhere.
+CANDIDATES = np.array([[0, 1, 2, 3], [4, 5, 6, 7], [7, 0, 3, 5], [1, 1, 2, 6], [3, 4, 5, 6], [0, 2, 4, 6]],
+                      np.int32)
+LABELS = np.eye(4, dtype=np.float32)[[1, 3, 0, 2, 1, 3]]
+
+
+def _retrieval(seed=0, offsets=True):
+    """A tiny untrained `TwoTowerRetrieval` with item offsets (a CTR prior) and time periods."""
+    tf.keras.utils.set_random_seed(seed)
+    model = TwoTowerRetrieval(**dict(TINY_TWO_TOWER, ctr_prior_weight=1.0 if offsets else 0.0, period_days=7),
+                              num_periods=PERIODS)
+    model.set_training_data(np.ones(TINY_ITEMS), TINY_HISTORIES, TINY_TEXT, user_periods=USER_PERIODS)
+    if offsets:
+        model.set_item_bias(np.random.default_rng(seed).normal(scale=0.3, size=TINY_ITEMS))
+    return model
+
+
+RETRIEVAL = _retrieval()
+PAIRS = item_pairs(HISTORIES, TINY_ITEMS, WINDOW)
+
+
+def _config(text=True, periods=True, pairs=True, hidden_units=(8,)):
+    return dict(num_users=TINY_USERS, num_items=TINY_ITEMS, embedding_dim=TINY_TWO_TOWER["embedding_dim"],
+                text_dim=TINY_TEXT_DIM if text else None, num_periods=PERIODS if periods else 0,
+                num_pairs=len(PAIRS[0]) if pairs else 0, recent_items=RECENT, hidden_units=hidden_units)
+
+
+def _fill(model, retrieval=RETRIEVAL):
+    model.set_item_statistics(COUNTS, TINY_TEXT, ITEM_LAST_PERIODS, PAIRS)
+    model.follow(retrieval, HISTORIES)
+    return model
+
+
+def _reranker(seed=0, standardize=True, **config):
+    tf.keras.utils.set_random_seed(seed)
+    model = _fill(CandidateReranker(**_config(**config)))
+    if standardize:
+        model.set_standardization(np.arange(TINY_USERS), CANDIDATES)
+    return model
+
+
+def _features(model, users=None, candidates=CANDIDATES):
+    users = np.arange(TINY_USERS) if users is None else np.asarray(users)
+    return model.features(tf.constant(users, tf.int32), tf.constant(candidates, tf.int32)).numpy()
+
+
+def _column(model, values, name):
+    return values[..., model.feature_names.index(name)]
+
+
+def _cosine(a, b):
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+class CandidateRerankerTest(TestCase):
+    def test_reranker(self):
+        features = {"user": np.arange(TINY_USERS, dtype=np.int32), "item": CANDIDATES, "label": LABELS}
+        self.run_model_test(
+            CandidateReranker, _config(), features,
+            lambda model: model.score_candidates(tf.constant(features["user"]), tf.constant(CANDIDATES)),
+            prepare=lambda model: _fill(model).set_standardization(features["user"], CANDIDATES))
+
+
+SWITCHES = [dict(text=t, periods=p, pairs=q) for t in (False, True) for p in (False, True) for q in (False, True)]
+
+
+@pytest.mark.parametrize("switches", SWITCHES, ids=lambda s: "-".join(k for k, v in s.items() if v) or "plain")
+def test_config_round_trip_scores_identically(switches):
+    model = _reranker(**switches)
+    users, candidates = tf.constant([0, 3, -1, 5]), tf.constant(CANDIDATES[[0, 3, 4, 5]])
+    expected = model.score_candidates(users, candidates).numpy()
+    clone = CandidateReranker.from_config(json.loads(json.dumps(model.get_config())))
+    assert clone.get_config() == model.get_config()
+    assert clone.feature_names == model.feature_names
+    assert clone.hidden_units == (8,) and clone.recent_items == RECENT
+    # Unfilled (no retrieval state, other random weights) it scores otherwise...
+    assert not np.allclose(clone.score_candidates(users, candidates).numpy(), expected, atol=1e-3)
+    # ...and with the weights (state included) copied, exactly alike.
+    clone.set_weights(model.get_weights())
+    np.testing.assert_allclose(clone.score_candidates(users, candidates).numpy(), expected, atol=1e-6)
+
+
+def test_feature_names_follow_the_config():
+    text = {f for f in FEATURES if f.startswith("text")}
+    pairs = {f for f in FEATURES if f.startswith("log_pairs")}
+    assert text and pairs and "log_periods_since_item" in FEATURES
+    for switches in SWITCHES:
+        model = _reranker(standardize=False, **switches)
+        names = model.feature_names
+        # In FEATURES' order, and one column each.
+        assert list(names) == [f for f in FEATURES if f in names]
+        assert _features(model).shape == (TINY_USERS, CANDIDATES.shape[1], len(names))
+        dropped = set(FEATURES) - set(names)
+        expected = ((set() if switches["text"] else text) | (set() if switches["pairs"] else pairs)
+                    | (set() if switches["periods"] else {"log_periods_since_item"}))
+        assert dropped == expected, switches
+        assert model.feature_mean.shape == model.feature_scale.shape == (len(names),)
+
+
+def test_fewer_than_one_recent_item_is_rejected():
+    for bad in (0, -2):
+        with pytest.raises(ValueError, match=f"recent_items={bad}"):
+            CandidateReranker(num_users=3, num_items=5, embedding_dim=4, recent_items=bad)
+
+
+def test_an_unknown_user_has_zeros_for_every_user_dependent_feature():
+    model = _reranker(standardize=False)
+    same = np.tile(CANDIDATES[2], (TINY_USERS, 1))  # one list for every known user
+    known = _features(model, np.arange(TINY_USERS), same)
+    unknown = _features(model, [-1], same[:1])[0]
+    # A feature is user-dependent when two known users' values for the same candidates differ.
+    varies = np.ptp(known, axis=0).max(axis=0) > 1e-6
+    dependent = [name for name, v in zip(model.feature_names, varies) if v]
+    assert {"retrieval_score", "log_rank", "vector_cos_last", "text_cos_last", "log_pairs_last",
+            "log_periods_since_item"} <= set(dependent)
+    assert "log_item_count" not in dependent
+    for name, v in zip(model.feature_names, varies):
+        column = unknown[:, model.feature_names.index(name)]
+        if v:
+            np.testing.assert_array_equal(column, 0.0, err_msg=f"{name} of an unknown user")
+        else:  # the item's own facts stay
+            np.testing.assert_allclose(column, _column(model, known[0], name), atol=1e-6, err_msg=name)
+
+
+def test_retrieval_score_and_log_rank_agree_with_numpy():
+    model = _reranker(standardize=False, text=False, pairs=False, periods=False)
+    values = _features(model)
+    users = model.user_vectors.numpy().astype(np.float64)
+    catalogue = users @ model.item_vectors.numpy().astype(np.float64).T + model.item_offsets.numpy()
+    # The state is the retrieval model's: its own catalogue scores.
+    np.testing.assert_allclose(catalogue, RETRIEVAL.score(tf.range(TINY_USERS)).numpy(), atol=1e-5)
+    gaps = np.diff(np.sort(catalogue, axis=1), axis=1)
+    assert gaps.min() > 1e-4  # no near-ties: the ranks below are exact
+    score = np.take_along_axis(catalogue, CANDIDATES, axis=1)
+    rank = (catalogue[:, None, :] > score[:, :, None]).sum(-1)  # items scored above each candidate
+    np.testing.assert_allclose(_column(model, values, "retrieval_score"), score, atol=1e-5)
+    np.testing.assert_allclose(_column(model, values, "log_rank"), np.log1p(rank), atol=1e-5)
+    # The best item of a user's catalogue has rank 0; the worst num_items - 1.
+    best, worst = catalogue.argmax(1), catalogue.argmin(1)
+    ends = np.stack([best, worst], 1).astype(np.int32)
+    np.testing.assert_allclose(_column(model, _features(model, candidates=ends), "log_rank"),
+                               np.log1p([[0, TINY_ITEMS - 1]] * TINY_USERS), atol=1e-6)
+    np.testing.assert_allclose(_column(model, values, "log_item_count"),
+                               np.log1p(np.asarray(COUNTS, np.float64)[CANDIDATES]), atol=1e-6)
+
+
+def test_recent_item_cosines_agree_with_numpy():
+    model = _reranker(standardize=False, pairs=False, periods=False)
+    values = _features(model)
+    tables = {"vector": model.item_vectors.numpy(), "text": TINY_TEXT}
+    for user, latest in enumerate(LATEST):
+        for column, item in enumerate(CANDIDATES[user]):
+            for space, table in tables.items():
+                cosines = [_cosine(table[item], table[r]) for r in latest]
+                want = {"cos_last": cosines[-1], "cos_recent": np.mean(cosines),
+                        "max_cos_recent": max(cosines)} if latest else dict.fromkeys(
+                            ("cos_last", "cos_recent", "max_cos_recent"), 0.0)
+                for suffix, value in want.items():
+                    name = f"{space}_{suffix}"
+                    if name in model.feature_names:
+                        got = _column(model, values, name)[user, column]
+                        assert got == pytest.approx(value, abs=1e-5), (name, user, item)
+
+
+def test_pair_counts_agree_with_a_count_over_the_histories():
+    model = _reranker(standardize=False, text=False, periods=False)
+    counts = np.zeros((TINY_ITEMS, TINY_ITEMS))
+    for history in HISTORIES:
+        for i, a in enumerate(history):
+            for b in history[i + 1:i + 1 + WINDOW]:
+                if a != b:
+                    counts[a, b] += 1
+                    counts[b, a] += 1
+    assert counts.sum() > 0
+    values = _features(model)
+    last = np.array([[counts[latest[-1], c] if latest else 0 for c in row] for latest, row in zip(LATEST, CANDIDATES)])
+    recent = np.array([[sum(counts[r, c] for r in latest) for c in row] for latest, row in zip(LATEST, CANDIDATES)])
+    assert last.max() > 0 and (recent > last).any()
+    np.testing.assert_allclose(_column(model, values, "log_pairs_last"), np.log1p(last), atol=1e-6)
+    np.testing.assert_allclose(_column(model, values, "log_pairs_recent"), np.log1p(recent), atol=1e-6)
+
+
+def test_periods_since_the_item_was_last_bought():
+    model = _reranker(standardize=False, text=False, pairs=False)
+    since = np.asarray(USER_PERIODS)[:, None] - np.asarray(ITEM_LAST_PERIODS)[CANDIDATES]
+    np.testing.assert_allclose(_column(model, _features(model), "log_periods_since_item"),
+                               np.log1p(np.clip(since, 0, None)), atol=1e-6)
+
+
+def test_follow_copies_the_retrieval_models_current_state():
+    model = _reranker(standardize=False)
+    users = tf.range(TINY_USERS)
+    np.testing.assert_allclose(model.user_vectors.numpy(), RETRIEVAL.query(users).numpy(), atol=1e-6)
+    np.testing.assert_allclose(model.item_vectors.numpy(), RETRIEVAL.candidates().numpy(), atol=1e-6)
+    np.testing.assert_allclose(model.item_offsets.numpy(), RETRIEVAL.offsets(), atol=1e-7)
+    assert np.abs(model.item_offsets.numpy()).max() > 0.1
+    want = np.full((TINY_USERS, RECENT), -1)
+    for user, latest in enumerate(LATEST):  # the latest items, oldest first, -1 padding on the right
+        want[user, :len(latest)] = latest
+    np.testing.assert_array_equal(model.recent.numpy(), want)
+    np.testing.assert_array_equal(model.user_period.numpy(), USER_PERIODS)
+    # Followed again, it holds the other model's state alone: its vectors, no offsets, new histories.
+    other = _retrieval(seed=3, offsets=False)
+    other.user_tower.set_periods([0] * TINY_USERS)
+    model.follow(other, [np.array([7, 6, 5, 4])] * 2)
+    np.testing.assert_allclose(model.user_vectors.numpy(), other.query(users).numpy(), atol=1e-6)
+    np.testing.assert_allclose(model.item_vectors.numpy(), other.candidates().numpy(), atol=1e-6)
+    np.testing.assert_array_equal(model.item_offsets.numpy(), 0.0)
+    np.testing.assert_array_equal(model.recent.numpy(), [[6, 5, 4]] * 2 + [[-1] * RECENT] * (TINY_USERS - 2))
+    np.testing.assert_array_equal(model.user_period.numpy(), 0)
+    np.testing.assert_allclose(_column(model, _features(model), "retrieval_score"),
+                               np.take_along_axis(other.score(users).numpy(), CANDIDATES, axis=1), atol=1e-5)
+
+
+def test_the_loss_is_a_softmax_over_each_list_sharing_the_chosen_mass():
+    model = _reranker()
+    labels = np.array([[1, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]], np.float32)  # two chosen; one; none
+    users, items = np.array([0, 1, 2], np.int32), CANDIDATES[:3]
+    scores = model.score_candidates(tf.constant(users), tf.constant(items)).numpy().astype(np.float64)
+    log_softmax = scores - np.log(np.exp(scores).sum(1, keepdims=True))
+    target = labels / np.maximum(labels.sum(1, keepdims=True), 1)
+    expected = np.mean(-(target * log_softmax).sum(1))
+    loss = model.compute_loss({"user": tf.constant(users), "item": tf.constant(items), "label": tf.constant(labels)})
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+    assert expected > 0
+
+
+def _planted(num_users=240, num_items=40, per_list=8, seed=0):
+    """Histories of 4 random items; each user's list of 8 other items, the chosen one the
+    candidate whose text is closest to the user's last item (a signal only the text carries)."""
+    rng = np.random.default_rng(seed)
+    text = rng.normal(size=(num_items, 8)).astype(np.float32)
+    units = text / np.linalg.norm(text, axis=1, keepdims=True)
+    histories, lists, labels = [], [], []
+    for _ in range(num_users):
+        items = rng.permutation(num_items)
+        history, candidates = items[:4], items[4:4 + per_list]
+        histories.append(history.tolist())
+        lists.append(candidates)
+        labels.append(np.eye(per_list)[np.argmax(units[candidates] @ units[history[-1]])])
+    return text, histories, np.array(lists, np.int32), np.array(labels, np.float32)
+
+
+def _top1(model, users, lists, labels):
+    scores = model.score_candidates(tf.constant(users, tf.int32), tf.constant(lists)).numpy()
+    return float(np.mean(labels[np.arange(len(users)), scores.argmax(1)]))
+
+
+def test_it_learns_to_put_the_planted_choice_first():
+    text, histories, lists, labels = _planted()
+    num_users, num_items = len(histories), text.shape[0]
+    tf.keras.utils.set_random_seed(4)
+    retrieval = TwoTowerRetrieval(num_users=num_users, num_items=num_items, text_dim=8, embedding_dim=8,
+                                  text_hidden_dim=8)
+    retrieval.set_training_data(np.ones(num_items), histories, text)
+    model = CandidateReranker(num_users, num_items, embedding_dim=8, text_dim=8, recent_items=3, hidden_units=(8,))
+    model.set_item_statistics(np.ones(num_items), text)
+    model.follow(retrieval, histories)
+    users = np.arange(num_users)
+    train, held = users[:180], users[180:]
+    model.set_standardization(train, lists[train])
+    before = _top1(model, held, lists[held], labels[held])
+    data = tf.data.Dataset.from_tensor_slices({"user": train.astype(np.int32), "item": lists[train],
+                                               "label": labels[train]}).batch(30)
+    model.compile(optimizer=tf.keras.optimizers.Adam(0.03))
+    history = model.fit(data, epochs=15, verbose=0).history
+    after = _top1(model, held, lists[held], labels[held])
+    # Chance is 1/8 = 0.125; text_cos_last names the choice, the other features are noise.
+    assert after >= 0.9, (before, after)
+    assert after > before + 0.3
+    assert history["loss"][-1] < 0.5 * history["loss"][0]

@@ -1,0 +1,188 @@
+"""The reranking stage (ranking.objective=rerank): a CandidateReranker over ours' shortlists
+in the same run, its resume, two-stage recommendations and their export."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import tiny_recipe_overrides, write_tiny_dataset
+from tfllmrec.errors import ConfigError
+from tfllmrec.models import CandidateReranker
+from tfllmrec.recipes import get_recipe, with_overrides
+from tfllmrec.recipes.pipeline import train_recipe
+from tfllmrec.tasks.rerank import shortlists, two_stage_scores
+
+CANDIDATES, KS, TOP_K = 10, (5, 10, 20), 5
+RERANK = ["ranking.enabled=true", "ranking.objective=rerank", "ranking.baselines=[]",
+          f"ranking.candidates={CANDIDATES}", "ranking.hidden_units=[8]", "ranking.train.epochs=3",
+          "ranking.train.batch_size=16", "ranking.train.learning_rate=0.01", "eval.baselines=[]",
+          "data.cold_start_fraction=0", f"export.rank_candidates={CANDIDATES}", f"export.top_k={TOP_K}"]
+
+
+def _config(folder):
+    return with_overrides(get_recipe("video"), tiny_recipe_overrides(folder, epochs=3) + RERANK)
+
+
+@pytest.fixture(scope="module")
+def rerank_run(tmp_path_factory):
+    folder = write_tiny_dataset(tmp_path_factory.mktemp("rerank_data"), num_users=60)
+    run_dir = tmp_path_factory.mktemp("runs") / "rerank"
+    metrics = train_recipe(_config(folder), run_dir, verbose=0)
+    return run_dir, metrics, folder
+
+
+def test_the_run_reports_two_stage_full_ranking_metrics(rerank_run):
+    _, metrics, _ = rerank_run
+    ranking, retrieval = metrics["ranking"], metrics["test"]
+    keys = [f"{m}@{k}" for m in ("recall", "ndcg") for k in KS]
+    assert set(keys) <= set(ranking["test"]) and set(ranking["test"]) == set(retrieval)
+    assert all(0 <= value <= 1 for value in ranking["test"].values())
+    assert ranking["baselines"] == {}
+    training = ranking["training"]
+    lists = training["lists"]
+    # 20% of the validation users are held out to pick the epoch; only lists with a chosen item train.
+    users = lists["train_users"] + lists["holdout_users"]
+    assert lists["holdout_users"] == round(0.2 * users) and users >= 40
+    assert 0 < lists["train_lists"] <= lists["train_users"]
+    assert 1 <= training["best_epoch"] <= training["epochs_run"] <= 3
+    assert len(training["valid_history"]) == training["epochs_run"]
+
+
+def test_the_reranker_moves_items_only_inside_the_shortlist(rerank_run):
+    _, metrics, _ = rerank_run
+    two, one = metrics["ranking"]["test"], metrics["test"]
+    for k in KS:
+        if k >= CANDIDATES:
+            # The first K of the two stages are the shortlist then the retrieval order: the same set
+            # of items as the retrieval stage's first K, so every set metric is the same.
+            for metric in ("recall", "hit", "precision"):
+                assert two[f"{metric}@{k}"] == pytest.approx(one[f"{metric}@{k}"], abs=1e-9), (metric, k)
+        else:
+            # Re-ordered within the shortlist: never more found than the whole shortlist holds.
+            assert two[f"recall@{k}"] <= one[f"recall@{CANDIDATES}"] + 1e-9
+            assert two[f"hit@{k}"] <= one[f"hit@{CANDIDATES}"] + 1e-9
+    # And it did re-order: the rank-aware metrics moved.
+    assert any(abs(two[f"{m}@{k}"] - one[f"{m}@{k}"]) > 1e-3 for m in ("ndcg", "mrr") for k in KS)
+
+
+class _ByIndex:
+    """A stand-in reranker: the lower the item index, the higher the score."""
+
+    @staticmethod
+    def score_candidates(users, candidates):
+        return -tf.cast(candidates, tf.float32)
+
+
+def test_two_stage_scores_keep_the_retrieval_order_below_the_shortlist():
+    rng = np.random.default_rng(0)
+    scores = rng.uniform(-1, 1, size=(4, 50)).astype(np.float32)  # cosine-like retrieval scores
+    exclude = [[], [3, 7], list(np.argsort(-scores[2])[:2]), []]
+    shortlist = shortlists(scores, exclude, 6)
+    assert shortlist.shape == (4, 6)
+    for row, seen in enumerate(exclude):
+        unseen = np.setdiff1d(np.arange(50), seen)
+        np.testing.assert_array_equal(shortlist[row], unseen[np.argsort(-scores[row, unseen], kind="stable")][:6])
+    combined = two_stage_scores(_ByIndex(), np.arange(4), scores, shortlist)
+    for row in range(4):
+        order = np.argsort(-combined[row], kind="stable")
+        # First the shortlist, in the reranker's order (here: by item index)...
+        np.testing.assert_array_equal(order[:6], np.sort(shortlist[row]))
+        # ...then every other item, in the retrieval stage's order.
+        rest = np.setdiff1d(np.arange(50), shortlist[row])
+        np.testing.assert_array_equal(order[6:], rest[np.argsort(-scores[row, rest], kind="stable")],
+                                      err_msg=f"row {row}: the items below the shortlist lost the retrieval order")
+
+
+def test_an_interrupted_run_resumes_with_the_same_reranking_results(rerank_run, tmp_path):
+    run_dir, metrics, folder = rerank_run
+    copy = tmp_path / "interrupted"
+    shutil.copytree(run_dir, copy)
+    # Killed after the reranker's last epoch, before its test metrics were kept.
+    (copy / "metrics.json").unlink()
+    progress = json.loads((copy / "progress.json").read_text())
+    del progress["ranking"]
+    (copy / "progress.json").write_text(json.dumps(progress))
+    resumed = train_recipe(_config(folder), copy, verbose=0)
+    assert resumed["ranking"] == metrics["ranking"]
+    assert resumed["test"] == metrics["test"]
+
+
+def test_trained_run_reorders_the_retrieved_shortlist_by_the_reranker(rerank_run):
+    from tfllmrec.recipes.trained_run import TrainedRun
+
+    run = TrainedRun(rerank_run[0])
+    assert isinstance(run.ranker, CandidateReranker)
+    user = run.user_index("u0")
+    ranked = run.recommend_for_user("u0", k=5)
+    retrieved = run.recommend_for_user("u0", k=run.config.export.rank_candidates, ranked=False)
+    assert len(ranked) == 5 and len(retrieved) == CANDIDATES
+    scores = [score for _, _, score in ranked]
+    assert scores == sorted(scores, reverse=True)
+    assert {item for item, _, _ in ranked} <= {item for item, _, _ in retrieved}
+    seen = {str(run.item_ids[i]) for i in run.seen[user]}
+    assert seen and not seen & {item for item, _, _ in ranked}
+    # The five are the shortlist's best by the reranker's own scores, which are returned.
+    position = {item: i for i, item in enumerate(run.item_ids)}
+    shortlist = np.array([[position[item] for item, _, _ in retrieved]], np.int32)
+    reranked = run.ranker.score_candidates(tf.constant([user]), tf.constant(shortlist)).numpy()[0]
+    best = np.argsort(-reranked, kind="stable")[:5]
+    assert [item for item, _, _ in ranked] == [retrieved[i][0] for i in best]
+    np.testing.assert_allclose(scores, reranked[best], atol=1e-6)
+    # Served, the reranker follows the retrieval model with every known item of each user.
+    np.testing.assert_allclose(run.ranker.user_vectors.numpy()[user], run.model.query(tf.constant([user])).numpy()[0],
+                               atol=1e-6)
+    latest = list(run.seen[user])[-run.config.ranking.recent_items:]
+    assert run.ranker.recent.numpy()[user].tolist() == latest
+
+
+def test_the_export_serves_rank_and_two_stages_as_trained_run_does(rerank_run, tmp_path):
+    from tfllmrec.recipes.export_run import export_run
+    from tfllmrec.recipes.trained_run import TrainedRun
+
+    run = TrainedRun(rerank_run[0])
+    path = export_run(str(rerank_run[0]), str(tmp_path / "rerank"), retrieval_only=True)
+    loaded = tf.saved_model.load(path)
+    assert {"rank", "recommend_ranked"} <= set(loaded.signatures)
+    users = ["u0", "u1", "u7"]
+    ranked = loaded.signatures["recommend_ranked"](user_id=tf.constant(users))
+    for row, user in enumerate(users):
+        want = run.recommend_for_user(user, k=run.config.export.top_k)
+        assert [i.decode() for i in ranked["item_ids"].numpy()[row]] == [item for item, _, _ in want]
+        np.testing.assert_allclose(ranked["scores"].numpy()[row], [s for _, _, s in want], atol=1e-4)
+    items = [["i0", "i1", "i2", "i5"], ["i3", "i3", "i0", "i59"]]
+    scores = loaded.signatures["rank"](user_id=tf.constant(["u2", "nobody"]), item_ids=tf.constant(items))["scores"]
+    position = {item: i for i, item in enumerate(run.item_ids)}
+    expected = run.ranker.score_candidates(tf.constant([run.user_index("u2"), -1]),
+                                           tf.constant([[position[i] for i in row] for row in items])).numpy()
+    np.testing.assert_allclose(scores.numpy(), expected, atol=1e-4)
+    assert np.ptp(expected[0]) > 1e-3  # the scores tell the items apart
+    with pytest.raises(tf.errors.InvalidArgumentError, match="not in the catalogue of the ranking model"):
+        loaded.signatures["rank"](user_id=tf.constant(["u0"]), item_ids=tf.constant([["i0", "zzz"]]))
+
+
+def test_the_two_stage_summary_is_printed_beside_the_retrieval_stage(rerank_run):
+    from tfllmrec.tasks import RetrievalTask
+
+    metrics = json.loads((rerank_run[0] / "metrics.json").read_text())
+    lines = RetrievalTask.summary_lines(metrics, KS)
+    rows = {line[:22].strip(): line[22:].split() for line in lines}
+    assert rows["two stages, full"] == ["recall@10", "hit@10", "ndcg@10"]
+    for row, test in (("retrieval only", metrics["test"]), ("ours, reranked", metrics["ranking"]["test"])):
+        assert rows[row] == [f"{test[n]:.4f}" for n in ("recall@10", "hit@10", "ndcg@10")]
+    assert not any("RMSE" in line for line in lines)
+
+
+def test_rerank_with_rating_baselines_names_the_fix():
+    with pytest.raises(ConfigError, match=r"rating baselines.*ranking\.baselines=\[\]"):
+        with_overrides(get_recipe("video"), ["ranking.objective=rerank"])  # video keeps svd and svdpp
+
+
+def test_an_unknown_objective_names_the_choices():
+    with pytest.raises(ConfigError, match=r"objective='ctr'.*rating, rerank"):
+        with_overrides(get_recipe("video"), ["ranking.objective=ctr"])
+    with pytest.raises(ConfigError, match="ranking.candidates"):
+        with_overrides(get_recipe("video"), ["ranking.objective=rerank", "ranking.baselines=[]",
+                                             "ranking.candidates=1"])
