@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from testing import TINY_HISTORIES, TINY_ITEMS, TINY_TEXT, TINY_TEXT_DIM, TINY_TWO_TOWER, TINY_USERS, TestCase
 from tfllmrec.models import CandidateReranker, TwoTowerRetrieval
-from tfllmrec.models.candidate_reranker import FEATURES
+from tfllmrec.models.candidate_reranker import FEATURES, PADDING_SCORE
 from tfllmrec.tasks.rerank import item_pairs
 
 RECENT, PERIODS, WINDOW = 3, 3, 2
@@ -40,10 +40,11 @@ RETRIEVAL = _retrieval()
 PAIRS = item_pairs(HISTORIES, TINY_ITEMS, WINDOW)
 
 
-def _config(text=True, periods=True, pairs=True, hidden_units=(8,)):
+def _config(text=True, periods=True, pairs=True, bias=True, hidden_units=(8,)):
     return dict(num_users=TINY_USERS, num_items=TINY_ITEMS, embedding_dim=TINY_TWO_TOWER["embedding_dim"],
                 text_dim=TINY_TEXT_DIM if text else None, num_periods=PERIODS if periods else 0,
-                num_pairs=len(PAIRS[0]) if pairs else 0, recent_items=RECENT, hidden_units=hidden_units)
+                num_pairs=len(PAIRS[0]) if pairs else 0, item_bias=bias, recent_items=RECENT,
+                hidden_units=hidden_units)
 
 
 def _fill(model, retrieval=RETRIEVAL):
@@ -82,7 +83,8 @@ class CandidateRerankerTest(TestCase):
             prepare=lambda model: _fill(model).set_standardization(features["user"], CANDIDATES))
 
 
-SWITCHES = [dict(text=t, periods=p, pairs=q) for t in (False, True) for p in (False, True) for q in (False, True)]
+SWITCHES = [dict(text=t, periods=p, pairs=q, bias=b) for t in (False, True) for p in (False, True)
+            for q in (False, True) for b in (False, True)]
 
 
 @pytest.mark.parametrize("switches", SWITCHES, ids=lambda s: "-".join(k for k, v in s.items() if v) or "plain")
@@ -113,7 +115,8 @@ def test_feature_names_follow_the_config():
         assert _features(model).shape == (TINY_USERS, CANDIDATES.shape[1], len(names))
         dropped = set(FEATURES) - set(names)
         expected = ((set() if switches["text"] else text) | (set() if switches["pairs"] else pairs)
-                    | (set() if switches["periods"] else {"log_periods_since_item"}))
+                    | (set() if switches["periods"] else {"log_periods_since_item"})
+                    | (set() if switches["bias"] else {"item_offset"}))
         assert dropped == expected, switches
         assert model.feature_mean.shape == model.feature_scale.shape == (len(names),)
 
@@ -244,6 +247,29 @@ def test_the_loss_is_a_softmax_over_each_list_sharing_the_chosen_mass():
     loss = model.compute_loss({"user": tf.constant(users), "item": tf.constant(items), "label": tf.constant(labels)})
     assert float(loss) == pytest.approx(expected, rel=1e-5)
     assert expected > 0
+
+
+def test_padding_candidates_score_lowest_and_add_nothing_to_the_loss():
+    model = _reranker()
+    users, items = np.array([0, 1], np.int32), CANDIDATES[:2].copy()
+    padded = items.copy()
+    padded[:, 2:] = -1
+    labels = np.array([[1, 0, 0, 0], [0, 1, 0, 0]], np.float32)
+    scores = model.score_candidates(tf.constant(users), tf.constant(padded)).numpy()
+    np.testing.assert_array_equal(scores[:, 2:], PADDING_SCORE)
+    real = model.score_candidates(tf.constant(users), tf.constant(items[:, :2])).numpy()
+    np.testing.assert_allclose(scores[:, :2], real, rtol=1e-6)
+    # The padded lists' loss is the softmax over their two real candidates alone.
+    log_softmax = real - np.log(np.exp(real.astype(np.float64)).sum(1, keepdims=True))
+    loss = model.compute_loss({"user": tf.constant(users), "item": tf.constant(padded), "label": tf.constant(labels)})
+    assert float(loss) == pytest.approx(np.mean(-log_softmax[[0, 1], [0, 1]]), rel=1e-5)
+
+
+def test_the_retrieval_models_item_offset_is_a_feature_of_its_own():
+    model = _reranker(bias=True)
+    offsets = _column(model, _features(model), "item_offset")
+    np.testing.assert_allclose(offsets, RETRIEVAL.offsets()[CANDIDATES], rtol=1e-6)
+    assert np.ptp(offsets) > 0.1
 
 
 def _planted(num_users=240, num_items=40, per_list=8, seed=0):

@@ -4,9 +4,12 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
-FEATURES = ("retrieval_score", "log_rank", "log_item_count", "vector_cos_last", "vector_cos_recent",
+FEATURES = ("retrieval_score", "log_rank", "log_item_count", "item_offset", "vector_cos_last", "vector_cos_recent",
             "vector_max_cos_recent", "text_cos_last", "text_cos_recent", "text_max_cos_recent",
             "log_pairs_last", "log_pairs_recent", "log_periods_since_item")
+# The score of a padding candidate (-1): below any real one, yet finite, so a
+# zero label times its log-probability stays 0 in the loss.
+PADDING_SCORE = -1e9
 
 
 class CandidateReranker(tfrs.Model):
@@ -36,6 +39,8 @@ class CandidateReranker(tfrs.Model):
         num_periods: int. The retrieval model's time periods; 0: none.
         num_pairs: int. Distinct item pairs with a co-occurrence count
             (`set_item_statistics`); 0: no co-occurrence features.
+        item_bias: bool. The retrieval model adds a per-item offset (news'
+            click-through-rate prior), which becomes a feature of its own.
         recent_items: int. How many of a user's latest items the features compare with.
         hidden_units: tuple of int. The MLP beside the linear term; (): linear only.
 
@@ -46,16 +51,18 @@ class CandidateReranker(tfrs.Model):
     """
 
     def __init__(self, num_users, num_items, embedding_dim, text_dim=None, num_periods=0, num_pairs=0,
-                 recent_items=5, hidden_units=(32,), **kwargs):
+                 item_bias=False, recent_items=5, hidden_units=(32,), **kwargs):
         super().__init__(**kwargs)
         self.num_users, self.num_items, self.embedding_dim = int(num_users), int(num_items), int(embedding_dim)
         self.text_dim = int(text_dim) if text_dim else None
         self.num_periods, self.num_pairs, self.recent_items = int(num_periods), int(num_pairs), int(recent_items)
         self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.item_bias = bool(item_bias)
         if self.recent_items < 1:
             raise ValueError(f"recent_items={recent_items}: compare with at least 1 item.")
         self.feature_names = tuple(f for f in FEATURES if (self.text_dim or not f.startswith("text"))
                                    and (self.num_pairs or not f.startswith("log_pairs"))
+                                   and (self.item_bias or f != "item_offset")
                                    and (self.num_periods or f != "log_periods_since_item"))
 
         def state(name, shape, dtype=tf.float32, fill=0):
@@ -122,9 +129,11 @@ class CandidateReranker(tfrs.Model):
     def set_standardization(self, users, candidates, batch=1024):
         """Standardises each feature by its mean and spread over these shortlists (the training lists)."""
         # In batches: each scores the whole catalogue for its users.
+        candidates = np.asarray(candidates)
         parts = [tf.reshape(self.features(tf.constant(users[i:i + batch], tf.int32),
                                           tf.constant(candidates[i:i + batch], tf.int32)),
                             [-1, len(self.feature_names)]).numpy().astype(np.float64)
+                 [candidates[i:i + batch].reshape(-1) >= 0]  # padding left out
                  for i in range(0, len(users), batch)]
         total = sum(part.sum(0) for part in parts)
         count = sum(len(part) for part in parts)
@@ -135,9 +144,10 @@ class CandidateReranker(tfrs.Model):
 
     def features(self, users, candidates):
         """Raw features `[batch, n, len(feature_names)]`; a user index of -1
-        (unknown to the model) has zeros for every user-dependent one."""
+        (unknown to the model) has zeros for every user-dependent one, and a
+        padding candidate (-1) item 0's."""
         known = tf.cast(users >= 0, tf.float32)[:, None]
-        users = tf.maximum(users, 0)
+        users, candidates = tf.maximum(users, 0), tf.maximum(candidates, 0)
         query = tf.gather(self.user_vectors, users)
         catalogue = tf.matmul(query, self.item_vectors, transpose_b=True) + self.item_offsets
         score = tf.gather(catalogue, candidates, batch_dims=1)
@@ -150,7 +160,8 @@ class CandidateReranker(tfrs.Model):
         last = tf.maximum(tf.reduce_sum(tf.cast(recent >= 0, tf.int32), 1) - 1, 0)
         has_last = tf.cast(recent[:, 0] >= 0, tf.float32)[:, None] * known
         columns = {"retrieval_score": score * known, "log_rank": tf.math.log1p(rank) * known,
-                   "log_item_count": tf.gather(self.log_item_counts, candidates)}
+                   "log_item_count": tf.gather(self.log_item_counts, candidates),
+                   "item_offset": tf.gather(self.item_offsets, candidates)}
         for name, table in (("vector", self.item_vectors), ("text", getattr(self, "text_units", None))):
             if table is None:
                 continue
@@ -183,13 +194,14 @@ class CandidateReranker(tfrs.Model):
 
         Args:
             users: int tensor `[batch]`; -1: a user the model does not know.
-            candidates: int tensor `[batch, n]` of item indices.
+            candidates: int tensor `[batch, n]` of item indices; -1: padding,
+                scored `PADDING_SCORE`.
         """
         inputs = (self.features(users, candidates) - self.feature_mean) / self.feature_scale
         scores = self.linear(inputs)
         if self.mlp is not None:
             scores += self.mlp(inputs, training=training)
-        return scores[..., 0]
+        return tf.where(candidates >= 0, scores[..., 0], PADDING_SCORE)
 
     def call(self, features, training=False):
         return self.score_candidates(features["user"], features["item"], training=training)
@@ -204,7 +216,7 @@ class CandidateReranker(tfrs.Model):
     def get_config(self):
         return dict(num_users=self.num_users, num_items=self.num_items, embedding_dim=self.embedding_dim,
                     text_dim=self.text_dim, num_periods=self.num_periods, num_pairs=self.num_pairs,
-                    recent_items=self.recent_items,
+                    item_bias=self.item_bias, recent_items=self.recent_items,
                     hidden_units=list(self.hidden_units))
 
     @classmethod

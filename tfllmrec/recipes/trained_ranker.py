@@ -9,7 +9,7 @@ from tfllmrec.tasks.rerank import build_reranker, reranker_sample
 RANKING_CHECKPOINT = "checkpoints/ranking/best"
 
 
-def load_ranker(run_dir, config, num_users, num_items, num_periods=0):
+def load_ranker(run_dir, config, num_users, num_items, num_periods=0, item_bias=False):
     """The run's trained `TextRanking` or `CandidateReranker`, or None when its
     recipe has no ranking stage. A reranker still has to `follow` the run's
     retrieval model as it serves (`TrainedRun` does).
@@ -28,7 +28,7 @@ def load_ranker(run_dir, config, num_users, num_items, num_periods=0):
     if ranking.objective == "rerank":
         num_pairs = next((shape[0] for name, shape in shapes.items() if "pair_keys" in name), 0)
         model = build_reranker(ranking, num_users, num_items, config.model.embedding_dim, text_dim, num_periods,
-                               num_pairs)
+                               num_pairs, item_bias)
         sample = reranker_sample()
     else:
         model = build_rating_model(ranking, num_users, num_items, text_dim)

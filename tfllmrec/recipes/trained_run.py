@@ -93,7 +93,7 @@ class TrainedRun:
             checkpoint = self.run_dir / RANKING_CHECKPOINT
             # The ranking stage (`ranking.enabled`), or None.
             self.ranker = load_ranker(self.run_dir, self.config, len(self.user_ids), len(self.item_ids),
-                                      self.num_periods)
+                                      self.num_periods, self.model.item_bias)
         except TfllmrecError:
             raise
         except _CHECKPOINT_ERRORS as error:

@@ -8,7 +8,7 @@ from tfllmrec.evaluation import SurpriseBaseline, rating_metrics, surprise_avail
 from tfllmrec.evaluation.rating_baselines import SURPRISE_MISSING
 from tfllmrec.models import TextRanking
 from tfllmrec.tasks.phase import Phase
-from tfllmrec.training import train_model, training_scope
+from tfllmrec.training import epoch_dataset, train_model, training_scope
 
 TITLES = {"svd": "scikit-surprise SVD (rating baseline)", "svdpp": "scikit-surprise SVD++ (rating baseline)"}
 
@@ -54,7 +54,7 @@ def predict_ratings(model, users, items, scale, batch=8192):
     return np.clip(np.concatenate(predictions) if predictions else np.zeros(0), *scale)
 
 
-def train_rating_model(ranking, index, text_table, workdir, verbose, epoch_dataset):
+def train_rating_model(ranking, index, text_table, workdir, verbose):
     """Trains ours on the training ratings; best epoch by validation RMSE. Returns its result."""
     train = ranking.train
     scale = (float(index.train_weights.min()), float(index.train_weights.max()))

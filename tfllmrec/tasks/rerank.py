@@ -16,7 +16,7 @@ from tfllmrec.evaluation import RankingEvaluator
 from tfllmrec.evaluation._topk import top_k_indices
 from tfllmrec.models import CandidateReranker
 from tfllmrec.tasks.phase import Phase
-from tfllmrec.training import train_model, training_scope
+from tfllmrec.training import epoch_dataset, train_model, training_scope
 
 HOLDOUT_SHARE = 0.2
 # Added to the shortlist's reranked scores, so it stays above the rest of the catalogue.
@@ -29,11 +29,12 @@ def rerank_phases(ranking):
     return [Phase("ranking", title, "rerank", workdir="ranking")]
 
 
-def build_reranker(ranking, num_users, num_items, embedding_dim, text_dim=None, num_periods=0, num_pairs=0):
+def build_reranker(ranking, num_users, num_items, embedding_dim, text_dim=None, num_periods=0, num_pairs=0,
+                   item_bias=False):
     """The `CandidateReranker` of a recipe's `RankingConfig` (objective "rerank")."""
     return CandidateReranker(num_users=num_users, num_items=num_items, embedding_dim=embedding_dim,
                              text_dim=text_dim if ranking.use_text else None, num_periods=num_periods,
-                             num_pairs=num_pairs if ranking.pair_window else 0,
+                             num_pairs=num_pairs if ranking.pair_window else 0, item_bias=item_bias,
                              recent_items=ranking.recent_items, hidden_units=tuple(ranking.hidden_units))
 
 
@@ -123,23 +124,39 @@ def validation_lists(retrieval, index, size, seed):
     return (users[train][found], lists[found], labels[found]), held, counts
 
 
-def train_reranker(config, index, retrieval, text_table, workdir, verbose, epoch_dataset):
-    """Trains the reranker on validation shortlists; returns it and its training record."""
+def fit_reranker(config, retrieval, histories, lists, validate, workdir, verbose, item_counts, text_table=None,
+                 item_last_periods=None):
+    """Builds a `CandidateReranker` that follows `retrieval` (its users
+    holding `histories`) and trains it on `lists`; returns it and its record.
+
+    Args:
+        lists: (users `[n]`, items `[n, m]` (-1: padding), labels `[n, m]`).
+        validate: callable(reranker) -> the holdout metrics that pick the epoch.
+        item_counts, text_table, item_last_periods: `set_item_statistics`'s.
+    """
     ranking, train = config.ranking, config.ranking.train
-    ks, days = tuple(config.eval.ks), retrieval.period_days if retrieval.num_periods else 0
-    (users, lists, labels), held, counts = validation_lists(retrieval, index, ranking.candidates, train.seed)
-    pairs = item_pairs(index.per_user("train"), index.num_items, ranking.pair_window)
+    users, items, labels = lists
+    pairs = item_pairs(histories, retrieval.num_items, ranking.pair_window)
     with training_scope(train):
-        reranker = build_reranker(ranking, index.num_users, index.num_items, retrieval.embedding_dim,
+        reranker = build_reranker(ranking, retrieval.num_users, retrieval.num_items, retrieval.embedding_dim,
                                   None if text_table is None else text_table.shape[1], retrieval.num_periods,
-                                  len(pairs[0]))
-        reranker.set_item_statistics(index.item_counts(), text_table,
-                                     item_last_periods(index, days) if days else None, pairs)
-        reranker.follow(retrieval, index.per_user("train"))
-        reranker.set_standardization(users, lists)
+                                  len(pairs[0]), retrieval.item_bias)
+        reranker.set_item_statistics(item_counts, text_table, item_last_periods, pairs)
+        reranker.follow(retrieval, histories)
+        reranker.set_standardization(users, items)
         fit = train_model(
-            reranker, lambda epoch: epoch_dataset(users, lists, train.batch_size, train.seed, epoch, labels=labels),
-            reranker_sample(), train,
-            lambda: evaluate_two_stages(reranker, retrieval, held, ks, ranking.candidates),
-            config.eval.monitor, workdir, verbose)
+            reranker, lambda epoch: epoch_dataset(users, items, train.batch_size, train.seed, epoch, labels=labels),
+            reranker_sample(), train, lambda: validate(reranker), config.eval.monitor, workdir, verbose)
+    return reranker, fit
+
+
+def train_reranker(config, index, retrieval, text_table, workdir, verbose):
+    """Trains the reranker on validation shortlists; returns it and its training record."""
+    ranking = config.ranking
+    days = retrieval.period_days if retrieval.num_periods else 0
+    lists, held, counts = validation_lists(retrieval, index, ranking.candidates, ranking.train.seed)
+    reranker, fit = fit_reranker(
+        config, retrieval, index.per_user("train"), lists,
+        lambda reranker: evaluate_two_stages(reranker, retrieval, held, tuple(config.eval.ks), ranking.candidates),
+        workdir, verbose, index.item_counts(), text_table, item_last_periods(index, days) if days else None)
     return reranker, dict(fit, lists=counts)

@@ -13,7 +13,7 @@ from tfllmrec.tasks.rating import (check_rating_stage, rating_metrics_of, rating
                                    run_surprise, train_rating_model)
 from tfllmrec.tasks.rerank import evaluate_two_stages, rerank_phases, train_reranker
 from tfllmrec.tasks.task import Task, build_two_tower, text_table_of
-from tfllmrec.training import train_model, training_scope
+from tfllmrec.training import epoch_dataset, train_model, training_scope
 
 
 def make_split(data, dataset):
@@ -28,27 +28,6 @@ def make_split(data, dataset):
     if data.split == "leave_one_out":
         return leave_one_out(dataset.interactions)
     return random_split(dataset.interactions, ratios=data.ratios, seed=data.split_seed)
-
-
-def epoch_dataset(users, items, batch_size, seed, epoch, periods=None, labels=None):
-    """`{"user", "item"}` batches (and `"period"`, `"label"`, when given) in an order fixed by (seed, epoch).
-
-    Each epoch's order depends on nothing but its number, so a resumed run
-    sees exactly the batches an uninterrupted one would. Under a
-    multi-worker strategy every worker builds the same batches and keeps its
-    replicas' slices of each (DATA sharding: the tensors are in memory, there
-    are no files to share out), so `batch_size` stays the global batch.
-    """
-    features = {"user": tf.constant(users, tf.int32), "item": tf.constant(items, tf.int32)}
-    if periods is not None:
-        features["period"] = tf.constant(periods, tf.int32)
-    if labels is not None:
-        features["label"] = tf.constant(labels, tf.float32)
-    data = tf.data.Dataset.from_tensor_slices(features)
-    data = data.shuffle(len(users), seed=seed * 100_003 + epoch, reshuffle_each_iteration=False).batch(batch_size)
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return data.with_options(options)
 
 
 def evaluate_retrieval(model, targets, ks, candidates=None):
@@ -182,7 +161,7 @@ class RetrievalTask(Task):
 
     def _run_rating(self, phase, workdir):
         table = self.text_table if self.config.ranking.use_text else None
-        return train_rating_model(self.config.ranking, self.index, table, workdir, self.verbose, epoch_dataset)
+        return train_rating_model(self.config.ranking, self.index, table, workdir, self.verbose)
 
     def _run_rerank(self, phase, workdir):
         # The main phase's best weights: trained in this run, or earlier if it resumed.
@@ -190,8 +169,7 @@ class RetrievalTask(Task):
         retrieval.score(tf.constant([0]))
         retrieval.load_weights(str(workdir.parent / "main" / "best")).expect_partial()
         table = self.text_table if self.config.ranking.use_text else None
-        reranker, fit = train_reranker(self.config, self.index, retrieval, table, workdir, self.verbose,
-                                       epoch_dataset)
+        reranker, fit = train_reranker(self.config, self.index, retrieval, table, workdir, self.verbose)
         ask_at_test_time(retrieval, self.index)
         reranker.follow(retrieval, self.index.per_user("train", "valid"))
         targets = self.index.targets("test", ["train", "valid"])
