@@ -138,7 +138,7 @@ def test_bad_ranking_values_name_their_key():
         with_overrides(get_recipe("video"), ["ranking.l2=-1"])
     with pytest.raises(ConfigError, match="unknown ranking baselines"):
         with_overrides(get_recipe("video"), ["ranking.baselines=[als]"])
-    with pytest.raises(ConfigError, match="ranking.enabled=true is not supported with data.split=impressions"):
+    with pytest.raises(ConfigError, match=r"ranking.objective='rating' needs ratings.*ranking.objective=rerank"):
         with_overrides(get_recipe("news"), ["ranking.enabled=true"])
 
 

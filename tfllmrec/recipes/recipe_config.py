@@ -70,9 +70,11 @@ class RecipeConfig:
                 raise ValueError("model.fuse_text=false and model.cold_neighbors are not supported with "
                                  "data.split=impressions yet (the news task trains no text loss): use "
                                  "model.fuse_text=true and model.cold_neighbors=0.")
-            if self.ranking.enabled:
-                raise ValueError("ranking.enabled=true is not supported with data.split=impressions yet: "
-                                 "news ranks clicks within impressions already. Set ranking.enabled=false.")
+            if self.ranking.enabled and self.ranking.objective != "rerank":
+                raise ValueError(f"ranking.objective={self.ranking.objective!r} needs ratings, and "
+                                 "data.split=impressions has clicks: its ranking stage re-scores each "
+                                 "impression's candidates. Fix: `--set ranking.objective=rerank --set "
+                                 "ranking.baselines=[]`, or ranking.enabled=false.")
             return
         if any(m.ctr_prior_weight for m in models):
             raise ValueError("model.ctr_prior_weight needs impressions (data.split=impressions): "

@@ -8,6 +8,7 @@ import tensorflow as tf
 from tfllmrec.data import impression_split, load_dataset
 from tfllmrec.errors import ConfigError
 from tfllmrec.models import NRMS
+from tfllmrec.tasks.impression_rerank import impression_rerank_phases, train_impression_reranker
 from tfllmrec.tasks.indexed_impressions import IndexedImpressions
 from tfllmrec.tasks.phase import Phase
 from tfllmrec.tasks.protocol_checks import check_impressions
@@ -56,7 +57,8 @@ class ImpressionTask(Task):
         self.dataset = dataset = load_dataset(config.data)
         self.data = self._index(dataset)
         check_impressions(config.data, dataset, self.data)  # before any text is encoded
-        if config.model.use_text or config.baseline_model.use_text or "nrms" in config.eval.baselines:
+        if (config.model.use_text or config.baseline_model.use_text or "nrms" in config.eval.baselines
+                or (config.ranking.enabled and config.ranking.use_text)):
             self.text_table = text_table_of(config.model, dataset.items.texts())
 
     def _index(self, dataset):
@@ -67,6 +69,7 @@ class ImpressionTask(Task):
 
     def phases(self):
         wanted = self.config.eval.baselines
+        ranking = impression_rerank_phases(self.config.ranking) if self.config.ranking.enabled else []
         return [phase for phase in (
             Phase("main", "ours", "two_tower", workdir="main"),
             Phase("popularity", "clicks in the training impressions", "popularity"),
@@ -75,7 +78,7 @@ class ImpressionTask(Task):
                   workdir="id_two_tower"),
             Phase("nrms", "NRMS-style user encoder over the frozen text", "nrms", train="baseline_train",
                   workdir="nrms"),
-        ) if phase.name == "main" or phase.name in wanted]
+        ) if phase.name == "main" or phase.name in wanted] + ranking
 
     def _fit_and_test(self, build, train, workdir):
         data, ks = self.data, tuple(self.config.eval.ks)
@@ -99,18 +102,27 @@ class ImpressionTask(Task):
                               self.config.eval.monitor, workdir, self.verbose)
             return {"test": evaluate("test"), "training": fit}
 
+    def _two_tower(self, model_config):
+        """A `TwoTowerRetrieval` of `model_config`, its state set from the training impressions."""
+        data = self.data
+        model = build_two_tower(model_config, data.num_users, data.num_items, self.text_dim)
+        model.set_training_data(data.trained_items(), data.histories,
+                                self.text_table if model_config.use_text else None)
+        if model_config.ctr_prior_weight:
+            model.set_ctr_prior(*data.log_ctr_prior(model_config.ctr_prior_strength))
+        return model
+
     def _run_two_tower(self, phase, workdir):
-        model_config, data = getattr(self.config, phase.model), self.data
+        model_config = getattr(self.config, phase.model)
+        return self._fit_and_test(lambda: self._two_tower(model_config), getattr(self.config, phase.train), workdir)
 
-        def build():
-            model = build_two_tower(model_config, data.num_users, data.num_items, self.text_dim)
-            model.set_training_data(data.trained_items(), data.histories,
-                                    self.text_table if model_config.use_text else None)
-            if model_config.ctr_prior_weight:
-                model.set_ctr_prior(*data.log_ctr_prior(model_config.ctr_prior_strength))
-            return model
-
-        return self._fit_and_test(build, getattr(self.config, phase.train), workdir)
+    def _run_rerank(self, phase, workdir):
+        # The main phase's best weights: trained in this run, or earlier if it resumed.
+        retrieval = self._two_tower(self.config.model)
+        retrieval.score(tf.constant([0]))
+        retrieval.load_weights(str(workdir.parent / "main" / "best")).expect_partial()
+        table = self.text_table if self.config.ranking.use_text else None
+        return train_impression_reranker(self.config, self.data, retrieval, table, workdir, self.verbose)
 
     def _run_nrms(self, phase, workdir):
         settings = dict(NRMS_SETTINGS)
@@ -150,6 +162,8 @@ class ImpressionTask(Task):
                    "test": main["test"], "valid": main["training"]["valid"], "training": main["training"],
                    "baselines": {name: results[name] for name in ("popularity", "ctr", "id_two_tower", "nrms")
                                  if name in results}}
+        if "ranking" in results:
+            metrics["ranking"] = results["ranking"]
         metrics["split"] = {name: int(self.data.parts[name].size) for name in ("train", "valid", "test")}
         metrics["split"]["dropped_empty_history"] = int(self.data.dropped_empty_history)
         return metrics
@@ -180,6 +194,8 @@ class ImpressionTask(Task):
         ndcg = [f"ndcg@{k}" for k in shown if f"ndcg@{k}" in metrics["test"]]
         lines = [f"{'model':14s} {'AUC':>8s} {'MRR':>8s} " + " ".join(f"{n.upper():>8s}" for n in ndcg)]
         rows = [("ours", metrics["test"])] + [(n, b["test"]) for n, b in metrics["baselines"].items()]
+        if "ranking" in metrics:
+            rows.append(("ours, reranked", metrics["ranking"]["test"]))
         for name, test in rows:
             values = [test["auc"], test["mrr"]] + [test[n] for n in ndcg]
             lines.append(f"{name:14s} " + " ".join(f"{v:8.4f}" for v in values))

@@ -110,6 +110,18 @@ class IndexedImpressions:
                 seen[user].append(int(item))
         return [list(dict.fromkeys(items)) for items in seen]
 
+    def lists(self, part):
+        """A part's impressions as lists: users `[n]`, items `[n, m]`
+        (padded with -1 to the longest) and labels `[n, m]` (1: clicked)."""
+        p = self.parts[part]
+        sizes = np.diff(p.offsets)
+        rows = np.repeat(np.arange(p.size), sizes)
+        columns = np.arange(len(p.items)) - p.offsets[rows]
+        items = np.full((p.size, int(sizes.max(initial=1))), -1, np.int64)
+        labels = np.zeros(items.shape, np.float32)
+        items[rows, columns], labels[rows, columns] = p.items, p.labels
+        return p.users, items, labels
+
     def evaluate(self, part, user_vectors, item_vectors, ks, score_offset=None):
         """MIND's per-impression metrics of dot-product scores on a part.
 
@@ -125,8 +137,15 @@ class IndexedImpressions:
         scores = np.einsum("nd,nd->n", user_vectors[p.flat_users], item_vectors[p.items])
         if score_offset is not None:
             scores = scores + score_offset[p.items]
+        return self.evaluate_scores(part, scores, ks)
+
+    def evaluate_scores(self, part, scores, ks, impressions=None):
+        """MIND's per-impression metrics of any scores: `scores` holds one per
+        candidate of the part, in `lists(part)` order (padding left out);
+        `impressions`: the indices of those to measure (None: all)."""
+        p = self.parts[part]
+        rows = range(p.size) if impressions is None else impressions
         evaluator = ImpressionEvaluator()
-        pairs = ((scores[p.offsets[i]:p.offsets[i + 1]], p.labels[p.offsets[i]:p.offsets[i + 1]])
-                 for i in range(p.size))
+        pairs = ((scores[p.offsets[i]:p.offsets[i + 1]], p.labels[p.offsets[i]:p.offsets[i + 1]]) for i in rows)
         metrics = evaluator.evaluate(pairs, ks=ks)
         return dict(metrics, impressions=evaluator.last_num_impressions)
