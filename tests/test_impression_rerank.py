@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from test_impression_run import overrides, write_tiny_news
+from testing import assert_reranked_shortlist
 from tfllmrec.errors import ConfigError
 from tfllmrec.evaluation import ImpressionEvaluator
 from tfllmrec.models import CandidateReranker
@@ -263,20 +264,8 @@ def test_trained_run_reorders_the_retrieved_shortlist_and_exports_rank(rerank_ru
     run_dir, _ = rerank_run
     run = TrainedRun(run_dir)
     user = run.user_index("U0")
-    ranked = run.recommend_for_user("U0", k=TOP_K)
-    retrieved = run.recommend_for_user("U0", k=RANK_CANDIDATES, ranked=False)
-    assert len(ranked) == TOP_K and len(retrieved) == RANK_CANDIDATES
-    scores = [score for _, _, score in ranked]
-    assert scores == sorted(scores, reverse=True)
-    assert {item for item, _, _ in ranked} <= {item for item, _, _ in retrieved}
-    seen = {str(run.item_ids[i]) for i in run.seen[user]}
-    assert seen and not seen & {item for item, _, _ in ranked}
+    ranked = assert_reranked_shortlist(run, "U0", TOP_K, RANK_CANDIDATES)
     position = {item: i for i, item in enumerate(run.item_ids)}
-    shortlist = np.array([[position[item] for item, _, _ in retrieved]], np.int32)
-    reranked = run.ranker.score_candidates(tf.constant([user]), tf.constant(shortlist)).numpy()[0]
-    best = np.argsort(-reranked, kind="stable")[:TOP_K]
-    assert [item for item, _, _ in ranked] == [retrieved[i][0] for i in best]
-    np.testing.assert_allclose(scores, reranked[best], atol=1e-6)
 
     path = export_run(str(run_dir), str(tmp_path / "news_rerank"), retrieval_only=True)
     loaded = tf.saved_model.load(path)
@@ -289,7 +278,7 @@ def test_trained_run_reorders_the_retrieved_shortlist_and_exports_rank(rerank_ru
     assert np.ptp(expected.numpy()[0]) > 1e-3  # the scores tell the news apart
     two_stages = loaded.signatures["recommend_ranked"](user_id=tf.constant(["U0"]))
     assert [i.decode() for i in two_stages["item_ids"].numpy()[0]] == [item for item, _, _ in ranked]
-    np.testing.assert_allclose(two_stages["scores"].numpy()[0], scores, atol=1e-4)
+    np.testing.assert_allclose(two_stages["scores"].numpy()[0], [score for _, _, score in ranked], atol=1e-4)
 
 
 def test_an_id_only_ours_still_gives_the_reranker_its_text_features(news_data, tmp_path):

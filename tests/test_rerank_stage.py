@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import tiny_recipe_overrides, write_tiny_dataset
+from testing import assert_reranked_shortlist
 from tfllmrec.errors import ConfigError
 from tfllmrec.models import CandidateReranker
 from tfllmrec.recipes import get_recipe, with_overrides
@@ -116,21 +117,7 @@ def test_trained_run_reorders_the_retrieved_shortlist_by_the_reranker(rerank_run
     run = TrainedRun(rerank_run[0])
     assert isinstance(run.ranker, CandidateReranker)
     user = run.user_index("u0")
-    ranked = run.recommend_for_user("u0", k=5)
-    retrieved = run.recommend_for_user("u0", k=run.config.export.rank_candidates, ranked=False)
-    assert len(ranked) == 5 and len(retrieved) == CANDIDATES
-    scores = [score for _, _, score in ranked]
-    assert scores == sorted(scores, reverse=True)
-    assert {item for item, _, _ in ranked} <= {item for item, _, _ in retrieved}
-    seen = {str(run.item_ids[i]) for i in run.seen[user]}
-    assert seen and not seen & {item for item, _, _ in ranked}
-    # The five are the shortlist's best by the reranker's own scores, which are returned.
-    position = {item: i for i, item in enumerate(run.item_ids)}
-    shortlist = np.array([[position[item] for item, _, _ in retrieved]], np.int32)
-    reranked = run.ranker.score_candidates(tf.constant([user]), tf.constant(shortlist)).numpy()[0]
-    best = np.argsort(-reranked, kind="stable")[:5]
-    assert [item for item, _, _ in ranked] == [retrieved[i][0] for i in best]
-    np.testing.assert_allclose(scores, reranked[best], atol=1e-6)
+    assert_reranked_shortlist(run, "u0", 5, CANDIDATES)
     # Served, the reranker follows the retrieval model with every known item of each user.
     np.testing.assert_allclose(run.ranker.user_vectors.numpy()[user], run.model.query(tf.constant([user])).numpy()[0],
                                atol=1e-6)

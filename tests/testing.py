@@ -131,3 +131,24 @@ class TestCase(unittest.TestCase):
         self.assertIsInstance(revived, cls)
         self.run_saving_test(build, call)
         self.run_training_test(build(2), features)
+
+
+def assert_reranked_shortlist(run, user_id, k, candidates):
+    """`run.recommend_for_user(user_id, k)` of a `TrainedRun` with a reranker:
+    the retrieved shortlist's `k` best by the reranker's own scores, returned
+    in order, none of the user's seen items. Returns the ranked results."""
+    user = run.user_index(user_id)
+    ranked = run.recommend_for_user(user_id, k=k)
+    retrieved = run.recommend_for_user(user_id, k=candidates, ranked=False)
+    assert len(ranked) == k and len(retrieved) == candidates
+    scores = [score for _, _, score in ranked]
+    assert scores == sorted(scores, reverse=True)
+    seen = {str(run.item_ids[i]) for i in run.seen[user]}
+    assert seen and not seen & {item for item, _, _ in ranked}
+    position = {item: i for i, item in enumerate(run.item_ids)}
+    shortlist = np.array([[position[item] for item, _, _ in retrieved]], np.int32)
+    reranked = run.ranker.score_candidates(tf.constant([user]), tf.constant(shortlist)).numpy()[0]
+    best = np.argsort(-reranked, kind="stable")[:k]
+    assert [item for item, _, _ in ranked] == [retrieved[i][0] for i in best]
+    np.testing.assert_allclose(scores, reranked[best], atol=1e-6)
+    return ranked

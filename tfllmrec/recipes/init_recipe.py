@@ -65,7 +65,7 @@ def init_recipe(folder, base, interactions, items):
     elif base_config.data.split == "predefined":
         # Your files ship no split: hold out each user's latest items instead.
         overrides.append("data.split=leave_one_out")
-    if "weight" not in columns and base_config.ranking.enabled:
+    if "weight" not in columns and base_config.ranking.enabled and base_config.ranking.objective == "rating":
         overrides.append("ranking.enabled=false")  # a rating model needs ratings
     config = with_overrides(base_config, overrides)
     folder.mkdir(parents=True, exist_ok=True)
