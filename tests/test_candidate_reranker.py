@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from testing import TINY_HISTORIES, TINY_ITEMS, TINY_TEXT, TINY_TEXT_DIM, TINY_TWO_TOWER, TINY_USERS, TestCase
 from tfllmrec.models import CandidateReranker, TwoTowerRetrieval
-from tfllmrec.models.candidate_reranker import FEATURES, PADDING_SCORE
+from tfllmrec.models.candidate_reranker import FEATURES, PADDING_SCORE, RECENT_PERIODS
 from tfllmrec.tasks.rerank import item_pairs
 
 RECENT, PERIODS, WINDOW = 3, 3, 2
@@ -19,6 +19,8 @@ LATEST = [[2, 3, 4], [2, 3], [5], [7, 0, 1], [], [7, 2, 4]]
 USER_PERIODS = [2, 1, 0, 2, -1, 1]
 ITEM_LAST_PERIODS = [0, 1, 2, -1, 0, 1, 2, 0]
 COUNTS = [5, 0, 3, 1, 8, 2, 0, 4]
+# Training purchases (item, period), their latest per item being ITEM_LAST_PERIODS.
+PURCHASES = (np.array([0, 0, 1, 1, 2, 2, 2, 4, 5, 6, 7, 7]), np.array([0, 0, 1, 0, 2, 1, 0, 0, 1, 2, 0, 0]))
 # One row of candidates per user (index = user); a duplicate and every item somewhere.
 CANDIDATES = np.array([[0, 1, 2, 3], [4, 5, 6, 7], [7, 0, 3, 5], [1, 1, 2, 6], [3, 4, 5, 6], [0, 2, 4, 6]],
                       np.int32)
@@ -43,12 +45,13 @@ PAIRS = item_pairs(HISTORIES, TINY_ITEMS, WINDOW)
 def _config(text=True, periods=True, pairs=True, bias=True, hidden_units=(8,)):
     return dict(num_users=TINY_USERS, num_items=TINY_ITEMS, embedding_dim=TINY_TWO_TOWER["embedding_dim"],
                 text_dim=TINY_TEXT_DIM if text else None, num_periods=PERIODS if periods else 0,
+                num_purchases=len(PURCHASES[0]) if periods else 0,
                 num_pairs=len(PAIRS[0]) if pairs else 0, item_bias=bias, recent_items=RECENT,
                 hidden_units=hidden_units)
 
 
 def _fill(model, retrieval=RETRIEVAL):
-    model.set_item_statistics(COUNTS, TINY_TEXT, ITEM_LAST_PERIODS, PAIRS)
+    model.set_item_statistics(COUNTS, TINY_TEXT, ITEM_LAST_PERIODS, PAIRS, PURCHASES)
     model.follow(retrieval, HISTORIES)
     return model
 
@@ -115,7 +118,8 @@ def test_feature_names_follow_the_config():
         assert _features(model).shape == (TINY_USERS, CANDIDATES.shape[1], len(names))
         dropped = set(FEATURES) - set(names)
         expected = ((set() if switches["text"] else text) | (set() if switches["pairs"] else pairs)
-                    | (set() if switches["periods"] else {"log_periods_since_item"})
+                    | (set() if switches["periods"] else {"log_periods_since_item", "log_purchases_this_period",
+                                                          "log_purchases_recent_periods"})
                     | (set() if switches["bias"] else {"item_offset"}))
         assert dropped == expected, switches
         assert model.feature_mean.shape == model.feature_scale.shape == (len(names),)
@@ -209,6 +213,20 @@ def test_periods_since_the_item_was_last_bought():
     since = np.asarray(USER_PERIODS)[:, None] - np.asarray(ITEM_LAST_PERIODS)[CANDIDATES]
     np.testing.assert_allclose(_column(model, _features(model), "log_periods_since_item"),
                                np.log1p(np.clip(since, 0, None)), atol=1e-6)
+
+
+def test_purchases_in_the_requests_period_and_the_recent_ones():
+    model = _reranker(standardize=False, text=False, pairs=False)
+    values = _features(model)
+    for name, periods in (("this_period", 1), ("recent_periods", RECENT_PERIODS)):
+        expected = np.zeros(CANDIDATES.shape)
+        for user, row in enumerate(CANDIDATES):
+            for j, item in enumerate(row):
+                now = USER_PERIODS[user]
+                expected[user, j] = np.sum((PURCHASES[0] == item) & (PURCHASES[1] > now - periods)
+                                           & (PURCHASES[1] <= now))
+        np.testing.assert_allclose(_column(model, values, f"log_purchases_{name}"), np.log1p(expected), atol=1e-6)
+    assert np.ptp(_column(model, values, "log_purchases_recent_periods")) > 0.5
 
 
 def test_follow_copies_the_retrieval_models_current_state():

@@ -6,7 +6,10 @@ import tensorflow_recommenders as tfrs
 
 FEATURES = ("retrieval_score", "log_rank", "log_item_count", "item_offset", "vector_cos_last", "vector_cos_recent",
             "vector_max_cos_recent", "text_cos_last", "text_cos_recent", "text_max_cos_recent",
-            "log_pairs_last", "log_pairs_recent", "log_periods_since_item")
+            "log_pairs_last", "log_pairs_recent", "log_periods_since_item", "log_purchases_this_period",
+            "log_purchases_recent_periods")
+# How many periods up to the request's "recent periods" counts purchases in.
+RECENT_PERIODS = 4
 # The score of a padding candidate (-1): below any real one, yet finite, so a
 # zero label times its log-probability stays 0 in the loss.
 PADDING_SCORE = -1e9
@@ -37,6 +40,9 @@ class CandidateReranker(tfrs.Model):
         embedding_dim: int. The retrieval model's vector size.
         text_dim: int or None. Size of the item text embeddings; None: no text features.
         num_periods: int. The retrieval model's time periods; 0: none.
+        num_purchases: int. Training interactions with a period
+            (`set_item_statistics`): how many bought each item in the
+            request's period and the `RECENT_PERIODS` up to it.
         num_pairs: int. Distinct item pairs with a co-occurrence count
             (`set_item_statistics`); 0: no co-occurrence features.
         item_bias: bool. The retrieval model adds a per-item offset (news'
@@ -50,12 +56,13 @@ class CandidateReranker(tfrs.Model):
     TensorShape([2, 2])
     """
 
-    def __init__(self, num_users, num_items, embedding_dim, text_dim=None, num_periods=0, num_pairs=0,
+    def __init__(self, num_users, num_items, embedding_dim, text_dim=None, num_periods=0, num_purchases=0, num_pairs=0,
                  item_bias=False, recent_items=5, hidden_units=(32,), **kwargs):
         super().__init__(**kwargs)
         self.num_users, self.num_items, self.embedding_dim = int(num_users), int(num_items), int(embedding_dim)
         self.text_dim = int(text_dim) if text_dim else None
         self.num_periods, self.num_pairs, self.recent_items = int(num_periods), int(num_pairs), int(recent_items)
+        self.num_purchases = int(num_purchases) if self.num_periods else 0
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.item_bias = bool(item_bias)
         if self.recent_items < 1:
@@ -63,7 +70,8 @@ class CandidateReranker(tfrs.Model):
         self.feature_names = tuple(f for f in FEATURES if (self.text_dim or not f.startswith("text"))
                                    and (self.num_pairs or not f.startswith("log_pairs"))
                                    and (self.item_bias or f != "item_offset")
-                                   and (self.num_periods or f != "log_periods_since_item"))
+                                   and (self.num_periods or f != "log_periods_since_item")
+                                   and (self.num_purchases or not f.startswith("log_purchases")))
 
         def state(name, shape, dtype=tf.float32, fill=0):
             return self.add_weight(name=name, shape=shape, dtype=dtype, trainable=False,
@@ -83,6 +91,9 @@ class CandidateReranker(tfrs.Model):
         if self.num_periods:
             self.user_period = state("user_period", [self.num_users], tf.int32, -1)
             self.item_last_period = state("item_last_period", [self.num_items], tf.int32, -1)
+        if self.num_purchases:
+            # Sorted keys `item * num_periods + period`, one per training interaction.
+            self.purchase_keys = state("purchase_keys", [self.num_purchases], tf.int64, -1)
         size = len(self.feature_names)
         self.feature_mean, self.feature_scale = state("feature_mean", [size]), state("feature_scale", [size], fill=1)
         self.linear = tf.keras.layers.Dense(1, name="linear")
@@ -92,11 +103,12 @@ class CandidateReranker(tfrs.Model):
                                            + [tf.keras.layers.Dense(1)], name="mlp")
         self.task = tfrs.tasks.Ranking(loss=tf.keras.losses.CategoricalCrossentropy(from_logits=True))
 
-    def set_item_statistics(self, item_counts, text_table=None, item_last_periods=None, pairs=None):
+    def set_item_statistics(self, item_counts, text_table=None, item_last_periods=None, pairs=None, purchases=None):
         """The training split's facts about items: interaction counts, text
         embeddings `[num_items, text_dim]`, each item's latest training period
-        (-1: none), and `pairs`: (sorted keys `[num_pairs]`, counts), as
-        `tfllmrec.tasks.rerank.item_pairs` counts them."""
+        (-1: none), `pairs`: (sorted keys `[num_pairs]`, counts), as
+        `tfllmrec.tasks.rerank.item_pairs` counts them, and `purchases`:
+        (items, periods) `[num_purchases]` of the training interactions."""
         self.log_item_counts.assign(np.log1p(np.asarray(item_counts, np.float32)))
         if self.num_pairs:
             keys, counts = pairs
@@ -107,6 +119,9 @@ class CandidateReranker(tfrs.Model):
             self.text_units.assign(table / np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-12))
         if self.num_periods:
             self.item_last_period.assign(np.asarray(item_last_periods, np.int32))
+        if self.num_purchases:
+            items, periods = (np.asarray(a, np.int64) for a in purchases)
+            self.purchase_keys.assign(np.sort(items * self.num_periods + periods))
 
     def follow(self, retrieval, histories, batch=4096):
         """Copies the retrieval model's current state: every user's query
@@ -178,6 +193,11 @@ class CandidateReranker(tfrs.Model):
             since = tf.gather(self.user_period, users)[:, None] - tf.gather(self.item_last_period, candidates)
             columns["log_periods_since_item"] = tf.math.log1p(
                 tf.cast(tf.clip_by_value(since, 0, 1000), tf.float32)) * known
+        if self.num_purchases:
+            period = tf.cast(tf.gather(self.user_period, users), tf.int64)[:, None]
+            for name, periods in (("this_period", 1), ("recent_periods", RECENT_PERIODS)):
+                bought = self._purchases(candidates, period - periods, period)
+                columns[f"log_purchases_{name}"] = tf.math.log1p(bought) * known
         return tf.stack([columns[name] for name in self.feature_names], -1)
 
     def _pair_counts(self, recent, candidates):
@@ -188,6 +208,15 @@ class CandidateReranker(tfrs.Model):
         position = tf.minimum(tf.searchsorted(self.pair_keys, flat), self.num_pairs - 1)
         found = tf.cast(tf.equal(tf.gather(self.pair_keys, position), flat), tf.float32)
         return tf.reshape(tf.gather(self.pair_counts, position) * found, tf.shape(keys))
+
+    def _purchases(self, candidates, after, until):
+        """`[batch, n]` training purchases of each candidate in periods (after, until]."""
+        base = tf.cast(candidates, tf.int64) * self.num_periods
+        # Periods below 0 would reach into the previous item's keys.
+        after, until = tf.maximum(after, -1), tf.maximum(until, -1)
+        ends = tf.reshape(tf.stack([base + after, base + until]), [-1])
+        found = tf.reshape(tf.searchsorted(self.purchase_keys, ends, side="right"), [2, -1])
+        return tf.reshape(tf.cast(found[1] - found[0], tf.float32), tf.shape(candidates))
 
     def score_candidates(self, users, candidates, training=False):
         """Scores `[batch, n]` of each user's candidates (higher: ranked first).
@@ -215,7 +244,8 @@ class CandidateReranker(tfrs.Model):
 
     def get_config(self):
         return dict(num_users=self.num_users, num_items=self.num_items, embedding_dim=self.embedding_dim,
-                    text_dim=self.text_dim, num_periods=self.num_periods, num_pairs=self.num_pairs,
+                    text_dim=self.text_dim, num_periods=self.num_periods, num_purchases=self.num_purchases,
+                    num_pairs=self.num_pairs,
                     item_bias=self.item_bias, recent_items=self.recent_items,
                     hidden_units=list(self.hidden_units))
 

@@ -26,9 +26,10 @@ def load_ranker(run_dir, config, num_users, num_items, num_periods=0, item_bias=
         text_dim = next((shape[1] for name, shape in shapes.items()
                          if ("text_table" in name or "text_units" in name) and len(shape) == 2), None)
     if ranking.objective == "rerank":
-        num_pairs = next((shape[0] for name, shape in shapes.items() if "pair_keys" in name), 0)
+        sizes = {key: next((shape[0] for name, shape in shapes.items() if key in name), 0)
+                 for key in ("pair_keys", "purchase_keys")}
         model = build_reranker(ranking, num_users, num_items, config.model.embedding_dim, text_dim, num_periods,
-                               num_pairs, item_bias)
+                               sizes["pair_keys"], item_bias, sizes["purchase_keys"])
         sample = reranker_sample()
     else:
         model = build_rating_model(ranking, num_users, num_items, text_dim)

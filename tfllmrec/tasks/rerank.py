@@ -30,11 +30,12 @@ def rerank_phases(ranking):
 
 
 def build_reranker(ranking, num_users, num_items, embedding_dim, text_dim=None, num_periods=0, num_pairs=0,
-                   item_bias=False):
+                   item_bias=False, num_purchases=0):
     """The `CandidateReranker` of a recipe's `RankingConfig` (objective "rerank")."""
     return CandidateReranker(num_users=num_users, num_items=num_items, embedding_dim=embedding_dim,
                              text_dim=text_dim if ranking.use_text else None, num_periods=num_periods,
                              num_pairs=num_pairs if ranking.pair_window else 0, item_bias=item_bias,
+                             num_purchases=num_purchases,
                              recent_items=ranking.recent_items, hidden_units=tuple(ranking.hidden_units))
 
 
@@ -59,13 +60,6 @@ def item_pairs(histories, num_items, window):
     if not keys.size:  # a variable of size 0 cannot be searched
         return np.zeros(1, np.int64), np.zeros(1, np.float32)
     return keys, counts.astype(np.float32)
-
-
-def item_last_periods(index, period_days):
-    """Each item's latest training period; -1 for an item without training interactions."""
-    last = np.full(index.num_items, -1, np.int64)
-    np.maximum.at(last, index.train_items, index.periods(period_days, "train"))
-    return last
 
 
 def retrieval_scores(retrieval, users, batch=1024):
@@ -125,23 +119,30 @@ def validation_lists(retrieval, index, size, seed):
 
 
 def fit_reranker(config, retrieval, histories, lists, validate, workdir, verbose, item_counts, text_table=None,
-                 item_last_periods=None):
+                 purchases=None):
     """Builds a `CandidateReranker` that follows `retrieval` (its users
     holding `histories`) and trains it on `lists`; returns it and its record.
 
     Args:
         lists: (users `[n]`, items `[n, m]` (-1: padding), labels `[n, m]`).
         validate: callable(reranker) -> the holdout metrics that pick the epoch.
-        item_counts, text_table, item_last_periods: `set_item_statistics`'s.
+        item_counts, text_table: `set_item_statistics`'s.
+        purchases: (items, periods) of the training interactions, for a
+            retrieval model with time periods.
     """
     ranking, train = config.ranking, config.ranking.train
     users, items, labels = lists
     pairs = item_pairs(histories, retrieval.num_items, ranking.pair_window)
+    last_periods, num_purchases = None, 0
+    if retrieval.num_periods:
+        last_periods = np.full(retrieval.num_items, -1, np.int64)
+        np.maximum.at(last_periods, *purchases)
+        num_purchases = len(purchases[0])
     with training_scope(train):
         reranker = build_reranker(ranking, retrieval.num_users, retrieval.num_items, retrieval.embedding_dim,
                                   None if text_table is None else text_table.shape[1], retrieval.num_periods,
-                                  len(pairs[0]), retrieval.item_bias)
-        reranker.set_item_statistics(item_counts, text_table, item_last_periods, pairs)
+                                  len(pairs[0]), retrieval.item_bias, num_purchases)
+        reranker.set_item_statistics(item_counts, text_table, last_periods, pairs, purchases)
         reranker.follow(retrieval, histories)
         reranker.set_standardization(users, items)
         fit = train_model(
@@ -158,5 +159,6 @@ def train_reranker(config, index, retrieval, text_table, workdir, verbose):
     reranker, fit = fit_reranker(
         config, retrieval, index.per_user("train"), lists,
         lambda reranker: evaluate_two_stages(reranker, retrieval, held, tuple(config.eval.ks), ranking.candidates),
-        workdir, verbose, index.item_counts(), text_table, item_last_periods(index, days) if days else None)
+        workdir, verbose, index.item_counts(), text_table,
+        (index.train_items, index.periods(days, "train")) if days else None)
     return reranker, dict(fit, lists=counts)

@@ -6,6 +6,7 @@ from tfllmrec.recipes.data_config import DataConfig
 from tfllmrec.recipes.eval_config import EvalConfig
 from tfllmrec.recipes.model_config import ModelConfig
 from tfllmrec.recipes.presets.id_only import ID_ONLY
+from tfllmrec.recipes.presets.rerank import RERANK
 from tfllmrec.recipes.recipe_config import RecipeConfig
 from tfllmrec.recipes.train_config import TrainConfig
 
@@ -30,4 +31,6 @@ ECOMMERCE = RecipeConfig(
     # The same time periods: a fair baseline knows the week too.
     baseline_model=dataclasses.replace(ID_ONLY, period_days=7, temperature=0.15),
     baseline_train=_SCHEDULE,
+    # The retrieval stage's top 100 re-ordered (zoo/ecommerce/README.md).
+    ranking=RERANK,
 )
