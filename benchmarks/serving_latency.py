@@ -8,7 +8,7 @@ with the rating model, top k) measured in the same run, and the ratio of the
 two; target: two-stage p99 <= 20 ms at batch 1 for 1.7k and 100k items.
 
 Usage:
-    python benchmarks/serving_latency.py saved_models/video/3 [--requests 2000]
+    python benchmarks/serving_latency.py saved_models/video/4 [--requests 2000]
     python benchmarks/serving_latency.py --synthetic-items 100000 1000000
 
 `--synthetic-items` exports retrieval-only SavedModels over random 128-d

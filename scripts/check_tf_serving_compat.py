@@ -61,8 +61,12 @@ def run_exports(plan):
     return results
 
 
-def synthetic_inputs(signature):
-    """A request for any signature: each input of the right dtype and rank, unknown sizes 3."""
+def synthetic_inputs(signature, known=None):
+    """A request for any signature: each input of the right dtype and rank, unknown sizes 3.
+
+    `known`: {input name: strings} the model accepts there (`rank`'s item ids
+    must be in the catalogue, or it answers InvalidArgument by design).
+    """
     import tensorflow as tf
 
     inputs = {}
@@ -74,7 +78,8 @@ def synthetic_inputs(signature):
         dtype = tf.dtypes.as_dtype(info.dtype)
         if dtype == tf.string:
             count = int(np.prod(shape))
-            inputs[name] = np.array((SYNTHETIC_STRINGS * count)[:count], dtype=object).reshape(shape)
+            pool = list((known or {}).get(name, [])) or SYNTHETIC_STRINGS
+            inputs[name] = np.array((pool * count)[:count], dtype=object).reshape(shape)
         else:
             inputs[name] = np.full(shape, 3 if dtype.is_integer else 0.5, dtype=dtype.as_numpy_dtype)
     return inputs
@@ -96,9 +101,15 @@ def plan_for(export):
             requests.append((f"warmup#{index}", request.model_spec.signature_name or "serving_default", inputs))
     saved_model = saved_model_pb2.SavedModel.FromString((export / "saved_model.pb").read_bytes())
     [meta_graph] = [graph for graph in saved_model.meta_graphs if "serve" in graph.meta_info_def.tags]
+    # String values the warm-up requests send, by input: ids the model knows.
+    known = {}
+    for _, _, inputs in requests:
+        for key, value in inputs.items():
+            if value.dtype == object:
+                known.setdefault(key, list(dict.fromkeys(value.reshape(-1).tolist())))
     for name, signature in sorted(meta_graph.signature_def.items()):
         if signature.inputs:  # not __saved_model_init_op
-            requests.append(("synthetic", name, synthetic_inputs(signature)))
+            requests.append(("synthetic", name, synthetic_inputs(signature, {"item_ids": known.get("item_ids", [])})))
     return requests
 
 

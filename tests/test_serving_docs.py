@@ -65,9 +65,18 @@ def test_rest_example_succeeds(server, method, url, body):
     if body is None:
         assert set(answer) in ({"model_version_status"}, {"model_spec", "metadata"})
         return
-    rows = answer["predictions"] if "instances" in json.loads(body) else [dict(zip(answer["outputs"], values))
-                                                                        for values in zip(*answer["outputs"].values())]
-    k = json.loads(body).get("inputs", {}).get("k", 10)
+    request = json.loads(body)
+    if request.get("signature_name") == "rank":
+        # One output: rows are the scores themselves, columns {"outputs": scores}.
+        scores = answer["predictions"] if "instances" in request else answer["outputs"]
+        lists = ([row["item_ids"] for row in request["instances"]] if "instances" in request
+                 else request["inputs"]["item_ids"])
+        assert [len(row) for row in scores] == [len(row) for row in lists]
+        assert np.all(np.isfinite(scores)) and np.ptp(scores) > 0
+        return
+    rows = answer["predictions"] if "instances" in request else [dict(zip(answer["outputs"], values))
+                                                                 for values in zip(*answer["outputs"].values())]
+    k = request.get("inputs", {}).get("k", 10)
     assert rows and all(len(row["item_ids"]) == k and len(row["scores"]) == k for row in rows)
     assert all(np.all(np.diff(row["scores"]) <= 0) for row in rows)
 
