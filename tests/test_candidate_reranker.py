@@ -139,7 +139,7 @@ def test_an_unknown_user_has_zeros_for_every_user_dependent_feature():
     # A feature is user-dependent when two known users' values for the same candidates differ.
     varies = np.ptp(known, axis=0).max(axis=0) > 1e-6
     dependent = [name for name, v in zip(model.feature_names, varies) if v]
-    assert {"retrieval_score", "log_rank", "vector_cos_last", "text_cos_last", "log_pairs_last",
+    assert {"retrieval_score", "log_rank_in_list", "vector_cos_last", "text_cos_last", "log_pairs_last",
             "log_periods_since_item"} <= set(dependent)
     assert "log_item_count" not in dependent
     for name, v in zip(model.feature_names, varies):
@@ -160,14 +160,15 @@ def test_retrieval_score_and_log_rank_agree_with_numpy():
     gaps = np.diff(np.sort(catalogue, axis=1), axis=1)
     assert gaps.min() > 1e-4  # no near-ties: the ranks below are exact
     score = np.take_along_axis(catalogue, CANDIDATES, axis=1)
-    rank = (catalogue[:, None, :] > score[:, :, None]).sum(-1)  # items scored above each candidate
+    rank = (score[:, None, :] > score[:, :, None]).sum(-1)  # the list's candidates scored above each one
     np.testing.assert_allclose(_column(model, values, "retrieval_score"), score, atol=1e-5)
-    np.testing.assert_allclose(_column(model, values, "log_rank"), np.log1p(rank), atol=1e-5)
-    # The best item of a user's catalogue has rank 0; the worst num_items - 1.
-    best, worst = catalogue.argmax(1), catalogue.argmin(1)
-    ends = np.stack([best, worst], 1).astype(np.int32)
-    np.testing.assert_allclose(_column(model, _features(model, candidates=ends), "log_rank"),
-                               np.log1p([[0, TINY_ITEMS - 1]] * TINY_USERS), atol=1e-6)
+    np.testing.assert_allclose(_column(model, values, "log_rank_in_list"), np.log1p(rank), atol=1e-5)
+    # The whole catalogue as the list: the best item has rank 0, the worst num_items - 1;
+    # padding never counts as scored above.
+    everything = np.tile(np.arange(TINY_ITEMS, dtype=np.int32), (TINY_USERS, 1))
+    padded = np.concatenate([everything, np.full((TINY_USERS, 2), -1, np.int32)], 1)
+    ranks = np.expm1(_column(model, _features(model, candidates=padded), "log_rank_in_list"))[:, :TINY_ITEMS]
+    np.testing.assert_allclose(ranks, np.argsort(np.argsort(-catalogue, axis=1), axis=1), atol=1e-4)
     np.testing.assert_allclose(_column(model, values, "log_item_count"),
                                np.log1p(np.asarray(COUNTS, np.float64)[CANDIDATES]), atol=1e-6)
 

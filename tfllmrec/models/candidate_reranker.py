@@ -4,8 +4,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
-FEATURES = ("retrieval_score", "log_rank", "log_item_count", "item_offset", "vector_cos_last", "vector_cos_recent",
-            "vector_max_cos_recent", "text_cos_last", "text_cos_recent", "text_max_cos_recent",
+FEATURES = ("retrieval_score", "log_rank_in_list", "log_item_count", "item_offset", "vector_cos_last",
+            "vector_cos_recent", "vector_max_cos_recent", "text_cos_last", "text_cos_recent", "text_max_cos_recent",
             "log_pairs_last", "log_pairs_recent", "log_periods_since_item", "log_purchases_this_period",
             "log_purchases_recent_periods")
 # How many periods up to the request's "recent periods" counts purchases in.
@@ -19,14 +19,17 @@ class CandidateReranker(tfrs.Model):
     """Scores `[batch, n]` candidates from what the retrieval stage knows of them.
 
     Per (user, candidate) it reads features a dot product cannot combine:
-    the retrieval score and its rank in the whole catalogue, the item's
-    training popularity, how close the candidate is to the user's most
-    recent items (in the retrieval model's item space, and in the frozen
-    MiniLM text space: the last item, the mean and the best match of the
-    last `recent_items`), how often it stood near those items in training
-    histories (`num_pairs` item pairs), and, with time periods, how many periods ago the
-    item was last bought before the request. A linear term plus a small MLP
-    over the standardised features gives the score; `compute_loss` is TFRS
+    the retrieval score and its rank among the list's candidates (nothing
+    reads the whole catalogue: the cost follows the list, not the
+    catalogue), the item's training popularity, how close the candidate is
+    to the user's most recent items (in the retrieval model's item space,
+    and in the frozen MiniLM text space: the last item, the mean and the
+    best match of the last `recent_items`), how often it stood near those
+    items in training histories (`num_pairs` item pairs), and, with time
+    periods, how many periods ago the item was last bought before the
+    request and how often it was bought in the request's period and the
+    `RECENT_PERIODS` up to it. A linear term plus a small MLP over the
+    standardised features gives the score; `compute_loss` is TFRS
     `tasks.Ranking` with a listwise softmax over each shortlist.
 
     The retrieval model's state (every user's query vector, the item vectors,
@@ -143,7 +146,7 @@ class CandidateReranker(tfrs.Model):
 
     def set_standardization(self, users, candidates, batch=1024):
         """Standardises each feature by its mean and spread over these shortlists (the training lists)."""
-        # In batches: each scores the whole catalogue for its users.
+        # In batches, as the lists can be many.
         candidates = np.asarray(candidates)
         parts = [tf.reshape(self.features(tf.constant(users[i:i + batch], tf.int32),
                                           tf.constant(candidates[i:i + batch], tf.int32)),
@@ -162,19 +165,19 @@ class CandidateReranker(tfrs.Model):
         (unknown to the model) has zeros for every user-dependent one, and a
         padding candidate (-1) item 0's."""
         known = tf.cast(users >= 0, tf.float32)[:, None]
+        real = candidates >= 0
         users, candidates = tf.maximum(users, 0), tf.maximum(candidates, 0)
         query = tf.gather(self.user_vectors, users)
-        catalogue = tf.matmul(query, self.item_vectors, transpose_b=True) + self.item_offsets
-        score = tf.gather(catalogue, candidates, batch_dims=1)
-        # Items scored above each candidate: its rank, read off the sorted catalogue.
-        ascending = tf.sort(catalogue, axis=1)
-        rank = tf.cast(self.num_items - tf.searchsorted(ascending, score, side="right"), tf.float32)
+        score = (tf.einsum("bd,bnd->bn", query, tf.gather(self.item_vectors, candidates))
+                 + tf.gather(self.item_offsets, candidates))
+        # The list's real candidates scored above each one: its rank in the list.
+        rank = tf.reduce_sum(tf.cast((score[:, None, :] > score[:, :, None]) & real[:, None, :], tf.float32), 2)
         recent = tf.gather(self.recent, users)
         has_recent = tf.cast(recent >= 0, tf.float32)
         # Where the latest item sits in each user's row (filled from the left).
         last = tf.maximum(tf.reduce_sum(tf.cast(recent >= 0, tf.int32), 1) - 1, 0)
         has_last = tf.cast(recent[:, 0] >= 0, tf.float32)[:, None] * known
-        columns = {"retrieval_score": score * known, "log_rank": tf.math.log1p(rank) * known,
+        columns = {"retrieval_score": score * known, "log_rank_in_list": tf.math.log1p(rank) * known,
                    "log_item_count": tf.gather(self.log_item_counts, candidates),
                    "item_offset": tf.gather(self.item_offsets, candidates)}
         for name, table in (("vector", self.item_vectors), ("text", getattr(self, "text_units", None))):
