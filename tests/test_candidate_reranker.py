@@ -42,12 +42,12 @@ RETRIEVAL = _retrieval()
 PAIRS = item_pairs(HISTORIES, TINY_ITEMS, WINDOW)
 
 
-def _config(text=True, periods=True, pairs=True, bias=True, hidden_units=(8,)):
+def _config(text=True, periods=True, pairs=True, bias=True, hidden_units=(8,), cross_layers=0):
     return dict(num_users=TINY_USERS, num_items=TINY_ITEMS, embedding_dim=TINY_TWO_TOWER["embedding_dim"],
                 text_dim=TINY_TEXT_DIM if text else None, num_periods=PERIODS if periods else 0,
                 num_purchases=len(PURCHASES[0]) if periods else 0,
                 num_pairs=len(PAIRS[0]) if pairs else 0, item_bias=bias, recent_items=RECENT,
-                hidden_units=hidden_units)
+                hidden_units=hidden_units, cross_layers=cross_layers)
 
 
 def _fill(model, retrieval=RETRIEVAL):
@@ -87,7 +87,7 @@ class CandidateRerankerTest(TestCase):
 
 
 SWITCHES = [dict(text=t, periods=p, pairs=q, bias=b) for t in (False, True) for p in (False, True)
-            for q in (False, True) for b in (False, True)]
+            for q in (False, True) for b in (False, True)] + [dict(cross_layers=2)]
 
 
 @pytest.mark.parametrize("switches", SWITCHES, ids=lambda s: "-".join(k for k, v in s.items() if v) or "plain")
@@ -110,7 +110,7 @@ def test_feature_names_follow_the_config():
     text = {f for f in FEATURES if f.startswith("text")}
     pairs = {f for f in FEATURES if f.startswith("log_pairs")}
     assert text and pairs and "log_periods_since_item" in FEATURES
-    for switches in SWITCHES:
+    for switches in SWITCHES[:-1]:  # the last adds cross layers, not features
         model = _reranker(standardize=False, **switches)
         names = model.feature_names
         # In FEATURES' order, and one column each.
@@ -123,6 +123,17 @@ def test_feature_names_follow_the_config():
                     | (set() if switches["bias"] else {"item_offset"}))
         assert dropped == expected, switches
         assert model.feature_mean.shape == model.feature_scale.shape == (len(names),)
+
+
+def test_cross_layers_sit_between_the_features_and_the_scorer():
+    plain, crossed = _reranker(seed=3), _reranker(seed=3, cross_layers=2)
+    for model in (plain, crossed):
+        model.score_candidates(tf.constant([0]), tf.constant(CANDIDATES[:1]))  # builds the layers
+    assert len(crossed.cross) == 2 and crossed.cross_layers == 2 and not plain.cross
+    # Each cross layer holds a full feature-by-feature kernel and a bias.
+    size = len(crossed.feature_names)
+    assert len(crossed.trainable_weights) == len(plain.trainable_weights) + 4
+    assert {tuple(w.shape) for w in crossed.cross[0].trainable_weights} == {(size, size), (size,)}
 
 
 def test_fewer_than_one_recent_item_is_rejected():

@@ -52,6 +52,8 @@ class CandidateReranker(tfrs.Model):
             click-through-rate prior), which becomes a feature of its own.
         recent_items: int. How many of a user's latest items the features compare with.
         hidden_units: tuple of int. The MLP beside the linear term; (): linear only.
+        cross_layers: int. DCN cross layers (`tfrs.layers.dcn.Cross`) the
+            standardised features pass through first; 0: none.
 
     Example:
     >>> model = CandidateReranker(num_users=3, num_items=5, embedding_dim=4)
@@ -60,14 +62,14 @@ class CandidateReranker(tfrs.Model):
     """
 
     def __init__(self, num_users, num_items, embedding_dim, text_dim=None, num_periods=0, num_purchases=0, num_pairs=0,
-                 item_bias=False, recent_items=5, hidden_units=(32,), **kwargs):
+                 item_bias=False, recent_items=5, hidden_units=(32,), cross_layers=0, **kwargs):
         super().__init__(**kwargs)
         self.num_users, self.num_items, self.embedding_dim = int(num_users), int(num_items), int(embedding_dim)
         self.text_dim = int(text_dim) if text_dim else None
         self.num_periods, self.num_pairs, self.recent_items = int(num_periods), int(num_pairs), int(recent_items)
         self.num_purchases = int(num_purchases) if self.num_periods else 0
         self.hidden_units = tuple(int(u) for u in hidden_units)
-        self.item_bias = bool(item_bias)
+        self.item_bias, self.cross_layers = bool(item_bias), int(cross_layers)
         if self.recent_items < 1:
             raise ValueError(f"recent_items={recent_items}: compare with at least 1 item.")
         self.feature_names = tuple(f for f in FEATURES if (self.text_dim or not f.startswith("text"))
@@ -99,6 +101,7 @@ class CandidateReranker(tfrs.Model):
             self.purchase_keys = state("purchase_keys", [self.num_purchases], tf.int64, -1)
         size = len(self.feature_names)
         self.feature_mean, self.feature_scale = state("feature_mean", [size]), state("feature_scale", [size], fill=1)
+        self.cross = [tfrs.layers.dcn.Cross(name=f"cross_{i}") for i in range(self.cross_layers)]
         self.linear = tf.keras.layers.Dense(1, name="linear")
         self.mlp = None
         if self.hidden_units:
@@ -229,7 +232,10 @@ class CandidateReranker(tfrs.Model):
             candidates: int tensor `[batch, n]` of item indices; -1: padding,
                 scored `PADDING_SCORE`.
         """
-        inputs = (self.features(users, candidates) - self.feature_mean) / self.feature_scale
+        inputs = crossed = (self.features(users, candidates) - self.feature_mean) / self.feature_scale
+        for layer in self.cross:
+            crossed = layer(inputs, crossed)
+        inputs = crossed
         scores = self.linear(inputs)
         if self.mlp is not None:
             scores += self.mlp(inputs, training=training)
@@ -249,7 +255,7 @@ class CandidateReranker(tfrs.Model):
         return dict(num_users=self.num_users, num_items=self.num_items, embedding_dim=self.embedding_dim,
                     text_dim=self.text_dim, num_periods=self.num_periods, num_purchases=self.num_purchases,
                     num_pairs=self.num_pairs,
-                    item_bias=self.item_bias, recent_items=self.recent_items,
+                    item_bias=self.item_bias, recent_items=self.recent_items, cross_layers=self.cross_layers,
                     hidden_units=list(self.hidden_units))
 
     @classmethod

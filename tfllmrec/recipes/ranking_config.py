@@ -11,6 +11,7 @@ RANGES = {
     "candidates": Range(int, 2, example=100),
     "recent_items": Range(int, 1, example=5),
     "pair_window": Range(int, 0, example=3, meaning="0: no co-occurrence features"),
+    "cross_layers": Range(int, 0, example=1, meaning="0: no DCN cross layer"),
     "embedding_dim": Range(int, 1, example=64),
     "text_hidden_dim": Range(int, 0, example=0, meaning="0: a linear projection"),
     "max_history": Range(int, 0, example=256, meaning="0: no implicit-feedback term"),
@@ -36,7 +37,8 @@ class RankingConfig:
     re-orders the retrieval model's top `candidates`, trained listwise on
     the validation users' shortlists (`tfllmrec.tasks.rerank`); the run
     reports the test metrics of the two stages beside the retrieval stage
-    alone. It reads `use_text`, `recent_items`, `pair_window`, `hidden_units` and `train`.
+    alone. It reads `use_text`, `recent_items`, `pair_window`, `cross_layers`,
+    `hidden_units` and `train`.
 
     Args:
         enabled: bool. Train and evaluate the ranking stage.
@@ -45,6 +47,8 @@ class RankingConfig:
         recent_items: int. Rerank: a user's latest items the features compare with.
         pair_window: int. Rerank: items at most this many places apart in a
             training history count as bought together; 0: no such features.
+        cross_layers: int. Rerank: DCN cross layers (`tfrs.layers.dcn.Cross`)
+            over the features before the linear term and the MLP; 0: none.
         embedding_dim: int. Rating: factor size.
         use_text: bool. The items' frozen text embeddings (the recipe's
             `model.encoder`) enter the item side.
@@ -68,6 +72,7 @@ class RankingConfig:
     candidates: int = 100
     recent_items: int = 5
     pair_window: int = 3
+    cross_layers: int = 0
     embedding_dim: int = 64
     use_text: bool = True
     text_hidden_dim: int = 0
