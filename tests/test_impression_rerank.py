@@ -3,14 +3,13 @@ scores of any model measured per impression, a CandidateReranker trained on vali
 impressions in the same run, its resume, `TrainedRun` and the export's `rank`."""
 
 import json
-import shutil
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from test_impression_run import overrides, write_tiny_news
-from testing import assert_reranked_shortlist
+from testing import assert_reranked_shortlist, interrupted_copy
 from tfllmrec.errors import ConfigError
 from tfllmrec.evaluation import ImpressionEvaluator
 from tfllmrec.models import CandidateReranker
@@ -222,14 +221,9 @@ def test_the_summary_has_a_reranked_row(rerank_run):
 def test_an_interrupted_run_resumes_with_the_same_reranking_results(rerank_run, news_data, tmp_path):
     run_dir, metrics = rerank_run
     folder, _ = news_data
-    copy = tmp_path / "interrupted"
-    shutil.copytree(run_dir, copy)
     # Killed after the reranker's last epoch, before its test metrics were kept.
-    (copy / "metrics.json").unlink()
-    progress = json.loads((copy / "progress.json").read_text())
-    assert set(progress) == {"main", "ctr", "ranking"}
-    del progress["ranking"]
-    (copy / "progress.json").write_text(json.dumps(progress))
+    copy, done = interrupted_copy(run_dir, tmp_path, "ranking")
+    assert done == {"main", "ctr"}
     resumed = train_recipe(_config(folder), copy, verbose=0)
     assert resumed["ranking"] == metrics["ranking"]
     assert resumed["test"] == metrics["test"]

@@ -1,13 +1,13 @@
 """The ranking stage: a rating model and Surprise's SVD/SVD++ in the same run, and its export."""
 
 import json
-import shutil
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from conftest import tiny_recipe_overrides, write_tiny_dataset
+from testing import interrupted_copy
 from tfllmrec.errors import ConfigError, DataError
 from tfllmrec.recipes import get_recipe, with_overrides
 from tfllmrec.recipes.pipeline import train_recipe
@@ -54,13 +54,7 @@ def test_the_run_reports_ours_and_both_surprise_baselines_on_one_split(rated_run
 
 def test_an_interrupted_run_resumes_with_the_same_rating_results(rated_run, tmp_path):
     run_dir, metrics, folder = rated_run
-    copy = tmp_path / "interrupted"
-    shutil.copytree(run_dir, copy)
-    # Killed during SVD++: no metrics.json, and SVD++'s result not yet in progress.json.
-    (copy / "metrics.json").unlink()
-    progress = json.loads((copy / "progress.json").read_text())
-    del progress["ranking_svdpp"]
-    (copy / "progress.json").write_text(json.dumps(progress))
+    copy, _ = interrupted_copy(run_dir, tmp_path, "ranking_svdpp")  # killed during SVD++
     config = with_overrides(get_recipe("video"), tiny_recipe_overrides(folder) + RATED)
     assert train_recipe(config, copy, verbose=0)["ranking"] == metrics["ranking"]
 

@@ -2,14 +2,13 @@
 in the same run, its resume, two-stage recommendations and their export."""
 
 import json
-import shutil
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from conftest import tiny_recipe_overrides, write_tiny_dataset
-from testing import assert_reranked_shortlist
+from testing import assert_reranked_shortlist, interrupted_copy
 from tfllmrec.errors import ConfigError
 from tfllmrec.models import CandidateReranker
 from tfllmrec.recipes import get_recipe, with_overrides
@@ -99,13 +98,8 @@ def test_two_stage_scores_keep_the_retrieval_order_below_the_shortlist():
 
 def test_an_interrupted_run_resumes_with_the_same_reranking_results(rerank_run, tmp_path):
     run_dir, metrics, folder = rerank_run
-    copy = tmp_path / "interrupted"
-    shutil.copytree(run_dir, copy)
     # Killed after the reranker's last epoch, before its test metrics were kept.
-    (copy / "metrics.json").unlink()
-    progress = json.loads((copy / "progress.json").read_text())
-    del progress["ranking"]
-    (copy / "progress.json").write_text(json.dumps(progress))
+    copy, _ = interrupted_copy(run_dir, tmp_path, "ranking")
     resumed = train_recipe(_config(folder), copy, verbose=0)
     assert resumed["ranking"] == metrics["ranking"]
     assert resumed["test"] == metrics["test"]

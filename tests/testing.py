@@ -8,8 +8,10 @@ each check to a fraction of a second.
 """
 
 import json
+import shutil
 import tempfile
 import unittest
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -152,3 +154,16 @@ def assert_reranked_shortlist(run, user_id, k, candidates):
     assert [item for item, _, _ in ranked] == [retrieved[i][0] for i in best]
     np.testing.assert_allclose(scores, reranked[best], atol=1e-6)
     return ranked
+
+
+def interrupted_copy(run_dir, folder, phase):
+    """A copy of a finished run folder as a run killed before `phase` was kept:
+    no metrics.json, and `phase` missing from progress.json. Returns its path
+    and the phases that stay done."""
+    copy = Path(folder) / "interrupted"
+    shutil.copytree(run_dir, copy)
+    (copy / "metrics.json").unlink()
+    progress = json.loads((copy / "progress.json").read_text())
+    del progress[phase]
+    (copy / "progress.json").write_text(json.dumps(progress))
+    return copy, set(progress)
