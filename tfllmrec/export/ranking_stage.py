@@ -1,4 +1,4 @@
-"""`RankingStage`: a trained `TextRanking` inside the export, behind `rank` and `recommend_ranked`."""
+"""`RankingStage`: a trained ranking model inside the export, behind `rank` and `recommend_ranked`."""
 
 import numpy as np
 import tensorflow as tf
@@ -10,11 +10,12 @@ class RankingStage(tf.Module):
     """The ranking model of a run and the item vocabulary it scores.
 
     The model itself is kept (its variables are the SavedModel's), so the
-    served scores are `TextRanking.score_candidates`, the function training
-    and evaluation use. `RecommenderModule(ranker=...)` adds its signatures.
+    served scores are its `score_candidates`, the function training and
+    evaluation use. `RecommenderModule(ranker=...)` adds its signatures.
 
     Args:
-        model: tfllmrec.models.TextRanking, trained.
+        model: tfllmrec.models.TextRanking or CandidateReranker, trained
+            (a reranker having followed the retrieval model it serves with).
         item_ids: array of str `[I]`: the ids of the model's item indices.
 
     Example:

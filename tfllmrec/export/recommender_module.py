@@ -46,8 +46,8 @@ class RecommenderModule(tf.Module):
       (REST columnar format, gRPC; over gRPC k defaults to `top_k`).
     With a `ranker` (a run's ranking stage) two more:
     - `rank(user_id: string [batch], item_ids: string [batch, n])` ->
-      `scores` float `[batch, n]`: the ranking model's score (a predicted
-      rating) of each candidate; an id outside the catalogue is
+      `scores` float `[batch, n]`: the ranking model's score of each
+      candidate (a predicted rating, or a reranker's score: higher first); an id outside the catalogue is
       InvalidArgument, an unknown user gets the items' user-free score;
     - `recommend_ranked(user_id)` -> `item_ids`, `scores` `[batch, top_k]`:
       two stages, the `rank_candidates` best retrieved items re-ordered by
@@ -70,8 +70,8 @@ class RecommenderModule(tf.Module):
             precision, ...): search an inverted-file index of `item_vectors`
             (and the offsets) instead of scoring every item, for catalogues
             of millions. None: brute force.
-        ranker: tfllmrec.models.TextRanking or None. The ranking stage,
-            over the same user and item indices.
+        ranker: tfllmrec.models.TextRanking, CandidateReranker or None. The
+            ranking stage, over the same user and item indices.
         rank_candidates: int. Items the retrieval stage hands the ranking
             stage in `recommend_ranked`.
 
