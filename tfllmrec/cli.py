@@ -97,9 +97,11 @@ def _recommend(args):
     if args.new_items:
         print(f"Added {run.add_items_from_file(args.new_items)} new items from {args.new_items}")
     if args.user is not None:
-        results = run.recommend_for_user(args.user, k=args.k, ranked=run.ranker is not None and not args.new_items)
+        ranked = run.ranker is not None and not args.new_items
+        results = run.recommend_for_user(args.user, k=args.k, ranked=ranked)
+        score = "predicted rating" if run.config.ranking.objective == "rating" else "score"
         stages = (f" (the best {run.config.export.rank_candidates} retrieved, ordered by the ranking stage's "
-                  f"{'predicted rating' if run.config.ranking.objective == 'rating' else 'score'})" if run.ranker is not None and not args.new_items else "")
+                  f"{score})" if ranked else "")
         print(f"Top {len(results)} for user {args.user}{stages}:")
     else:
         results = run.recommend_for_text(args.text, k=args.k)

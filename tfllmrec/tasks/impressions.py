@@ -12,7 +12,7 @@ from tfllmrec.tasks.impression_rerank import impression_rerank_phases, train_imp
 from tfllmrec.tasks.indexed_impressions import IndexedImpressions
 from tfllmrec.tasks.phase import Phase
 from tfllmrec.tasks.protocol_checks import check_impressions
-from tfllmrec.tasks.task import Task, build_two_tower, query_vectors, text_table_of
+from tfllmrec.tasks.task import Task, build_two_tower, query_vectors, text_table_of, with_main_phase_weights
 from tfllmrec.training import train_model, training_scope
 
 # Negatives per click in training (NRMS's npratio; NeMig shows 5 at most).
@@ -117,10 +117,7 @@ class ImpressionTask(Task):
         return self._fit_and_test(lambda: self._two_tower(model_config), getattr(self.config, phase.train), workdir)
 
     def _run_rerank(self, phase, workdir):
-        # The main phase's best weights: trained in this run, or earlier if it resumed.
-        retrieval = self._two_tower(self.config.model)
-        retrieval.score(tf.constant([0]))
-        retrieval.load_weights(str(workdir.parent / "main" / "best")).expect_partial()
+        retrieval = with_main_phase_weights(self._two_tower(self.config.model), workdir)
         table = self.text_table if self.config.ranking.use_text else None
         return train_impression_reranker(self.config, self.data, retrieval, table, workdir, self.verbose)
 

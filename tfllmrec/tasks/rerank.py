@@ -91,14 +91,21 @@ def two_stage_scores(reranker, users, scores, shortlist, batch=256):
     return combined
 
 
-def evaluate_two_stages(reranker, retrieval, targets, ks, size):
-    """Full-ranking metrics of the two stages on (users, positives, exclude)."""
+def two_stage_evaluator(retrieval, targets, ks, size):
+    """A function of a reranker: full-ranking metrics of the two stages on
+    (users, positives, exclude). The retrieval stage is scored once, here:
+    it stays fixed while the reranker trains."""
     users, positives, exclude = targets
     scores = retrieval_scores(retrieval, users)
-    combined = two_stage_scores(reranker, users, scores, shortlists(scores, exclude, size))
+    shortlist = shortlists(scores, exclude, size)
     row_of = {user: row for row, user in enumerate(users)}
-    return RankingEvaluator(ks=ks).evaluate(lambda batch: combined[[row_of[u] for u in batch]],
-                                            users, positives, exclude=exclude)
+
+    def evaluate(reranker):
+        combined = two_stage_scores(reranker, users, scores, shortlist)
+        return RankingEvaluator(ks=ks).evaluate(lambda batch: combined[[row_of[u] for u in batch]],
+                                                users, positives, exclude=exclude)
+
+    return evaluate
 
 
 def validation_lists(retrieval, index, size, seed):
@@ -159,7 +166,7 @@ def train_reranker(config, index, retrieval, text_table, workdir, verbose):
     lists, held, counts = validation_lists(retrieval, index, ranking.candidates, ranking.train.seed)
     reranker, fit = fit_reranker(
         config, retrieval, index.per_user("train"), lists,
-        lambda reranker: evaluate_two_stages(reranker, retrieval, held, tuple(config.eval.ks), ranking.candidates),
+        two_stage_evaluator(retrieval, held, tuple(config.eval.ks), ranking.candidates),
         workdir, verbose, index.item_counts(), text_table,
         (index.train_items, index.periods(days, "train")) if days else None)
     return reranker, dict(fit, lists=counts)

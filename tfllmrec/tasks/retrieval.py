@@ -11,8 +11,8 @@ from tfllmrec.tasks.phase import Phase
 from tfllmrec.tasks.protocol_checks import check_retrieval_split
 from tfllmrec.tasks.rating import (check_rating_stage, rating_metrics_of, rating_phases, rating_summary_lines,
                                    run_surprise, train_rating_model)
-from tfllmrec.tasks.rerank import evaluate_two_stages, rerank_phases, train_reranker
-from tfllmrec.tasks.task import Task, build_two_tower, text_table_of
+from tfllmrec.tasks.rerank import rerank_phases, train_reranker, two_stage_evaluator
+from tfllmrec.tasks.task import Task, build_two_tower, text_table_of, with_main_phase_weights
 from tfllmrec.training import epoch_dataset, train_model, training_scope
 
 
@@ -164,17 +164,14 @@ class RetrievalTask(Task):
         return train_rating_model(self.config.ranking, self.index, table, workdir, self.verbose)
 
     def _run_rerank(self, phase, workdir):
-        # The main phase's best weights: trained in this run, or earlier if it resumed.
-        retrieval = self._two_tower(self.config.model, self.index)
-        retrieval.score(tf.constant([0]))
-        retrieval.load_weights(str(workdir.parent / "main" / "best")).expect_partial()
+        retrieval = with_main_phase_weights(self._two_tower(self.config.model, self.index), workdir)
         table = self.text_table if self.config.ranking.use_text else None
         reranker, fit = train_reranker(self.config, self.index, retrieval, table, workdir, self.verbose)
         ask_at_test_time(retrieval, self.index)
         reranker.follow(retrieval, self.index.per_user("train", "valid"))
-        targets = self.index.targets("test", ["train", "valid"])
-        result = {"test": evaluate_two_stages(reranker, retrieval, targets, tuple(self.config.eval.ks),
-                                              self.config.ranking.candidates), "training": fit}
+        test = two_stage_evaluator(retrieval, self.index.targets("test", ["train", "valid"]),
+                                   tuple(self.config.eval.ks), self.config.ranking.candidates)
+        result = {"test": test(reranker), "training": fit}
         if self.sampled is not None:
             # The shipped candidates are the shortlist: the reranker orders all of them.
             result["test_sampled"] = self._sampled_pairs(lambda users, items: reranker.score_candidates(
