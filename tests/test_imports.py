@@ -9,7 +9,7 @@ PACKAGE = REPO / "tfllmrec"
 # Lower layers first; a module imports from its own layer or from lower ones only.
 # `data` and `evaluation` (NumPy and pandas) sit beside the TensorFlow stack, below it.
 LAYERS = [
-    {"errors", "files", "cache", "backend", "model_rules", "ranges", "__init__"},
+    {"errors", "files", "cache", "backend", "model_rules", "ranges", "trainable_mode", "__init__"},
     {"data", "evaluation", "encoders"},
     {"towers"},
     {"models"},

@@ -229,7 +229,7 @@ def test_unknown_recipe_lists_the_registered_names(tmp_path):
         ("data.cold_start_fraction=-0.1", "cold_start_fraction"),
         ("model.id_dropout=1.5", "id_dropout"),
         ("model.id_dropout=-0.5", "id_dropout"),
-        ("model.trainable=all", "trainable='all'"),
+        ("model.trainable=top:two", "trainable='top:two' is not a mode"),
         ("train.epochs=0", "epochs"),
         ("baseline_train.batch_size=0", "batch_size"),
         ("train.learning_rate=0", "learning_rate"),

@@ -8,6 +8,7 @@ config must stay fast.
 """
 
 from tfllmrec.ranges import Range
+from tfllmrec.trainable_mode import parse_trainable
 
 LOSSES = ("full_softmax", "in_batch")
 HISTORY_POOLINGS = ("none", "ids", "text", "ids+text", "shared")
@@ -31,6 +32,7 @@ RANGES = {
     "ctr_prior_strength": Range(float, 0, low_open=True, example=40.0),
     "cold_neighbors": Range(int, 0, example=10, meaning="0: off"),
     "cold_neighbor_temperature": Range(float, 0, low_open=True, example=0.1),
+    "fine_tune_items": Range(int, 0, example=64, meaning="0: every distinct item of the batch"),
 }
 
 
@@ -80,10 +82,7 @@ def check_two_tower(options, text_dim=UNKNOWN):
     (ModelConfig's fields) describe a model `TwoTowerRetrieval` can build."""
     o = options
     check_ranges(**{name: o[name] for name in RANGES if name in o})
-    if o["trainable"] != "none":
-        raise ValueError(
-            f"trainable={o['trainable']!r}: recipes currently train on cached frozen text "
-            "embeddings; use 'none' (TextEncoder itself supports top:N and all).")
+    parse_trainable(o["trainable"])  # "none", "top:N" or "all"; N is checked when the encoder loads
     if o["loss"] not in LOSSES:
         raise ValueError(f"loss={o['loss']!r}: use 'full_softmax' or 'in_batch'.")
     if o["history_pooling"] not in HISTORY_POOLINGS:

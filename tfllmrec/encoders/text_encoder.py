@@ -6,7 +6,7 @@ from tfllmrec.encoders._batching import BatchedEncodingMixin
 from tfllmrec.encoders._cached_states import CachedStatesMixin
 from tfllmrec.encoders._options import check_loaded_options, check_number_options, check_texts
 from tfllmrec.encoders.presets import EMBEDDED_PRESET, load_preset
-from tfllmrec.encoders.trainable_mode import parse_trainable
+from tfllmrec.trainable_mode import parse_trainable
 
 
 class TextEncoder(CachedStatesMixin, BatchedEncodingMixin, tf.keras.layers.Layer):

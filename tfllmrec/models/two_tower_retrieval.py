@@ -6,6 +6,7 @@ import tensorflow_recommenders as tfrs
 
 from tfllmrec.model_rules import check_two_tower, effective_options
 from tfllmrec.models.impression_loss import impression_softmax_loss
+from tfllmrec.models.encoder_fine_tuning import EncoderFineTuningMixin
 from tfllmrec.towers import ItemTower, UserTower
 
 # The options and their defaults: a recipe's `ModelConfig` has exactly these
@@ -16,11 +17,11 @@ OPTIONS = dict(
     history_pooling="none", max_history=50, temperature=0.2, loss="full_softmax",
     logq_correction=True, text_loss_weight=0.0, text_dropout=0.0, period_days=0,
     ctr_prior_weight=0.0, ctr_prior_strength=40.0, fuse_text=True, cold_neighbors=0,
-    cold_neighbor_temperature=0.1,
+    cold_neighbor_temperature=0.1, fine_tune_items=64,
 )
 
 
-class TwoTowerRetrieval(tfrs.Model):
+class TwoTowerRetrieval(EncoderFineTuningMixin, tfrs.Model):
     """Two-tower retrieval: users and items in one space, scored by dot product.
 
     Candidate tower: item-id embedding + MLP of the item's frozen text
@@ -42,8 +43,14 @@ class TwoTowerRetrieval(tfrs.Model):
         encoder, sequence_length: str, int. The text encoder and token
             length the text table was made with (`TextEncoder.from_preset`),
             kept with the config so a model says where its text came from.
-        trainable: str. Fine-tuning of that encoder; "none" (cached
-            embeddings) is what the towers train on today.
+        trainable: str. Fine-tuning of that encoder: "none" (the towers
+            read the frozen text table), "top:N" or "all": the encoder is a
+            live layer of the item tower (`LiveItemText`, its inputs set by
+            `set_text_inputs`); each training step re-embeds the batch's
+            items, and the text table, which the full softmax's other
+            items and all inference read, is re-embedded by
+            `refresh_text` (the trainer calls it every
+            `train.encoder_refresh_steps` steps and after each epoch).
         use_text, use_user_ids, use_item_ids: bool. What the towers hold.
         embedding_dim: int. Size of the shared space.
         text_hidden_dim: int. Hidden units of the text MLPs; 0: linear.
@@ -81,6 +88,12 @@ class TwoTowerRetrieval(tfrs.Model):
             vector of their k nearest known items in text space (see
             `ItemTower`); 0: by the text MLP.
         cold_neighbor_temperature: float. Softmax temperature of that mean.
+        fine_tune_items: int. With a fine-tuning encoder, the items per
+            training step that it re-embeds (with gradients): a random
+            subset of the batch's distinct items; the others read the
+            text table. It bounds a step's cost: on 2 CPU cores one
+            MiniLM layer takes about 1 s for 350 titles, forward and
+            backward. 0: every distinct item of the batch.
 
     The text options are ignored without text (`use_text=False`), so one
     option turns a recipe into its ID-only version; `fuse_text` and
@@ -122,6 +135,9 @@ class TwoTowerRetrieval(tfrs.Model):
             self.num_items, self.embedding_dim, use_item_ids=self.use_item_ids, id_dropout=o["id_dropout"],
             fuse_text=self.fuse_text, cold_neighbors=self.cold_neighbors,
             cold_neighbor_temperature=self.cold_neighbor_temperature, name="item_tower", **text)
+        self.live_text = self.build_live_text(o, used["has_text"])
+        if self.live_text is not None:
+            self.item_tower.attach_live_text(self.live_text, int(o["fine_tune_items"]))
         self.user_tower = UserTower(
             self.num_users, self.embedding_dim, use_user_ids=o["use_user_ids"],
             max_history=self.max_history, num_periods=self.num_periods, name="user_tower")
@@ -205,23 +221,26 @@ class TwoTowerRetrieval(tfrs.Model):
         """The per-item score offsets `[num_items]` as a NumPy array, or None without them."""
         return self.item_offsets.numpy() if self.item_bias else None
 
-    def _history_vectors(self):
+    def _history_vectors(self, table=None):
         if self.history_pooling == "none":
             return None
         if self.history_pooling == "shared":
-            return self.item_tower.raw(self._all_items)
+            return self.item_tower.raw(self._all_items, table=table)
         return self.history_items.raw(self._all_items)
 
-    def query(self, users, exclude_items=None, periods=None, training=False):
-        """User vectors `[batch, embedding_dim]`."""
+    def query(self, users, exclude_items=None, periods=None, training=False, table=None):
+        """User vectors `[batch, embedding_dim]` (`table`: the step's text table)."""
         return self.user_tower(
-            users, item_vectors=self._history_vectors(), exclude_items=exclude_items,
+            users, item_vectors=self._history_vectors(table), exclude_items=exclude_items,
             periods=periods, training=training,
         )
 
-    def candidates(self, items=None, training=False):
-        """Item vectors; all items when `items` is None."""
-        return self.item_tower(self._all_items if items is None else items, training=training)
+    def candidates(self, items=None, training=False, table=None):
+        """Item vectors; all items when `items` is None (`table`: the step's text table)."""
+        return self.item_tower(self._all_items if items is None else items, training=training, table=table)
+
+    def _text_towers(self):
+        return [t for t in (self.item_tower, self.history_items) if t is not None and t.text_dim]
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.int32, name="users")])
     def score(self, users):
@@ -234,8 +253,11 @@ class TwoTowerRetrieval(tfrs.Model):
 
         In training the click (column 0) is left out of the user's pooled history.
         """
-        query = self.query(users, exclude_items=candidates[:, 0] if training else None, training=training)
-        flat = self.candidates(tf.reshape(tf.maximum(candidates, 0), [-1]), training=training)
+        items = tf.reshape(tf.maximum(candidates, 0), [-1])
+        table = self.item_tower.step_table(items, training) if self.item_tower.text_dim else None
+        query = self.query(users, exclude_items=candidates[:, 0] if training else None, training=training,
+                           table=table)
+        flat = self.candidates(items, training=training, table=table)
         vectors = tf.reshape(flat, tf.concat([tf.shape(candidates), [-1]], 0))
         return tf.einsum("bd,bcd->bc", query, vectors) / self.temperature
 
@@ -245,12 +267,13 @@ class TwoTowerRetrieval(tfrs.Model):
             logits = self.impression_logits(users, features["candidates"], training=training)
             return impression_softmax_loss(logits, features["candidates"])
         items = features["item"]
+        table = self.item_tower.step_table(items, training) if self.item_tower.text_dim else None
         query = self.query(users, exclude_items=items if training else None,
-                           periods=features.get("period"), training=training)
+                           periods=features.get("period"), training=training, table=table)
         loss = self._loss(query, items, self.candidates(self._all_items if self._full else items,
-                                                        training=training))
+                                                        training=training, table=table))
         if self.text_loss_weight:
-            text_only = self.item_tower.text_only(self._all_items if self._full else items)
+            text_only = self.item_tower.text_only(self._all_items if self._full else items, table)
             # Unfused, the text path only learns to place items among the users the
             # ids trained: letting it move those users towards items that merely
             # read alike cost 0.03-0.04 NDCG@10 on MovieLens.

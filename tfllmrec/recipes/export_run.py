@@ -63,10 +63,7 @@ def build_module(run, retrieval_only=False, export=None):
                           "export without --new-items.")
     if retrieval_only or not run.config.model.use_text:
         return RecommenderModule(*args, **options)
-    from tfllmrec.encoders import TextEncoder
-
-    encoder = TextEncoder.from_preset(run.config.model.encoder,
-                                      sequence_length=run.config.model.sequence_length)
+    encoder = run.text_encoder  # fine-tuned with the model, or the recipe's frozen one
     # Text search ranks items by their text alone (TrainedRun.search_vectors);
     # without item ids that is the item index itself, so it is not stored twice.
     search = run.search_vectors() if model.use_item_ids else None

@@ -47,6 +47,7 @@ class ModelConfig:
     fuse_text: bool = True
     cold_neighbors: int = 0
     cold_neighbor_temperature: float = 0.1
+    fine_tune_items: int = 64
 
     @property
     def hybrid(self):

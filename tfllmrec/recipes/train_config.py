@@ -14,6 +14,11 @@ RANGES = {
     "patience": Range(int, 0, example=5, meaning="0: never stop early"),
     "seed": SEED,
     "checkpoint_every_steps": Range(int, 0, example=0, meaning="0: once per epoch"),
+    "encoder_learning_rate": Range(float, 0, low_open=True, example=3e-5),
+    "encoder_warmup_steps": Range(int, 0, example=100, meaning="0: no warm-up"),
+    "encoder_weight_decay": Range(float, 0, example=0.01),
+    "encoder_clipnorm": Range(float, 0, example=1.0, meaning="0: no clipping"),
+    "encoder_refresh_steps": Range(int, 0, example=50, meaning="0: after each epoch only"),
 }
 
 
@@ -43,6 +48,16 @@ class TrainConfig:
             (`tf.distribute.MultiWorkerMirroredStrategy` over the machines
             the `TF_CONFIG` environment variable lists, and each one's
             GPUs). `batch_size` is the global batch, split across replicas.
+        encoder_learning_rate, encoder_warmup_steps, encoder_weight_decay,
+        encoder_clipnorm: the text encoder's own AdamW when it fine-tunes
+            (`model.trainable` "top:N" or "all"): peak learning rate,
+            reached linearly over the warm-up steps; decoupled weight decay
+            (not on biases and layer norms); global gradient-norm clipping
+            (0: none). The towers keep `learning_rate`.
+        encoder_refresh_steps: int. When the encoder fine-tunes, re-embed
+            the whole catalogue's texts every this many steps (and after
+            each epoch): the full softmax scores the batch's own items with
+            the live encoder and every other item with that table.
 
     Example:
     >>> TrainConfig(epochs=5).batch_size
@@ -59,6 +74,11 @@ class TrainConfig:
     jit_compile: bool = False
     checkpoint_every_steps: int = 0
     strategy: str = "default"
+    encoder_learning_rate: float = 3e-5
+    encoder_warmup_steps: int = 100
+    encoder_weight_decay: float = 0.01
+    encoder_clipnorm: float = 1.0
+    encoder_refresh_steps: int = 50
 
     def __post_init__(self):
         check_fields(self, RANGES)

@@ -202,14 +202,22 @@ class TrainedRun:
         """`[num_items, dim]` vectors of the catalogue, then of added items."""
         return self._with_new_items("full")
 
-    def _encode(self, texts):
+    @property
+    def text_encoder(self):
+        """The `TextEncoder` of new items and text queries: the one the
+        model fine-tuned (restored with it), else the recipe's frozen one."""
+        if self._encoder is None:
+            self._encoder = self.model.text_encoder
         if self._encoder is None:
             from tfllmrec.encoders import TextEncoder
 
             self._encoder = TextEncoder.from_preset(
                 self.config.model.encoder, sequence_length=self.config.model.sequence_length
             )
-        return self._encoder(tf.constant(texts))
+        return self._encoder
+
+    def _encode(self, texts):
+        return self.text_encoder(tf.constant(texts))
 
     def recommend_for_user(self, user_id, k=10, ranked=None):
         """Top-k unseen items for a known user: [(item_id, text, score)].

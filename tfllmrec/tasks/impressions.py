@@ -114,11 +114,12 @@ class ImpressionTask(Task):
 
     def _run_two_tower(self, phase, workdir):
         model_config = getattr(self.config, phase.model)
-        return self._fit_and_test(lambda: self._two_tower(model_config), getattr(self.config, phase.train), workdir)
+        return self._fit_and_test(lambda: self.attach_text_inputs(self._two_tower(model_config)),
+                                  getattr(self.config, phase.train), workdir)
 
     def _run_rerank(self, phase, workdir):
         retrieval = with_main_phase_weights(self._two_tower(self.config.model), workdir)
-        table = self.text_table if self.config.ranking.use_text else None
+        table = self.ranking_text_table(retrieval)
         return train_impression_reranker(self.config, self.data, retrieval, table, workdir, self.verbose)
 
     def _run_nrms(self, phase, workdir):

@@ -144,7 +144,7 @@ class RetrievalTask(Task):
         model_config, train = getattr(self.config, phase.model), getattr(self.config, phase.train)
         ks = tuple(self.config.eval.ks)
         with training_scope(train):
-            model = self._two_tower(model_config, index)
+            model = self.attach_text_inputs(self._two_tower(model_config, index))
             days = model.period_days
             periods = index.periods(days, "train") if model.num_periods else None
             targets = index.targets("valid", ["train"])
@@ -165,7 +165,7 @@ class RetrievalTask(Task):
 
     def _run_rerank(self, phase, workdir):
         retrieval = with_main_phase_weights(self._two_tower(self.config.model, self.index), workdir)
-        table = self.text_table if self.config.ranking.use_text else None
+        table = self.ranking_text_table(retrieval)
         reranker, fit = train_reranker(self.config, self.index, retrieval, table, workdir, self.verbose)
         ask_at_test_time(retrieval, self.index)
         reranker.follow(retrieval, self.index.per_user("train", "valid"))

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from tfllmrec.encoders import item_text_table
+from tfllmrec.encoders import item_text_inputs, item_text_table
 from tfllmrec.errors import RangeError
 from tfllmrec.models import TwoTowerRetrieval
 
@@ -83,6 +83,22 @@ class Task:
         """What `TrainedRun` reads besides the checkpoint: dict of user_ids,
         item_ids, texts, seen (item indices per user) and periods."""
         raise NotImplementedError
+
+    def attach_text_inputs(self, model):
+        """Gives a model that fine-tunes its encoder the items' cached encoder
+        inputs (`item_text_inputs`), before it trains; `model` otherwise."""
+        if getattr(model, "fine_tunes_text", False):
+            model.set_text_inputs(*item_text_inputs(self.dataset.items.texts(), model.live_text))
+        return model
+
+    def ranking_text_table(self, retrieval):
+        """The item-text table a ranking stage reads: the retrieval model's
+        own (fine-tuned) one when its encoder trained, else the frozen one."""
+        if not self.config.ranking.use_text:
+            return None
+        if getattr(retrieval, "fine_tunes_text", False):
+            return retrieval.item_tower.text_table.numpy()
+        return self.text_table
 
     @property
     def text_dim(self):

@@ -58,7 +58,8 @@ class ItemTower(tf.keras.layers.Layer):
 
     The text path reads a table of text embeddings, one row per item, that
     a frozen `TextEncoder` filled once (`set_text_table`), so training never
-    re-runs BERT for the same title. Items unseen in training get a zero id
+    re-runs BERT for the same title; or, to fine-tune, a `LiveItemText`
+    re-embeds each training step's items (`attach_live_text`). Items unseen in training get a zero id
     vector (`set_known_items`), and training drops ids at random
     (`id_dropout`), so the text path alone places cold-start items.
 
@@ -164,6 +165,39 @@ class ItemTower(tf.keras.layers.Layer):
                     layers.append(tf.keras.layers.Dropout(self.text_dropout))
                 layers.append(tf.keras.layers.Dense(units, activation=activation))
             self.text_mlp = tf.keras.Sequential(layers, name="text_mlp")
+        self.live_text = None
+
+    def attach_live_text(self, live_text, items_per_step=0):
+        """Fine-tunes the text path: a training step embeds its items with
+        `live_text` (a `LiveItemText`) instead of reading the text table.
+
+        The table then holds the same encoder's embeddings as of its last
+        `refresh_text_table`, and every other use reads it: the full
+        softmax's other items, evaluation, new items' neighbours. With
+        `items_per_step` > 0 a step re-embeds at most that many of its
+        distinct items, drawn at random (the tower's checkpointed
+        generator, so a resumed run draws the same).
+        """
+        if not self.text_dim or live_text.embedding_dim != self.text_dim:
+            raise ValueError(f"The live encoder gives {live_text.embedding_dim}-d embeddings; this tower's "
+                             f"text table is {self.text_dim}-d.")
+        self.live_text, self.live_items_per_step = live_text, int(items_per_step)
+
+    def step_table(self, indices, training=False):
+        """The text table a step reads: in training with a live encoder, the
+        rows of `indices` re-embedded (differentiable), the rest as stored."""
+        if self.live_text is None or not training:
+            return self.text_table
+        distinct, _ = tf.unique(tf.reshape(indices, [-1]))
+        if self.live_items_per_step:
+            order = tf.argsort(self.dropout_rng.uniform(tf.shape(distinct)))
+            distinct = tf.gather(distinct, order[: self.live_items_per_step])
+        live = tf.cast(self.live_text(distinct, training=True), self.text_table.dtype)
+        return tf.tensor_scatter_nd_update(self.text_table, distinct[:, None], live)
+
+    def refresh_text_table(self):
+        """Re-embeds the whole catalogue with the live encoder's current weights."""
+        self.text_table.assign(self.live_text.embed_all())
 
     def set_text_table(self, embeddings):
         """Fills the text table with `[num_items, text_dim]` embeddings."""
@@ -206,17 +240,20 @@ class ItemTower(tf.keras.layers.Layer):
         """Un-normalised vectors of items given only their text embeddings."""
         return self.text_mlp(text_embeddings, training=training)
 
-    def text_only(self, indices):
-        """Vectors of items from their text alone, as a new item gets: `[n, dim]`."""
-        return self.text_only_vectors(tf.gather(self.text_table, indices))
+    def text_only(self, indices, table=None):
+        """Vectors of items from their text alone, as a new item gets: `[n, dim]`.
+
+        `table`: the step's text table (`step_table`); None: the stored one.
+        """
+        return self.text_only_vectors(tf.gather(self.text_table if table is None else table, indices))
 
     def text_only_vectors(self, text_embeddings):
         """Output vectors of items known only by their text embeddings `[n, text_dim]`:
         new items, or a free-text query placed in the item space."""
         return place_by_text(self.text_mlp, text_embeddings, normalize=self.normalize)
 
-    def raw(self, indices, training=False):
-        """Un-normalised item vectors `[n, embedding_dim]`."""
+    def raw(self, indices, training=False, table=None):
+        """Un-normalised item vectors `[n, embedding_dim]` (`table`: see `text_only`)."""
         parts = []
         if self.use_item_ids:
             ids = self.ids(indices)
@@ -226,7 +263,8 @@ class ItemTower(tf.keras.layers.Layer):
                 keep *= tf.cast(draw >= self.id_dropout, keep.dtype)
             parts.append(ids * tf.cast(keep, ids.dtype)[:, None])
         if self.text_mlp is not None and self.fuse_text:
-            parts.append(self.text_vectors(tf.gather(self.text_table, indices), training=training))
+            table = self.text_table if table is None else table
+            parts.append(self.text_vectors(tf.gather(table, indices), training=training))
         elif self.text_mlp is not None and not self.text_mlp.built:
             # Built where a fused tower first runs it: the same initial values are
             # drawn in the same order, and a checkpoint restores into it.
@@ -235,13 +273,13 @@ class ItemTower(tf.keras.layers.Layer):
         # items out of every loss); `call` places it at inference.
         return tf.add_n([tf.cast(p, self.compute_dtype) for p in parts])
 
-    def _normalized(self, indices, training=False):
+    def _normalized(self, indices, training=False, table=None):
         # Scores and losses are computed in float32 under mixed precision.
-        vectors = tf.cast(self.raw(indices, training=training), tf.float32)
+        vectors = tf.cast(self.raw(indices, training=training, table=table), tf.float32)
         return tf.math.l2_normalize(vectors, -1) if self.normalize else vectors
 
-    def call(self, indices, training=False):
-        vectors = self._normalized(indices, training=training)
+    def call(self, indices, training=False, table=None):
+        vectors = self._normalized(indices, training=training, table=table)
         if (self.cold_neighbors or not self.fuse_text) and not training:
             # Items without a trained id (never negatives in training) are
             # placed by their text alone; the rest keep their vectors.

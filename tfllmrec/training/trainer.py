@@ -6,6 +6,7 @@ import time
 import tensorflow as tf
 
 from tfllmrec.errors import ConfigError
+from tfllmrec.training.encoder_optimizer import make_encoder_optimizer
 from tfllmrec.training.distribution import gather_from_workers, is_multi_worker, tf_config_worker
 from tfllmrec.training.epoch_state import end_epoch, load_state, result, write_state
 from tfllmrec.training.progress import EpochProgress
@@ -62,8 +63,14 @@ def train_model(model, epoch_data, sample, train, validate, monitor, workdir, ve
     # Create every variable, the optimizer's slots included, before a restore:
     # slots restored lazily on their first use are not reliably restored.
     model.compute_loss(sample, training=False)
-    model.optimizer.build(model.trainable_variables)
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+    encoder = model.encoder_variables() if hasattr(model, "encoder_variables") else []
+    owned = {v.ref() for v in encoder}
+    model.optimizer.build([v for v in model.trainable_variables if v.ref() not in owned])
+    parts = dict(model=model, optimizer=model.optimizer)
+    if encoder:
+        model.encoder_optimizer = parts["encoder_optimizer"] = make_encoder_optimizer(train)
+        model.encoder_optimizer.build(encoder)
+    checkpoint = tf.train.Checkpoint(**parts)
     state = load_state(workdir, checkpoint)
     if is_multi_worker(tf.distribute.get_strategy()):
         _check_workers_agree(tf.distribute.get_strategy(), workdir, state)
@@ -87,8 +94,11 @@ def train_model(model, epoch_data, sample, train, validate, monitor, workdir, ve
             data = data.skip(done)  # resumed mid-epoch: those batches are trained
         steps = int(data.cardinality()) if data.cardinality() >= 0 else None
         progress = EpochProgress(epoch, train.epochs, steps and steps + done, done, verbose)
+        # The text table is re-embedded before a checkpoint or a validation reads it.
+        refresh = [_RefreshText(model, train.encoder_refresh_steps)] if encoder else []
         model.fit(data, epochs=1, verbose=0,
-                  callbacks=[progress, _EveryNSteps(train.checkpoint_every_steps, done, save_mid_epoch)])
+                  callbacks=[progress, *refresh,
+                             _EveryNSteps(train.checkpoint_every_steps, done, save_mid_epoch)])
         state["epoch_steps"] = 0
         metrics = validate()
         _log(writer, epoch, progress.mean("loss"), metrics)
@@ -115,6 +125,22 @@ class _EveryNSteps(tf.keras.callbacks.Callback):
         self.steps += 1
         if self.every and self.steps % self.every == 0:
             self.save(self.steps)
+
+
+class _RefreshText(tf.keras.callbacks.Callback):
+    """Re-embeds a fine-tuning model's item texts (`refresh_text`) every
+    `every` optimizer steps (0: never mid-epoch) and at the end of the epoch."""
+
+    def __init__(self, model, every):
+        super().__init__()
+        self.fine_tuned, self.every = model, int(every)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.every and int(self.fine_tuned.optimizer.iterations) % self.every == 0:
+            self.fine_tuned.refresh_text()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.fine_tuned.refresh_text()
 
 
 def _check_workers_agree(strategy, workdir, state):

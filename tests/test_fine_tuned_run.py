@@ -1,0 +1,63 @@
+"""A recipe run with `model.trainable=top:1`: the fine-tuned encoder is the one
+that evaluation, `TrainedRun` (new items, text queries) and the export use."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import yaml
+
+from conftest import tiny_recipe_overrides, write_tiny_dataset
+from tfllmrec.encoders import TextEncoder
+from tfllmrec.recipes import get_recipe, with_overrides
+from tfllmrec.recipes.export_run import build_module
+from tfllmrec.recipes.pipeline import train_recipe
+from tfllmrec.recipes.trained_run import TrainedRun
+
+QUERIES = ["jazz record", "a sharp chef knife"]
+
+
+@pytest.fixture(scope="module")
+def fine_tuned_run(tmp_path_factory):
+    folder = write_tiny_dataset(tmp_path_factory.mktemp("fine_tune_data"))
+    overrides = tiny_recipe_overrides(folder, epochs=2) + [
+        "eval.baselines=[]", "data.cold_start_fraction=0", "model.trainable=top:1",
+        "model.fuse_text=true", "model.cold_neighbors=5", "train.encoder_learning_rate=0.001",
+        "train.encoder_refresh_steps=2", "train.encoder_warmup_steps=0",
+    ]
+    run_dir = tmp_path_factory.mktemp("runs") / "fine_tuned"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TFLLMREC_CACHE", str(tmp_path_factory.mktemp("cache")))
+        train_recipe(with_overrides(get_recipe("video"), overrides), run_dir, verbose=0)
+    return TrainedRun(run_dir)
+
+
+def test_the_run_restores_its_fine_tuned_encoder(fine_tuned_run):
+    run = fine_tuned_run
+    saved = yaml.safe_load((run.run_dir / "config.yaml").read_text())
+    assert saved["model"]["trainable"] == "top:1" and saved["train"]["encoder_learning_rate"] == 0.001
+    assert run.text_encoder is run.model.text_encoder
+    pretrained = TextEncoder.from_preset("tiny-random", sequence_length=16)
+    queries = tf.constant(QUERIES)
+    assert np.abs(run.text_encoder(queries).numpy() - pretrained(queries).numpy()).max() > 1e-3
+    # The checkpoint's text table is the fine-tuned encoder's embedding of the catalogue.
+    np.testing.assert_allclose(run.model.item_tower.text_table.numpy(),
+                               run.text_encoder.encode(list(run.item_texts)), atol=1e-5)
+
+
+def test_new_items_and_text_queries_use_the_fine_tuned_encoder(fine_tuned_run):
+    run = fine_tuned_run
+    position = 7
+    run.add_items(["copy-of-7"], [str(run.item_texts[position])])
+    tower = run.model.item_tower
+    expected = tower.new_item_vectors(tf.gather(tower.text_table, [position])).numpy()[0]
+    np.testing.assert_allclose(run.item_vectors()[-1], expected, atol=1e-5)
+    top = run.recommend_for_text(str(run.item_texts[position]), k=2)
+    assert "copy-of-7" in {item for item, _, _ in top}
+
+
+def test_the_export_encodes_with_the_fine_tuned_encoder(fine_tuned_run):
+    module = build_module(fine_tuned_run)
+    queries = tf.constant(QUERIES)
+    placed = fine_tuned_run.model.item_tower.text_only_vectors(fine_tuned_run.text_encoder(queries))
+    np.testing.assert_allclose(module.encode_text(queries)["embedding"].numpy(), placed.numpy(), atol=1e-5)
+    assert module.encoder is fine_tuned_run.text_encoder

@@ -1,0 +1,39 @@
+"""The text encoder's optimizer: AdamW with a linear warm-up, decay and clipping of its own."""
+
+import tensorflow as tf
+
+
+class LinearWarmUp(tf.keras.optimizers.schedules.LearningRateSchedule):
+    """`peak * min(1, (step + 1) / warmup_steps)`: constant once warm.
+
+    Example:
+    >>> [round(float(LinearWarmUp(1e-4, 4)(s)), 7) for s in (0, 3, 10)]
+    [2.5e-05, 0.0001, 0.0001]
+    """
+
+    def __init__(self, peak, warmup_steps):
+        self.peak, self.warmup_steps = float(peak), int(warmup_steps)
+
+    def __call__(self, step):
+        if not self.warmup_steps:
+            return tf.constant(self.peak)
+        done = tf.cast(step + 1, tf.float32) / float(self.warmup_steps)
+        return self.peak * tf.minimum(1.0, done)
+
+    def get_config(self):
+        return {"peak": self.peak, "warmup_steps": self.warmup_steps}
+
+
+def make_encoder_optimizer(train):
+    """AdamW of a TrainConfig's `encoder_*` fields, with weight decay on
+    weight matrices only (not biases or layer-norm scales, as BERT trains)."""
+    optimizer = tf.keras.optimizers.AdamW(
+        learning_rate=LinearWarmUp(train.encoder_learning_rate, train.encoder_warmup_steps),
+        weight_decay=train.encoder_weight_decay,
+        global_clipnorm=train.encoder_clipnorm or None,
+    )
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    if tf.keras.mixed_precision.global_policy().name == "mixed_float16":
+        # As compile() wraps the towers' optimizer: float16 gradients need loss scaling.
+        optimizer = tf.keras.mixed_precision.LossScaleOptimizer(optimizer)
+    return optimizer
