@@ -61,3 +61,25 @@ def test_the_export_encodes_with_the_fine_tuned_encoder(fine_tuned_run):
     placed = fine_tuned_run.model.item_tower.text_only_vectors(fine_tuned_run.text_encoder(queries))
     np.testing.assert_allclose(module.encode_text(queries)["embedding"].numpy(), placed.numpy(), atol=1e-5)
     assert module.encoder is fine_tuned_run.text_encoder
+
+
+@pytest.mark.parametrize("option", ["train.mixed_precision=true", "train.jit_compile=true",
+                                    "train.strategy=mirrored"])
+def test_fine_tuning_trains_under_mixed_precision_xla_and_mirrored(tmp_path, option):
+    """bfloat16 on CPU (float16 on GPUs), an XLA-compiled step (static shapes, no
+    tf.unique), and two replicas (conftest's two logical CPUs)."""
+    write_tiny_dataset(tmp_path)
+    overrides = tiny_recipe_overrides(tmp_path, epochs=2) + [
+        "eval.baselines=[]", "data.cold_start_fraction=0", "model.trainable=top:1", "model.fuse_text=true",
+        "train.encoder_learning_rate=0.001", option]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TFLLMREC_CACHE", str(tmp_path / "cache"))
+        result = train_recipe(with_overrides(get_recipe("video"), overrides), tmp_path / "run", verbose=0)
+    losses = result["training"]["loss_history"]
+    assert losses[1] < losses[0] and 0.3 < result["test"]["ndcg@10"] <= 1.0
+    run = TrainedRun(tmp_path / "run")
+    pretrained = TextEncoder.from_preset("tiny-random", sequence_length=16)
+    queries = tf.constant(QUERIES)
+    assert np.abs(run.text_encoder(queries).numpy() - pretrained(queries).numpy()).max() > 1e-3
+    np.testing.assert_allclose(run.model.item_tower.text_table.numpy(),
+                               run.text_encoder.encode(list(run.item_texts)), atol=1e-4)

@@ -21,12 +21,15 @@ _BY_PATH = {
     "nemig": load_nemig,
 }
 DATASETS = (*_BY_PATH, "amazon-reviews", "tabular")
+# A loader's own options, as the data config names them.
+_OPTIONS = {"lastfm-2k": ("held_out_tags",)}
 
 
 def load_dataset(data):
     """Returns the `tfllmrec.data.Dataset` for `data` (a recipe's `DataConfig`)."""
     if data.dataset in _BY_PATH:
-        return _BY_PATH[data.dataset](data.path)
+        options = {name: getattr(data, name) for name in _OPTIONS.get(data.dataset, ())}
+        return _BY_PATH[data.dataset](data.path, **options)
     if data.dataset == "amazon-reviews":
         _require(data, ("interactions", "items"), "the reviews JSON and the metadata JSON")
         return load_amazon_reviews(data.interactions, data.items)

@@ -11,6 +11,8 @@ models hand it NumPy score matrices. Users and items are integer indices.
 - `Popularity`: the most-popular-items baseline.
 - `rating_metrics` (RMSE, MAE) and `SurpriseBaseline` (scikit-surprise's SVD
   and SVD++, from the `baselines` extra).
+- `text_search`: free-text search Recall@K/NDCG@K (`search_metrics`), BM25
+  (`bm25_scores`), cosine and z-scored blends (benchmarks/text_search.py).
 """
 
 from tfllmrec.evaluation.impression_evaluator import ImpressionEvaluator
@@ -18,6 +20,8 @@ from tfllmrec.evaluation.popularity import Popularity
 from tfllmrec.evaluation.ranking_evaluator import RankingEvaluator
 from tfllmrec.evaluation.rating_baselines import SurpriseBaseline, rating_metrics, surprise_available
 from tfllmrec.evaluation.sampled_evaluator import SampledEvaluator
+from tfllmrec.evaluation.text_search import align_queries, bm25_scores, choose_blend, search_metrics
 
 __all__ = ["RankingEvaluator", "SampledEvaluator", "ImpressionEvaluator", "Popularity", "SurpriseBaseline",
-           "rating_metrics", "surprise_available"]
+           "rating_metrics", "surprise_available", "align_queries", "bm25_scores", "choose_blend",
+           "search_metrics"]

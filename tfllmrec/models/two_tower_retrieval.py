@@ -239,6 +239,12 @@ class TwoTowerRetrieval(EncoderFineTuningMixin, tfrs.Model):
         """Item vectors; all items when `items` is None (`table`: the step's text table)."""
         return self.item_tower(self._all_items if items is None else items, training=training, table=table)
 
+    def _step_table(self, items, training):
+        if not self.item_tower.text_dim:
+            return None
+        # An XLA-compiled step (compile(jit_compile=True)) needs static shapes.
+        return self.item_tower.step_table(items, training, static_shapes=bool(getattr(self, "jit_compile", False)))
+
     def _text_towers(self):
         return [t for t in (self.item_tower, self.history_items) if t is not None and t.text_dim]
 
@@ -254,7 +260,7 @@ class TwoTowerRetrieval(EncoderFineTuningMixin, tfrs.Model):
         In training the click (column 0) is left out of the user's pooled history.
         """
         items = tf.reshape(tf.maximum(candidates, 0), [-1])
-        table = self.item_tower.step_table(items, training) if self.item_tower.text_dim else None
+        table = self._step_table(items, training)
         query = self.query(users, exclude_items=candidates[:, 0] if training else None, training=training,
                            table=table)
         flat = self.candidates(items, training=training, table=table)
@@ -267,7 +273,7 @@ class TwoTowerRetrieval(EncoderFineTuningMixin, tfrs.Model):
             logits = self.impression_logits(users, features["candidates"], training=training)
             return impression_softmax_loss(logits, features["candidates"])
         items = features["item"]
-        table = self.item_tower.step_table(items, training) if self.item_tower.text_dim else None
+        table = self._step_table(items, training)
         query = self.query(users, exclude_items=items if training else None,
                            periods=features.get("period"), training=training, table=table)
         loss = self._loss(query, items, self.candidates(self._all_items if self._full else items,

@@ -9,6 +9,7 @@ SPLITS = ("random", "leave_one_out", "predefined", "impressions")
 RANGES = {
     "split_seed": SEED,
     "cold_start_fraction": Range(float, 0, 1, high_open=True, example=0.1, meaning="0: off"),
+    "held_out_tags": Range(int, 0, example=200, meaning="0: off"),
 }
 
 
@@ -38,6 +39,10 @@ class DataConfig:
         split_seed: int. Seed of the split.
         cold_start_fraction: float. Fraction of items held out entirely for
             the cold-start evaluation; 0 turns it off.
+        held_out_tags: int. lastfm-2k only: leave this many tags out of the
+            artists' texts, the queries of the free-text search benchmark
+            (`tfllmrec.data.lastfm.tag_queries`, benchmarks/text_search.py);
+            0 keeps every tag.
 
     Example:
     >>> DataConfig(dataset="movielens-100k", split_seed=7).split
@@ -54,11 +59,16 @@ class DataConfig:
     ratios: tuple = (0.8, 0.1, 0.1)
     split_seed: int = 2020
     cold_start_fraction: float = 0.1
+    held_out_tags: int = 0
 
     def __post_init__(self):
         if self.split not in SPLITS:
             raise ValueError(f"split={self.split!r}: use one of {', '.join(SPLITS)}.")
         check_fields(self, RANGES)
+        if self.held_out_tags and self.dataset != "lastfm-2k":
+            raise ValueError(f"data.held_out_tags={self.held_out_tags} holds out Last.fm tags, and "
+                             f"data.dataset is {self.dataset!r}. Fix: `--set data.held_out_tags=0`, or "
+                             "use it with data.dataset=lastfm-2k (the music recipe).")
         # The ratios cut the data where a split draws at random (the cold-start
         # split's warm part too); validation picks the best epoch, test is reported.
         drawn = self.split in ("random", "impressions") or self.cold_start_fraction > 0

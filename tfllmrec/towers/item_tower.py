@@ -183,16 +183,22 @@ class ItemTower(tf.keras.layers.Layer):
                              f"text table is {self.text_dim}-d.")
         self.live_text, self.live_items_per_step = live_text, int(items_per_step)
 
-    def step_table(self, indices, training=False):
+    def step_table(self, indices, training=False, static_shapes=False):
         """The text table a step reads: in training with a live encoder, the
-        rows of `indices` re-embedded (differentiable), the rest as stored."""
+        rows of `indices` re-embedded (differentiable), the rest as stored.
+
+        `static_shapes` (XLA): rows drawn from `indices` without removing
+        repeats, so their number is known when the step compiles.
+        """
         if self.live_text is None or not training:
             return self.text_table
-        distinct, _ = tf.unique(tf.reshape(indices, [-1]))
+        flat = tf.reshape(indices, [-1])
+        distinct = flat if static_shapes else tf.unique(flat)[0]
         if self.live_items_per_step:
             order = tf.argsort(self.dropout_rng.uniform(tf.shape(distinct)))
             distinct = tf.gather(distinct, order[: self.live_items_per_step])
-        live = tf.cast(self.live_text(distinct, training=True), self.text_table.dtype)
+        live = self.live_text(distinct, training=True, static_shapes=static_shapes)
+        live = tf.cast(live, self.text_table.dtype)
         return tf.tensor_scatter_nd_update(self.text_table, distinct[:, None], live)
 
     def refresh_text_table(self):

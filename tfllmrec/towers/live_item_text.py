@@ -67,20 +67,29 @@ class LiveItemText(tf.keras.layers.Layer):
         # Plain tensors, not variables: a cache of the frozen part, kept out of checkpoints.
         self._inputs = (tf.constant(values, dtype), tf.constant(mask))
 
-    def _embed_rows(self, values, mask, training):
-        if self.encoder.trainable_mode == "all":
-            return self.encoder._by_length(self.encoder._embed_tokens, values, mask, training)
-        return self.encoder.call_on_states(values, mask, training=training)
+    def _embed_rows(self, values, mask, training, static_shapes):
+        encoder = self.encoder
+        embed = encoder._embed_tokens if encoder.trainable_mode == "all" else encoder._upper
+        if static_shapes:
+            return embed(values, mask, training)
+        return encoder._by_length(embed, values, tf.cast(mask, tf.int32), training)
 
-    def call(self, indices, training=None):
-        """Embeddings `[n, dim]` of items `indices` `[n]`, each distinct item encoded once."""
+    def call(self, indices, training=None, static_shapes=False):
+        """Embeddings `[n, dim]` of items `indices` `[n]`, each distinct item encoded once.
+
+        `static_shapes`: for XLA, which needs shapes it can infer: every row
+        keeps the catalogue's longest token count and a repeated item is
+        encoded again (no `tf.unique`).
+        """
         if self._inputs is None:
             raise ValueError("LiveItemText has no item texts: call set_inputs first (the model's "
                              "set_text_inputs).")
-        distinct, back = tf.unique(tf.reshape(indices, [-1]))
+        flat = tf.reshape(indices, [-1])
+        if static_shapes:
+            return self._embed_rows(*(tf.gather(part, flat) for part in self._inputs), training, True)
+        distinct, back = tf.unique(flat)
         values, mask = (tf.gather(part, distinct) for part in self._inputs)
-        embedded = self._embed_rows(values, mask, training)
-        return tf.gather(embedded, back)
+        return tf.gather(self._embed_rows(values, mask, training, False), back)
 
     def embed_all(self):
         """`[num_items, dim]` NumPy embeddings of every item (inference), in batches."""

@@ -136,7 +136,7 @@ class _RefreshText(tf.keras.callbacks.Callback):
         self.fine_tuned, self.every = model, int(every)
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.every and int(self.fine_tuned.optimizer.iterations) % self.every == 0:
+        if self.every and int(self.fine_tuned.optimizer.iterations.numpy()) % self.every == 0:
             self.fine_tuned.refresh_text()
 
     def on_epoch_end(self, epoch, logs=None):
