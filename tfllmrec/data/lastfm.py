@@ -20,8 +20,8 @@ _HELD_OUT = Range(int, 0, example=200, meaning="0: none")
 
 # A tag is a query when it describes artists for more than one listener: on
 # at least 10 artists (a relevant set NDCG@10 can fill), by at least 3 users
-# (1,437 tags reach 10 artists, but 521 of them are one user's private label:
-# "songs for gil", "4m4zinq"). 781 Last.fm-2k tags qualify.
+# (1,392 tags, spellings merged, reach 10 artists, but 504 of them are one
+# user's private label: "songs for gil", "4m4zinq"). 758 Last.fm-2k tags qualify.
 QUERY_MIN_ARTISTS = 10
 QUERY_MIN_USERS = 3
 QUERY_SEED = 2011
@@ -76,18 +76,8 @@ def load_lastfm_2k(path=None, cache_dir=None, top_tags=5, held_out_tags=0):
     _HELD_OUT.check(held_out_tags, "held_out_tags")
     folder = existing_folder(path) if path is not None else _download(cache_dir)
     _require_files(folder)
-    plays_path = folder / "user_artists.dat"
-    plays = read_delimited(plays_path, "\t", quoting=csv.QUOTE_NONE)
-    columns = {"user_id": "userID", "item_id": "artistID", "weight": "weight"}
-    require_columns(plays, plays_path, {f"the {k}": v for k, v in columns.items()},
-                    plays.attrs["header_line"])
-    interactions = build_interactions(plays, plays_path, columns)
-
-    artists_path = folder / "artists.dat"
-    artists = read_delimited(artists_path, "\t", quoting=csv.QUOTE_NONE)
-    require_columns(artists, artists_path, {"the artist id": "id", "the name": "name"},
-                    artists.attrs["header_line"])
-    ids = item_ids(artists, artists_path, "id")
+    interactions = _plays(folder)
+    artists, ids = _artists(folder, {"the artist id": "id", "the name": "name"})
     assigned = _tag_assignments(folder, ids)
     held_out = {tag_key(t) for t in _draw_queries(assigned, held_out_tags, folder)}
     tags = _artist_tags(assigned[~assigned["key"].isin(held_out)], top_tags)
@@ -95,7 +85,7 @@ def load_lastfm_2k(path=None, cache_dir=None, top_tags=5, held_out_tags=0):
         "item_id": ids,
         "name": artists["name"].str.strip(),
         "tags": [tags.get(i, "") for i in ids],
-    }, index=artists.index), TEXT_FIELDS, source=str(artists_path))
+    }, index=artists.index), TEXT_FIELDS, source=str(folder / "artists.dat"))
     return Dataset("lastfm-2k", interactions, items)
 
 
@@ -143,10 +133,8 @@ def tag_queries(path, count):
     _HELD_OUT.check(count, "held_out_tags")
     folder = existing_folder(path)
     _require_files(folder)
-    artists_path = folder / "artists.dat"
-    artists = read_delimited(artists_path, "\t", quoting=csv.QUOTE_NONE)
-    require_columns(artists, artists_path, {"the artist id": "id"}, artists.attrs["header_line"])
-    return _draw_queries(_tag_assignments(folder, item_ids(artists, artists_path, "id")), count, folder)
+    _, ids = _artists(folder, {"the artist id": "id"})
+    return _draw_queries(_tag_assignments(folder, ids), count, folder)
 
 
 def tag_key(tag):
@@ -181,6 +169,23 @@ def _draw_queries(assigned, count, folder):
                  .drop_duplicates("key").set_index("key")["tag"])
     artists = chosen.groupby("key")["artistID"].unique()
     return {spellings[k]: tuple(sorted(artists[k])) for k in keys}
+
+
+def _plays(folder):
+    """user_artists.dat as `Interactions`: weight = play count."""
+    path = folder / "user_artists.dat"
+    plays = read_delimited(path, "\t", quoting=csv.QUOTE_NONE)
+    columns = {"user_id": "userID", "item_id": "artistID", "weight": "weight"}
+    require_columns(plays, path, {f"the {k}": v for k, v in columns.items()}, plays.attrs["header_line"])
+    return build_interactions(plays, path, columns)
+
+
+def _artists(folder, wanted):
+    """(artists.dat as read, its artist ids); `wanted`: the columns it must have."""
+    path = folder / "artists.dat"
+    artists = read_delimited(path, "\t", quoting=csv.QUOTE_NONE)
+    require_columns(artists, path, wanted, artists.attrs["header_line"])
+    return artists, item_ids(artists, path, "id")
 
 
 def _tag_assignments(folder, artist_ids):

@@ -1,6 +1,6 @@
 """Free-text search quality: Recall@K and NDCG@K of a query's relevant items.
 
-The computation of benchmarks/text_search.py, NumPy only: queries (for
+The computation of benchmarks/text_search.py (NumPy, and bm25s for BM25): queries (for
 Last.fm, `tfllmrec.data.lastfm.tag_queries`: a tag, and the artists users
 tagged with it) are aligned to a catalogue, each method gives a
 [num_queries, num_items] score matrix, and `RankingEvaluator` ranks every
@@ -8,8 +8,6 @@ item per query. `bm25_scores` is a lexical baseline; `choose_blend` mixes
 two methods' per-query z-scores with a weight picked on half of the queries.
 """
 
-import collections
-import math
 import re
 
 import numpy as np
@@ -146,11 +144,12 @@ def tokens(text):
 
 
 def bm25_scores(documents, queries, k1=1.5, b=0.75):
-    """Okapi BM25 of every document for every query (the Lucene variant's IDF).
+    """BM25 (bm25s' Lucene variant) of every document for every query.
 
     score(q, d) = sum over distinct query terms t in d of
-    idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * |d| / avgdl)),
+    idf(t) * tf / (tf + k1 * (1 - b + b * |d| / avgdl)),
     idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5)); `tokens` splits the texts.
+    `bm25s` (PyPI) is in the `baselines` extra.
 
     Args:
         documents: sequence of str. The item texts.
@@ -165,20 +164,17 @@ def bm25_scores(documents, queries, k1=1.5, b=0.75):
     >>> bm25_scores(["new wave synth", "dub reggae", "reggae"], ["reggae"]).argmax(axis=1).tolist()
     [2]
     """
-    split = [tokens(d) for d in documents]
-    lengths = np.array([len(d) for d in split], np.float64)
-    norm = k1 * (1 - b + b * lengths / max(lengths.mean() if len(split) else 0.0, 1e-9))
-    postings = collections.defaultdict(lambda: ([], []))
-    for index, words in enumerate(split):
-        for term, count in collections.Counter(words).items():
-            postings[term][0].append(index)
-            postings[term][1].append(count)
-    scores = np.zeros((len(queries), len(split)), np.float64)
+    try:
+        import bm25s
+    except ImportError:
+        raise ImportError("BM25 needs the bm25s package: pip install 'tfllmrec[baselines]' "
+                          "(or pip install bm25s).") from None
+    retriever = bm25s.BM25(k1=k1, b=b, method="lucene")
+    retriever.index([tokens(d) for d in documents], show_progress=False)
+    scores = np.zeros((len(queries), len(documents)), np.float64)
     for row, query in enumerate(queries):
-        for term in set(tokens(query)):
-            if term not in postings:
-                continue
-            docs, counts = (np.asarray(x) for x in postings[term])
-            idf = math.log(1 + (len(split) - len(docs) + 0.5) / (len(docs) + 0.5))
-            scores[row, docs] += idf * counts * (k1 + 1) / (counts + norm[docs])
+        # bm25s scores a term it never indexed as an error: keep the known ones.
+        known = [t for t in set(tokens(query)) if t in retriever.vocab_dict]
+        if known:
+            scores[row] = retriever.get_scores(known)
     return scores
