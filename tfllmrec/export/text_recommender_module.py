@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfllmrec.export.recommender_module import K, RecommenderModule, checked, checked_k
-from tfllmrec.towers.item_tower import neighbour_mean, place_by_text
+from tfllmrec.towers.text_placement import neighbour_mean, place_by_text
 
 
 QUERY = tf.TensorSpec([None], tf.string, name="query")
