@@ -1,6 +1,8 @@
 """A recipe run with `model.trainable=top:1`: the fine-tuned encoder is the one
 that evaluation, `TrainedRun` (new items, text queries) and the export use."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -9,7 +11,7 @@ import yaml
 from conftest import tiny_recipe_overrides, write_tiny_dataset
 from tfllmrec.encoders import TextEncoder
 from tfllmrec.recipes import get_recipe, with_overrides
-from tfllmrec.recipes.export_run import build_module
+from tfllmrec.recipes.export_run import build_module, export_run
 from tfllmrec.recipes.pipeline import train_recipe
 from tfllmrec.recipes.trained_run import TrainedRun
 
@@ -61,6 +63,21 @@ def test_the_export_encodes_with_the_fine_tuned_encoder(fine_tuned_run):
     placed = fine_tuned_run.model.item_tower.text_only_vectors(fine_tuned_run.text_encoder(queries))
     np.testing.assert_allclose(module.encode_text(queries)["embedding"].numpy(), placed.numpy(), atol=1e-5)
     assert module.encoder is fine_tuned_run.text_encoder
+
+
+def test_the_saved_model_serves_the_fine_tuned_encoder_once(fine_tuned_run, tmp_path):
+    version = export_run(fine_tuned_run.run_dir, tmp_path / "tiny")
+    loaded = tf.saved_model.load(version)
+    queries = tf.constant(QUERIES)
+    got = loaded.signatures["encode_text"](text=queries)["embedding"].numpy()
+    want = build_module(fine_tuned_run).encode_text(queries)["embedding"].numpy()
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    # BERT's weights are stored once (the size trap: Keras 3 variables and the
+    # tf.Variables under them tracked twice): the export holds about one copy.
+    reader = tf.train.load_checkpoint(str(Path(version) / "variables" / "variables"))
+    stored = sum(int(np.prod(shape)) for shape in reader.get_variable_to_shape_map().values())
+    bert = sum(int(np.prod(v.shape)) for v in fine_tuned_run.text_encoder.backbone.weights)
+    assert bert < stored < 2 * bert
 
 
 @pytest.mark.parametrize("option", ["train.mixed_precision=true", "train.jit_compile=true",
