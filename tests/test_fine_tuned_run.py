@@ -1,6 +1,7 @@
 """A recipe run with `model.trainable=top:1`: the fine-tuned encoder is the one
 that evaluation, `TrainedRun` (new items, text queries) and the export use."""
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +11,11 @@ import yaml
 
 from conftest import tiny_recipe_overrides, write_tiny_dataset
 from tfllmrec.encoders import TextEncoder
+from tfllmrec.errors import ConfigError
 from tfllmrec.recipes import get_recipe, with_overrides
 from tfllmrec.recipes.export_run import build_module, export_run
 from tfllmrec.recipes.pipeline import train_recipe
+from tfllmrec.recipes.search_config import SearchConfig
 from tfllmrec.recipes.trained_run import TrainedRun
 
 QUERIES = ["jazz record", "a sharp chef knife"]
@@ -100,3 +103,34 @@ def test_fine_tuning_trains_under_mixed_precision_xla_and_mirrored(tmp_path, opt
     assert np.abs(run.text_encoder(queries).numpy() - pretrained(queries).numpy()).max() > 1e-3
     np.testing.assert_allclose(run.model.item_tower.text_table.numpy(),
                                run.text_encoder.encode(list(run.item_texts)), atol=1e-4)
+
+
+def test_a_blended_search_scores_alike_in_the_run_and_the_export(fine_tuned_run):
+    run = TrainedRun(fine_tuned_run.run_dir)  # no added items
+    run.config = dataclasses.replace(run.config, search=SearchConfig(0.2, 0.3, 0.5))
+    top = run.recommend_for_text("jazz record", k=5)
+    embedding = run.text_encoder(tf.constant(["jazz record"]))
+    cosine = tf.math.l2_normalize(embedding, -1).numpy() @ tf.math.l2_normalize(run.search_embeddings(), -1).numpy().T
+    dots = run.model.item_tower.text_only_vectors(embedding).numpy() @ run.search_vectors().T
+    popularity = np.log1p(run.item_counts())
+    assert popularity.std() > 0 and run.search_embeddings().shape == (60, 32)
+
+    def z(x):
+        return (x - x.mean()) / x.std()
+
+    want = 0.2 * z(cosine[0]) + 0.3 * z(dots[0]) + 0.5 * z(popularity)
+    order = np.argsort(-want, kind="stable")[:5]
+    assert [item for item, _, _ in top] == list(run.item_ids[order])
+    np.testing.assert_allclose([score for _, _, score in top], want[order], atol=1e-4)
+    served = build_module(run).recommend_by_text_k(tf.constant(["jazz record"]), tf.constant(5))
+    assert [i.decode() for i in served["item_ids"].numpy()[0]] == list(run.item_ids[order])
+    np.testing.assert_allclose(served["scores"].numpy()[0], want[order], atol=1e-4)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("search.collaborative_weight=0", r"search: every weight is 0, so a text query would rank nothing"),
+    ("search.cosine_weight=-1", r"search\.cosine_weight must be >= 0"),
+])
+def test_search_weights_are_checked_as_the_config_is_read(override, message):
+    with pytest.raises(ConfigError, match=message):
+        with_overrides(get_recipe("video"), [override])

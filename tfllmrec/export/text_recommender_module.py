@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfllmrec.export.recommender_module import K, RecommenderModule, checked, checked_k
-from tfllmrec.towers.text_placement import neighbour_mean, place_by_text
+from tfllmrec.towers.text_placement import neighbour_mean, place_by_text, search_scores
 
 
 QUERY = tf.TensorSpec([None], tf.string, name="query")
@@ -44,6 +44,13 @@ class TextRecommenderModule(RecommenderModule):
             the softmax(cosine / temperature)-weighted mean of the vectors of
             its k nearest donors by text (`ItemTower.new_item_vectors`);
             None: by the text MLP.
+        search_weights: (cosine, collaborative, popularity) weights of
+            `recommend_by_text` (`SearchConfig`; `search_scores`, as
+            `TrainedRun.recommend_for_text` scores). Popularity is
+            log(1 + `popularity`).
+        search_embeddings: float array `[num_items, text_dim]` or None: the
+            items' encoder embeddings (`TrainedRun.search_embeddings`),
+            needed with a cosine weight.
 
     Every input is checked in the graph, as `RecommenderModule`'s are.
 
@@ -61,8 +68,16 @@ class TextRecommenderModule(RecommenderModule):
 
     has_text = True
 
-    def __init__(self, encoder, text_mlp, *args, search_vectors=None, neighbors=None, **kwargs):
+    def __init__(self, encoder, text_mlp, *args, search_vectors=None, neighbors=None, search_weights=(0.0, 1.0, 0.0),
+                 search_embeddings=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.search_weights = tuple(float(w) for w in search_weights)
+        self.search_embeddings = None
+        if self.search_weights[0]:
+            if search_embeddings is None or len(search_embeddings) != int(self.item_vectors.shape[0]):
+                raise ValueError("A cosine search weight needs search_embeddings, one row per item.")
+            self.search_embeddings = tf.Variable(np.asarray(search_embeddings, np.float32), trainable=False,
+                                                 name="search_embeddings")
         self.neighbors = None
         if neighbors is not None:
             texts, vectors, k, temperature = neighbors
@@ -93,7 +108,9 @@ class TextRecommenderModule(RecommenderModule):
         return self._search(checked(query, [None]), self.top_k)
 
     def _search(self, query, k):
-        scores = tf.matmul(self._text_vectors(query), self.search_vectors, transpose_b=True)
+        embeddings = self.encoder(query, training=False)
+        scores = search_scores(self.search_weights, place_by_text(self.text_mlp, embeddings), self.search_vectors,
+                               embeddings, self.search_embeddings, tf.math.log1p(self.popularity))
         return self._top_k(scores, k)
 
     def _placed(self, embeddings):

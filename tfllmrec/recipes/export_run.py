@@ -51,9 +51,7 @@ def build_module(run, retrieval_only=False, export=None):
     )
     item_vectors = run.item_vectors()  # the catalogue, then any `run.add_items`
     seen = [sorted(set(items)) for items in run.seen]
-    counts = np.bincount(np.concatenate([np.asarray(s, np.int64) for s in seen] or [[]]).astype(np.int64),
-                         minlength=len(run.item_ids)).astype(np.float32)
-    args = (run.user_ids, run.item_ids, user_vectors, item_vectors, seen, counts)
+    args = (run.user_ids, run.item_ids, user_vectors, item_vectors, seen, run.item_counts())
     options = dict(item_offsets=run.item_offsets(), top_k=export.top_k,
                    index=_index_options(export, len(item_vectors)), ranker=run.ranker,
                    rank_candidates=export.rank_candidates)
@@ -74,8 +72,11 @@ def build_module(run, retrieval_only=False, export=None):
         known = tower.known.numpy() > 0.5
         neighbors = (tower.text_table.numpy()[known], item_vectors[: len(known)][known],
                      tower.cold_neighbors, tower.cold_neighbor_temperature)
+    weights = run.config.search.weights
+    embeddings = run.search_embeddings() if weights[0] else None
     return TextRecommenderModule(encoder, model.item_tower.text_mlp, *args, search_vectors=search,
-                                 neighbors=neighbors, **options)
+                                 neighbors=neighbors, search_weights=weights, search_embeddings=embeddings,
+                                 **options)
 
 
 def _index_options(export, num_items):

@@ -7,6 +7,7 @@ from tfllmrec.recipes.eval_config import IMPRESSION_BASELINES, EvalConfig
 from tfllmrec.recipes.export_config import ExportConfig
 from tfllmrec.recipes.model_config import ModelConfig
 from tfllmrec.recipes.ranking_config import RankingConfig
+from tfllmrec.recipes.search_config import SearchConfig
 from tfllmrec.recipes.train_config import TrainConfig
 
 
@@ -34,6 +35,7 @@ class RecipeConfig:
         export: ExportConfig. What the SavedModel serves.
         ranking: RankingConfig. The ranking stage (rating prediction), off
             unless `ranking.enabled`.
+        search: SearchConfig. How a free-text query ranks the items.
 
     Example:
     >>> from tfllmrec.recipes import get_recipe, with_overrides
@@ -53,6 +55,7 @@ class RecipeConfig:
     baseline_train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
     ranking: RankingConfig = dataclasses.field(default_factory=RankingConfig)
+    search: SearchConfig = dataclasses.field(default_factory=SearchConfig)
 
     @property
     def task(self):

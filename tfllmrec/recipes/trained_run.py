@@ -13,6 +13,7 @@ from tfllmrec.recipes.registry import run_config
 from tfllmrec.recipes.run_folder import MAIN_CHECKPOINT
 from tfllmrec.recipes.trained_ranker import RANKING_CHECKPOINT, load_ranker, serve_ranker
 from tfllmrec.tasks import build_two_tower, task_for
+from tfllmrec.towers.text_placement import search_scores
 
 # What a damaged checkpoint raises while it is read: TF's own errors (bad
 # magic number, checksum mismatch, missing shard), IndexError ("Read less
@@ -109,6 +110,7 @@ class TrainedRun:
         # (text alone, what a free-text search compares).
         self._new_vectors = {kind: np.zeros((0, self.model.embedding_dim), np.float32)
                              for kind in ("full", "text")}
+        self._new_embeddings = np.zeros((0, self.model.text_dim or 0), np.float32)
         # The catalogue's vectors, computed on first use: the weights never change after
         # loading, and each recommendation would otherwise rerun the item tower.
         self._catalogue = {}
@@ -178,6 +180,7 @@ class TrainedRun:
         tower = self.model.item_tower
         vectors = {"full": tower.new_item_vectors(embeddings).numpy(),
                    "text": tower.text_only_vectors(embeddings).numpy()}
+        self._new_embeddings = np.concatenate([self._new_embeddings, embeddings.numpy()])
         self.item_ids = np.concatenate([self.item_ids, np.asarray(item_ids, dtype=str)])
         self.item_texts = np.concatenate([self.item_texts, np.asarray(texts, dtype=str)])
         for kind, new in vectors.items():
@@ -286,8 +289,23 @@ class TrainedRun:
                               "\"space adventure\".")
         if not self.config.model.use_text:
             raise ConfigError("This run's model has no text path (model.use_text=false).")
-        query = self.model.item_tower.text_only_vectors(self._encode([text])).numpy()[0]
-        return self._top(self.search_vectors() @ query, k)
+        embedding = self._encode([text])
+        placed = self.model.item_tower.text_only_vectors(embedding)
+        scores = search_scores(self.config.search.weights, placed, self.search_vectors(), embedding,
+                               self.search_embeddings(), np.log1p(self.item_counts()))
+        return self._top(scores.numpy()[0], k)
+
+    def search_embeddings(self):
+        """`[num_items, text_dim]` encoder embeddings of the catalogue's texts
+        (the model's text table), then of added items: a search's cosine part."""
+        table = self.model.item_tower.text_table.numpy()
+        return np.concatenate([table, self._new_embeddings]) if self.num_added_items else table
+
+    def item_counts(self):
+        """`[num_items]` float32: the users who interacted with each item (0 for added items)."""
+        seen = [np.asarray(sorted(set(items)), np.int64) for items in self.seen]
+        return np.bincount(np.concatenate(seen or [np.zeros(0, np.int64)]),
+                           minlength=len(self.item_ids)).astype(np.float32)
 
     def search_vectors(self):
         """`[num_items, dim]` text-only vectors of the catalogue, then of added items.

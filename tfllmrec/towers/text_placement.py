@@ -1,4 +1,5 @@
-"""Where an item known only by its text lands: the text MLP, or its nearest known items.
+"""Where an item or query known only by its text lands (the text MLP, or its
+nearest known items), and how a free-text query scores the items.
 
 One definition each, shared by `ItemTower` and the export
 (`TextRecommenderModule`), so a served item or query lands where
@@ -54,3 +55,42 @@ def place_by_text(text_mlp, text_embeddings, normalize=True):
     """
     vectors = tf.cast(text_mlp(text_embeddings, training=False), tf.float32)
     return tf.math.l2_normalize(vectors, -1) if normalize else vectors
+
+
+def _standardised(scores):
+    mean, variance = tf.nn.moments(scores, axes=[-1], keepdims=True)
+    return (scores - mean) / tf.maximum(tf.sqrt(variance), 1e-6)
+
+
+def search_scores(weights, placed_queries, search_vectors, query_embeddings=None, item_embeddings=None,
+                  log_popularity=None):
+    """Scores `[q, n]` of a free-text search: the one definition, shared by
+    `TrainedRun.recommend_for_text` and the export's `recommend_by_text`.
+
+    Args:
+        weights: (cosine, collaborative, popularity) weights (`SearchConfig`).
+        placed_queries: float `[q, dim]`: the queries placed by the text path.
+        search_vectors: float `[n, dim]`: the items placed the same way.
+        query_embeddings, item_embeddings: float `[q, text_dim]`, `[n, text_dim]`:
+            the encoder's embeddings (needed with a cosine weight).
+        log_popularity: float `[n]` (needed with a popularity weight).
+
+    With the collaborative weight alone, the raw dot products; else the
+    weighted sum of each part standardised over the items per query.
+
+    Example (popularity alone breaks the tie of two equally close items):
+    >>> search_scores((0.0, 1.0, 1.0), tf.ones([1, 2]), tf.eye(2), log_popularity=tf.constant([0.0, 1.0])).numpy()
+    array([[-1.,  1.]], dtype=float32)
+    """
+    cosine, collaborative, popularity = (float(w) for w in weights)
+    dots = tf.matmul(tf.cast(placed_queries, tf.float32), tf.cast(search_vectors, tf.float32), transpose_b=True)
+    if not cosine and not popularity:
+        return dots
+    total = collaborative * _standardised(dots) if collaborative else tf.zeros_like(dots)
+    if cosine:
+        similarity = tf.matmul(tf.math.l2_normalize(tf.cast(query_embeddings, tf.float32), -1),
+                               tf.math.l2_normalize(tf.cast(item_embeddings, tf.float32), -1), transpose_b=True)
+        total += cosine * _standardised(similarity)
+    if popularity:
+        total += popularity * _standardised(tf.cast(log_popularity, tf.float32)[None, :])
+    return total

@@ -7,6 +7,7 @@ from tfllmrec.recipes.eval_config import EvalConfig
 from tfllmrec.recipes.model_config import ModelConfig
 from tfllmrec.recipes.presets.id_only import ID_ONLY
 from tfllmrec.recipes.recipe_config import RecipeConfig
+from tfllmrec.recipes.search_config import SearchConfig
 from tfllmrec.recipes.train_config import TrainConfig
 
 _SCHEDULE = TrainConfig(epochs=40, batch_size=2048, learning_rate=3e-3, patience=5, seed=42)
@@ -27,4 +28,7 @@ MUSIC = RecipeConfig(
     eval=EvalConfig(ks=(5, 10, 20), monitor="ndcg@10"),
     baseline_model=dataclasses.replace(ID_ONLY, temperature=0.1),
     baseline_train=_SCHEDULE,
+    # Weights chosen on 100 of benchmarks/text_search.py's 200 Last.fm tag
+    # queries, measured on the other 100 (zoo/music/README.md).
+    search=SearchConfig(cosine_weight=0.2, collaborative_weight=0.3, popularity_weight=0.5),
 )
