@@ -139,7 +139,8 @@ class ItemTower(tf.keras.layers.Layer):
 
     def step_table(self, indices, training=False, static_shapes=False):
         """The text table a step reads: in training with a live encoder, the
-        rows of `indices` re-embedded (differentiable), the rest as stored.
+        rows of `indices` carry the encoder's gradient (their values stay the
+        stored ones, refreshed by `refresh_text_table`), the rest are constant.
 
         `static_shapes` (XLA): rows drawn from `indices` without removing
         repeats, so their number is known when the step compiles.
@@ -151,8 +152,11 @@ class ItemTower(tf.keras.layers.Layer):
         if self.live_items_per_step:
             order = tf.argsort(self.dropout_rng.uniform(tf.shape(distinct)))
             distinct = tf.gather(distinct, order[: self.live_items_per_step])
-        live = self.live_text(distinct, training=True, static_shapes=static_shapes)
-        live = tf.cast(live, self.text_table.dtype)
+        live = tf.cast(self.live_text(distinct, training=True, static_shapes=static_shapes), self.text_table.dtype)
+        # Forward, the stored rows, as every other item's; backward, into the encoder. Fresh
+        # rows for the batch's own items would let the full softmax tell positives from
+        # negatives by how fresh their text is (on Last.fm it learned that: -18% NDCG@10).
+        live = tf.gather(self.text_table, distinct) + (live - tf.stop_gradient(live))
         return tf.tensor_scatter_nd_update(self.text_table, distinct[:, None], live)
 
     def refresh_text_table(self):
