@@ -9,8 +9,10 @@ the next most frequent tags taking their places: a search must find
 
 Rows of the table (Recall@10, NDCG@10, `RankingEvaluator`'s definitions,
 every item ranked per query):
-- ours: the run's `recommend_for_text` scores (text-only query vector .
-  `search_vectors()`), with `--run` only;
+- ours: the run's `recommend_for_text` scores (its `search:` blend,
+  `tfllmrec.towers.text_placement.search_scores`), with `--run` only; and
+  two of its parts alone: the trained text path (text-only query vector .
+  `search_vectors()`) and popularity (log users per item);
 - plain cosine: the pretrained encoder (the run's `model.encoder` preset and
   `model.sequence_length`, else the music recipe's), query vs item text;
 - BM25 (bm25s, Lucene variant, `tfllmrec.evaluation.text_search.bm25_scores`) over the
@@ -98,6 +100,23 @@ def run_scores(run, queries, item_ids):
     return scores
 
 
+def component_scores(run, queries, item_ids):
+    """Two parts of the run's search on their own: the trained text path
+    (search weights 0, 1, 0: the search before the blend) and popularity."""
+    import dataclasses
+
+    from tfllmrec.recipes.search_config import SearchConfig
+
+    shipped = run.config
+    run.config = dataclasses.replace(shipped, search=SearchConfig())
+    try:
+        trained = run_scores(run, queries, item_ids)
+    finally:
+        run.config = shipped
+    popularity = np.tile(np.log1p(run.item_counts()), (len(queries), 1))
+    return {"trained text path alone": trained, "popularity alone": popularity}
+
+
 def method_rows(methods, positives, test_rows, blend):
     """Table rows: method, queries, metrics on all queries, metrics on the test half."""
     from tfllmrec.evaluation import search_metrics
@@ -132,6 +151,7 @@ def main(argv=None):
     methods = {}
     if run is not None:
         methods["ours (recommend_for_text)"] = run_scores(run, queries, item_ids)
+        methods.update(component_scores(run, queries, item_ids))
     methods["plain cosine"] = cosine_scores(encoder.encode(queries), encoder.encode(item_texts))
     methods["BM25"] = bm25_scores(item_texts, queries)
     valid_rows, test_rows = split_queries(len(queries))
@@ -155,7 +175,8 @@ def main(argv=None):
         print(f"Blend: w * z(plain cosine) + (1 - w) * z(ours), w = {blend[0]:.2f} (validation "
               f"NDCG@{K} {blend[1]:.4f})")
     names = {"BM25": "bm25", "plain cosine": "cosine", "blend": "blend_test_half",
-             "ours (recommend_for_text)": "ours"}
+             "ours (recommend_for_text)": "ours", "trained text path alone": "trained_path",
+             "popularity alone": "popularity"}
     for name in sorted(ndcg, key=lambda n: n.startswith("ours")):
         print(f"RESULT text_search_ndcg_at_{K}_{names[name]} {ndcg[name]:.4f}")
 
