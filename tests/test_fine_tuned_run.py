@@ -36,17 +36,22 @@ def fine_tuned_run(tmp_path_factory):
     return TrainedRun(run_dir)
 
 
+def assert_encoder_fine_tuned_and_table_follows(run, atol):
+    """The run's encoder moved away from the pretrained one, and the checkpoint's
+    text table is that encoder's embedding of the catalogue."""
+    pretrained = TextEncoder.from_preset("tiny-random", sequence_length=16)
+    queries = tf.constant(QUERIES)
+    assert np.abs(run.text_encoder(queries).numpy() - pretrained(queries).numpy()).max() > 1e-3
+    np.testing.assert_allclose(run.model.item_tower.text_table.numpy(),
+                               run.text_encoder.encode(list(run.item_texts)), atol=atol)
+
+
 def test_the_run_restores_its_fine_tuned_encoder(fine_tuned_run):
     run = fine_tuned_run
     saved = yaml.safe_load((run.run_dir / "config.yaml").read_text())
     assert saved["model"]["trainable"] == "top:1" and saved["train"]["encoder_learning_rate"] == 0.001
     assert run.text_encoder is run.model.text_encoder
-    pretrained = TextEncoder.from_preset("tiny-random", sequence_length=16)
-    queries = tf.constant(QUERIES)
-    assert np.abs(run.text_encoder(queries).numpy() - pretrained(queries).numpy()).max() > 1e-3
-    # The checkpoint's text table is the fine-tuned encoder's embedding of the catalogue.
-    np.testing.assert_allclose(run.model.item_tower.text_table.numpy(),
-                               run.text_encoder.encode(list(run.item_texts)), atol=1e-5)
+    assert_encoder_fine_tuned_and_table_follows(run, atol=1e-5)
 
 
 def test_new_items_and_text_queries_use_the_fine_tuned_encoder(fine_tuned_run):
@@ -97,12 +102,7 @@ def test_fine_tuning_trains_under_mixed_precision_xla_and_mirrored(tmp_path, opt
         result = train_recipe(with_overrides(get_recipe("video"), overrides), tmp_path / "run", verbose=0)
     losses = result["training"]["loss_history"]
     assert losses[1] < losses[0] and 0.3 < result["test"]["ndcg@10"] <= 1.0
-    run = TrainedRun(tmp_path / "run")
-    pretrained = TextEncoder.from_preset("tiny-random", sequence_length=16)
-    queries = tf.constant(QUERIES)
-    assert np.abs(run.text_encoder(queries).numpy() - pretrained(queries).numpy()).max() > 1e-3
-    np.testing.assert_allclose(run.model.item_tower.text_table.numpy(),
-                               run.text_encoder.encode(list(run.item_texts)), atol=1e-4)
+    assert_encoder_fine_tuned_and_table_follows(TrainedRun(tmp_path / "run"), atol=1e-4)
 
 
 def test_a_blended_search_scores_alike_in_the_run_and_the_export(fine_tuned_run):
