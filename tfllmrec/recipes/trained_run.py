@@ -291,8 +291,11 @@ class TrainedRun:
             raise ConfigError("This run's model has no text path (model.use_text=false).")
         embedding = self._encode([text])
         placed = self.model.item_tower.text_only_vectors(embedding)
-        scores = search_scores(self.config.search.weights, placed, self.search_vectors(), embedding,
-                               self.search_embeddings(), np.log1p(self.item_counts()))
+        cosine, _, popularity = weights = self.config.search.weights
+        # Each query reads only the parts its weights use (the table copy and the counts are not free).
+        scores = search_scores(weights, placed, self.search_vectors(), embedding,
+                               self.search_embeddings() if cosine else None,
+                               np.log1p(self.item_counts()) if popularity else None)
         return self._top(scores.numpy()[0], k)
 
     def search_embeddings(self):
