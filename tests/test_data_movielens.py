@@ -12,6 +12,7 @@ INTER_HEADER = "user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
 ITEM_HEADER = "item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n"
 INTER_ROWS = ["196\t1\t3\t881250949", "186\t2\t3\t891717742", "22\t267\t1\t878887116",
               "196\t2\t5\t881250950"]
+USERS_HEADER = "user_id:token\tage:token\tgender:token\toccupation:token\tzip_code:token\n"
 ITEM_ROWS = ["1\tToy Story\t1995\tAnimation Children's Comedy",
              "2\tGoldenEye\t1995\tAction Adventure Thriller",
              "267\tunkonwn\tunkonwn\tunknown",
@@ -60,6 +61,28 @@ def write_grouplens(folder, item_lines=None, genre_file=True, data=None):
 
 
 # RecBole atomic files ---------------------------------------------------------
+
+def test_users_files_give_profiles_in_both_layouts(tmp_path):
+    recbole = write_recbole(tmp_path / "recbole")
+    assert load_movielens_100k(recbole).users is None  # the users file is optional
+    (recbole / "ml-100k.user").write_text(USERS_HEADER + "196\t49\tM\twriter\t55105\n22\t25\tF\tother\t40206\n")
+    grouplens = write_grouplens(tmp_path / "grouplens")
+    (grouplens / "u.user").write_bytes("196|49|M|writer|55105\n186|39|F|executive|00000\n".encode("latin-1"))
+    assert load_movielens_100k(recbole).users.texts(["22", "196", "186"]).tolist() == [
+        "A 25-year-old woman; occupation: other.", "A 49-year-old man; occupation: writer.", ""]
+    assert load_movielens_100k(grouplens).users.texts(["186"]).tolist() == [
+        "A 39-year-old woman; occupation: executive."]
+
+
+def test_a_bad_age_or_a_repeated_user_names_the_users_file_and_line(tmp_path):
+    folder = write_recbole(tmp_path)
+    (folder / "ml-100k.user").write_text(USERS_HEADER + "196\t49\tM\twriter\t1\n22\tforty\tF\tother\t2\n")
+    with raises_data_error(str(folder / "ml-100k.user"), "line 3", "'forty'", "Fix"):
+        load_movielens_100k(folder)
+    (folder / "ml-100k.user").write_text(USERS_HEADER + "196\t49\tM\twriter\t1\n196\t40\tF\tother\t2\n")
+    with raises_data_error(str(folder / "ml-100k.user"), "'196'", "line 2", "line 3"):
+        load_movielens_100k(folder)
+
 
 def test_recbole_layout(tmp_path):
     dataset = load_movielens_100k(write_recbole(tmp_path))

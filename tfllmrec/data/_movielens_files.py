@@ -10,6 +10,7 @@ from tfllmrec.data._build import build_interactions, item_ids
 from tfllmrec.data._files import closest, read_delimited, require_columns
 from tfllmrec.data.dataset import Dataset
 from tfllmrec.data.items import Items
+from tfllmrec.data.user_profiles import UserProfiles
 from tfllmrec.errors import DataError
 
 # The order of the 19 genre flags in u.item, as listed in u.genre.
@@ -19,6 +20,8 @@ GENRES_100K = (
     "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
 )
 TEXT_FIELDS = ["title", "genres"]
+# GroupLens' gender codes, as words a sentence encoder knows.
+_GENDERS = {"M": "man", "F": "woman"}
 
 
 def read_latest_small(base):
@@ -73,7 +76,32 @@ def read_recbole(base):
         "item_id": item_ids(raw, item_path, real["item_id"]),
         "title": titles, "genres": genres,
     }, index=raw.index), TEXT_FIELDS, source=str(item_path))
-    return Dataset("ml-100k", interactions, items)
+    return Dataset("ml-100k", interactions, items, users=_read_recbole_users(base / "ml-100k.user"))
+
+
+def _read_recbole_users(path):
+    """RecBole's ml-100k.user (user_id, age, gender, occupation, zip_code), when the folder has it."""
+    if not path.is_file():
+        return None
+    raw = read_delimited(path, "\t", quoting=csv.QUOTE_NONE)
+    real = {str(c).split(":", 1)[0]: c for c in raw.columns}
+    _require_atomic(raw, path, real, ("user_id", "age", "gender", "occupation"))
+    return _profiles(raw, path, *(real[name] for name in ("user_id", "age", "gender", "occupation")))
+
+
+def _profiles(raw, path, user, age, gender, occupation):
+    """`UserProfiles` of MovieLens users: "A 24-year-old man; occupation: technician."
+    (the zip code is left out: a sentence encoder reads digits poorly)."""
+    ages = raw[age].str.strip()
+    bad = ~ages.str.fullmatch(r"\d{1,3}").to_numpy()
+    if bad.any():
+        line = raw.index[np.argmax(bad)]
+        raise DataError(f"{path}, line {line}, column {age!r}: age {ages[line]!r} is not a whole number of "
+                        "years. Fix: correct it, or delete the users file to train without profiles.")
+    texts = [f"A {a}-year-old {_GENDERS.get(g.strip(), g.strip() or 'person')}; occupation: {o.strip()}."
+             for a, g, o in zip(ages, raw[gender], raw[occupation])]
+    frame = pd.DataFrame({"user_id": raw[user], "profile": texts}, index=raw.index)
+    return UserProfiles(frame, ["profile"], source=str(path))
 
 
 def _require_atomic(raw, path, real, names):
@@ -119,7 +147,17 @@ def read_grouplens(base):
         "title": raw["movie title"].str.strip(),
         "genres": [" ".join(labels[row]) for row in chosen],
     }, index=raw.index), TEXT_FIELDS, source=str(item_path))
-    return Dataset("ml-100k", interactions, items)
+    return Dataset("ml-100k", interactions, items, users=_read_grouplens_users(base / "u.user"))
+
+
+def _read_grouplens_users(path):
+    """GroupLens' u.user ("user id | age | gender | occupation | zip code"), when the folder has it."""
+    if not path.is_file():
+        return None
+    fields = ["user id (field 1)", "age (field 2)", "gender (field 3)", "occupation (field 4)",
+              "zip code (field 5)"]
+    raw = read_delimited(path, "|", names=fields, encoding="latin-1", quoting=csv.QUOTE_NONE)
+    return _profiles(raw, path, *fields[:4])
 
 
 def _read_genres(path):

@@ -5,6 +5,7 @@ import numpy as np
 from tfllmrec.data._files import place
 from tfllmrec.data.interactions import Interactions
 from tfllmrec.data.items import Items
+from tfllmrec.data.user_profiles import UserProfiles
 from tfllmrec.errors import DataError
 
 
@@ -32,10 +33,12 @@ class Dataset:
         impressions: pandas.DataFrame or None. One row per impression:
             impression_id, user_id, candidates (list of item ids), labels
             (list of 0/1), and timestamp when the data has one.
+        users: UserProfiles or None. A profile text per user (MovieLens'
+            age, gender and occupation), read by the rating model.
 
     Attributes:
-        name, interactions, items, split, negatives, histories, impressions:
-            as given.
+        name, interactions, items, split, negatives, histories, impressions,
+            users: as given.
 
     Raises:
         DataError: interactions refer to items missing from `items`; the
@@ -54,7 +57,7 @@ class Dataset:
     """
 
     def __init__(self, name, interactions, items, split=None, negatives=None, histories=None,
-                 impressions=None):
+                 impressions=None, users=None):
         if not isinstance(interactions, Interactions):
             raise TypeError(
                 f"Dataset needs an Interactions, not {type(interactions).__name__}. "
@@ -80,6 +83,9 @@ class Dataset:
                 f"({items.source}); the first: {shown}. Fix: add them to the "
                 "items file or drop those rows."
             )
+        if users is not None and not isinstance(users, UserProfiles):
+            raise TypeError(f"Dataset's users must be a UserProfiles, not {type(users).__name__}. "
+                            "Fix: wrap the frame with UserProfiles(frame, text_fields=[...]).")
         self.name = str(name)
         self.interactions = interactions
         self.items = items
@@ -87,6 +93,7 @@ class Dataset:
         self.negatives = negatives
         self.histories = histories
         self.impressions = impressions
+        self.users = users
 
     def __repr__(self):
         return (

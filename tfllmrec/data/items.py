@@ -71,7 +71,7 @@ class Items:
         check_unique(ids, source, "item_id")
         out = pd.DataFrame({"item_id": ids}, index=frame.index)
         for name in dict.fromkeys([*text_fields, *categorical_fields]):
-            out[name] = _as_text(frame[name])
+            out[name] = text_column(frame[name])
         self._frame = out
         self._source = source
         self._text_fields = text_fields
@@ -138,7 +138,7 @@ class Items:
         """
         if self._texts is None:
             columns = [self._frame[name].to_numpy(dtype=str) for name in self._text_fields]
-            self._texts = np.array([_join(parts) for parts in zip(*columns)], dtype=str)
+            self._texts = np.array([join_fields(parts) for parts in zip(*columns)], dtype=str)
         if item_ids is None:
             return self._texts.copy()
         return self._texts[self.index_of(item_ids)]
@@ -181,7 +181,7 @@ class Items:
         return positions.astype("int64")
 
 
-def _as_text(column):
+def text_column(column):
     """Strings; missing values become "" and whole floats lose their ".0"."""
     if pd.api.types.is_float_dtype(column.dtype):
         known = column.dropna()
@@ -191,7 +191,8 @@ def _as_text(column):
     return column.astype("object").where(column.notna(), "").astype(str)
 
 
-def _join(parts):
+def join_fields(parts):
+    """The non-empty `parts` joined by ". " (a plain space after one that ends a sentence)."""
     text = ""
     for part in parts:
         part = part.strip()

@@ -35,7 +35,8 @@ def load_dataset(data):
         return load_amazon_reviews(data.interactions, data.items)
     if data.dataset == "tabular":
         _require(data, ("interactions", "items", "text_fields"), "your files, columns and text fields")
-        return load_tabular(data.interactions, data.items, data.columns, list(data.text_fields))
+        return load_tabular(data.interactions, data.items, data.columns, list(data.text_fields),
+                            users_path=data.users, user_fields=list(data.user_fields))
     raise ConfigError(f"data.dataset={data.dataset!r} is unknown. Use one of: {', '.join(DATASETS)}.")
 
 

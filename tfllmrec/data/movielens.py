@@ -27,6 +27,9 @@ RECBOLE_FILES = {
     "ml-100k.inter": "a8a8c3f165aedc53f63b5dc0a0463b14",
     "ml-100k.item": "fb748e97e64d9a35421d06d7083d0959",
 }
+# The users' age, gender and occupation: read when a folder has them, and
+# part of a complete cached copy (an older cache without it is fetched again).
+RECBOLE_USERS = {"ml-100k.user": "ac50ecbab626dbefa83288a3593f92ab"}
 GROUPLENS_FILES = ("u.data", "u.item")
 LATEST_SMALL_FILES = ("movies.csv", "ratings.csv")
 _FORMATS = (
@@ -74,7 +77,8 @@ def load_movielens_100k(path=None, cache_dir=None):
 
     With `path`, reads that folder (or its `ml-100k/` subfolder) in either
     layout: GroupLens' `u.data` + `u.item` (+ `u.genre`, optional), or
-    RecBole's `ml-100k.inter` + `ml-100k.item`. Without it, uses the copy in
+    RecBole's `ml-100k.inter` + `ml-100k.item`, each with its users file
+    (`u.user`, `ml-100k.user`) when the folder has one. Without it, uses the copy in
     `cache_dir`, downloading it on first use: the GroupLens zip (md5-checked),
     or, when that fails, RecBole's copy read out of the `recbole==1.2.1` wheel
     fetched by `pip download` (nothing is installed).
@@ -85,7 +89,9 @@ def load_movielens_100k(path=None, cache_dir=None):
 
     Returns:
         Dataset named "ml-100k": weight = rating (1-5), timestamp = Unix
-        seconds; items with text fields ["title", "genres"].
+        seconds; items with text fields ["title", "genres"]; `users`, each
+        user's profile ("A 24-year-old man; occupation: technician."), or
+        None when the folder has no users file.
 
     Raises:
         DataError: the folder holds neither layout, a file is malformed, or
@@ -176,7 +182,7 @@ def _fetch_100k(cache):
     grouplens, recbole = cache / "ml-100k", cache / "ml-100k-recbole"
     if _complete(grouplens, GROUPLENS_FILES):
         return grouplens
-    if _complete(recbole, RECBOLE_FILES):
+    if _complete(recbole, _recbole_cached()):
         return recbole
     try:
         return _fetch.fetch_zip(ML_100K_URL, ML_100K_MD5, cache, "ml-100k",
@@ -202,7 +208,7 @@ def _fetch_recbole(cache, target):
         out.mkdir()
         try:
             with zipfile.ZipFile(wheel) as zipped:
-                for name, md5 in RECBOLE_FILES.items():
+                for name, md5 in _recbole_cached().items():
                     data = zipped.read(RECBOLE_MEMBER_DIR + name)
                     if hashlib.md5(data).hexdigest() != md5:
                         raise DataError(
@@ -216,8 +222,13 @@ def _fetch_recbole(cache, target):
                 f"{wheel} is not the expected recbole wheel ({error}). Fix: retry, "
                 "or pass a local folder as path=."
             ) from None
-        _fetch.publish(out, target, lambda p: _complete(p, RECBOLE_FILES))
+        _fetch.publish(out, target, lambda p: _complete(p, _recbole_cached()))
     return target
+
+
+def _recbole_cached():
+    """The files of a complete RecBole copy in the cache, with their md5s."""
+    return {**RECBOLE_FILES, **RECBOLE_USERS}
 
 
 def _complete(folder, names):

@@ -8,6 +8,7 @@ from tfllmrec.data._build import build_interactions, item_ids
 from tfllmrec.data._files import ROW, read_delimited, require_columns, require_file
 from tfllmrec.data.dataset import Dataset
 from tfllmrec.data.items import Items
+from tfllmrec.data.user_profiles import UserProfiles
 from tfllmrec.errors import DataError, MissingPackageError
 
 _DELIMITERS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
@@ -16,7 +17,7 @@ _KEYS = ("user_id", "item_id", "weight", "timestamp", "items_item_id")
 
 
 def load_tabular(interactions_path, items_path, columns, text_fields, delimiter=None,
-                 name="custom", categorical_fields=()):
+                 name="custom", categorical_fields=(), users_path=None, user_fields=()):
     """Loads a Dataset from an interactions file and an items file.
 
     The format follows the suffix: .csv (comma), .tsv or .tab (tab),
@@ -46,6 +47,11 @@ def load_tabular(interactions_path, items_path, columns, text_fields, delimiter=
         name: str. The dataset's name.
         categorical_fields: list of str. Items-file columns kept as
             categorical features.
+        users_path: str, Path or None. One row per user, its id column
+            named as `columns["user_id"]`: each user's profile (read by a
+            rating model; `Dataset.users`).
+        user_fields: list of str. Columns of the users file joined into
+            each user's profile text, in order.
 
     Returns:
         Dataset.
@@ -88,7 +94,26 @@ def load_tabular(interactions_path, items_path, columns, text_fields, delimiter=
     items = items_from_table(read_table(items_path, delimiter), items_path, id_column, text_fields,
                              categorical_fields, id_name="the items' id column "
                              "(columns['items_item_id'], default columns['item_id'])")
-    return Dataset(name, interactions, items)
+    users = None
+    if users_path is not None:
+        users = users_from_table(read_table(users_path, delimiter), Path(users_path), columns["user_id"],
+                                 [user_fields] if isinstance(user_fields, str) else list(user_fields))
+    return Dataset(name, interactions, items, users=users)
+
+
+def users_from_table(raw, path, id_column, user_fields):
+    """`UserProfiles` from a users file's frame, its columns checked."""
+    if not user_fields:
+        raise DataError(f"{path}: a users file needs the columns that describe a user. "
+                        "Fix: name them, e.g. `--set data.user_fields=[age, occupation]`.")
+    wanted = {"the users' id column (columns['user_id'])": id_column}
+    wanted.update({f"user_fields[{i}]": f for i, f in enumerate(user_fields)})
+    require_columns(raw, path, wanted, raw.attrs.get("header_line"))
+    frame = pd.DataFrame({"user_id": raw[id_column]}, index=raw.index)
+    fields = [f"field {i}" for i in range(len(user_fields))]  # a field may be named "user_id"
+    for field, column in zip(fields, user_fields):
+        frame[field] = raw[column]
+    return UserProfiles(frame, fields, source=str(path))
 
 
 def read_table(path, delimiter=None):

@@ -11,7 +11,8 @@ _INIT_STDDEV = 0.01
 
 
 class TextRanking(tfrs.Model):
-    """Ranking model: `offset + b_user + b_item + b_text(item) + <user, item> [+ MLP]`.
+    """Ranking model: `offset + b_user + b_item + b_text(item) + <user, item> [+ MLP]`,
+    with `b_profile(user)` and a profile term in `user` where users have profiles.
 
     A biased matrix factorisation whose item side is the `ItemTower` (id
     vector plus a projection of the item's frozen text embedding, so an
@@ -19,7 +20,11 @@ class TextRanking(tfrs.Model):
     side is the `UserTower` (id vector plus, with `max_history`, the mean of
     implicit-factor vectors of the items the user rated: SVD++'s implicit
     feedback). `offset` is the training labels' mean (a rating) or log-odds
-    (a click), set by `set_training_data`.
+    (a click), set by `set_training_data`. With `user_text_dim`, a linear
+    projection of each user's profile text (MovieLens' age, gender and
+    occupation, embedded by the items' encoder) adds to the user's vector
+    and bias, so a user without ratings (index -1) is scored from their
+    profile, given to `score_candidates` as `profiles`.
 
     `objective="rating"` regresses ratings (MSE; RMSE and MAE metrics);
     `objective="click"` predicts clicks (binary cross-entropy on logits; AUC).
@@ -39,6 +44,7 @@ class TextRanking(tfrs.Model):
             added to the score; (): none.
         l2: float. L2 penalty on every embedding and kernel.
         objective: str. "rating" or "click".
+        user_text_dim: int or None. Size of user profile embeddings; None: none.
 
     Example:
     >>> model = TextRanking(num_users=5, num_items=7, objective="click")
@@ -59,6 +65,7 @@ class TextRanking(tfrs.Model):
         hidden_units=(),
         l2=0.0,
         objective="rating",
+        user_text_dim=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -73,6 +80,7 @@ class TextRanking(tfrs.Model):
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.l2 = float(l2)
         self.objective = objective
+        self.user_text_dim = None if not user_text_dim else int(user_text_dim)
         # Factors start near zero (as Surprise's SVD's do): a prediction starts
         # at the biases, and the L2 penalty pulls towards where training began.
         small = tf.keras.initializers.RandomNormal(stddev=_INIT_STDDEV)
@@ -91,6 +99,14 @@ class TextRanking(tfrs.Model):
         self.item_bias = tf.keras.layers.Embedding(self.num_items, 1, embeddings_initializer="zeros",
                                                    name="item_bias")
         self.text_bias = tf.keras.layers.Dense(1, name="text_bias") if self.text_dim else None
+        self.user_profiles = self.profile_units = self.profile_bias = None
+        if self.user_text_dim:
+            self.user_profiles = self.add_weight(name="user_profiles", shape=[self.num_users, self.user_text_dim],
+                                                 initializer="zeros", trainable=False)
+            self.profile_units = tf.keras.layers.Dense(self.embedding_dim, use_bias=False,
+                                                       kernel_initializer=tf.keras.initializers.RandomNormal(stddev=_INIT_STDDEV),
+                                                       name="profile_units")
+            self.profile_bias = tf.keras.layers.Dense(1, name="profile_bias")
         self.offset = self.add_weight(name="offset", shape=[], initializer="zeros", trainable=False)
         self.scorer = None
         if self.hidden_units:
@@ -108,26 +124,31 @@ class TextRanking(tfrs.Model):
         return tfrs.tasks.Ranking(loss=tf.keras.losses.BinaryCrossentropy(from_logits=True),
                                   metrics=[tf.keras.metrics.AUC(from_logits=True, name="auc")])
 
-    def set_training_data(self, item_counts, text_table=None, histories=None, labels=None):
-        """Marks items with trained ids, fills the text table and the users'
-        rated items, and sets the offset from the training labels."""
+    def set_training_data(self, item_counts, text_table=None, histories=None, labels=None, user_profiles=None):
+        """Marks items with trained ids, fills the text table, the users' rated
+        items and profiles, and sets the offset from the training labels."""
         self.item_tower.set_known_items(np.asarray(item_counts) > 0)
         if text_table is not None and self.text_dim:
             self.item_tower.set_text_table(text_table)
         if histories is not None and self.max_history:
             self.user_tower.set_history(histories)
+        if user_profiles is not None and self.user_text_dim:
+            self.user_profiles.assign(np.asarray(user_profiles, np.float32))
         if labels is not None and len(labels):
             mean = float(np.mean(labels))
             if self.objective == "click":
                 mean = float(np.log(np.clip(mean, 1e-6, 1 - 1e-6) / (1 - np.clip(mean, 1e-6, 1 - 1e-6))))
             self.offset.assign(mean)
 
-    def score_candidates(self, users, candidates, training=False):
+    def score_candidates(self, users, candidates, training=False, profiles=None):
         """Predicted rating, or click logit, of each user's candidates: `[batch, n]`.
 
         Args:
             users: int tensor `[batch]`; -1: a user the model does not know.
             candidates: int tensor `[batch, n]` of item indices.
+            profiles: float tensor `[batch, user_text_dim]` or None: the
+                users' profile embeddings; None reads the stored ones (zeros
+                for index -1). Only with `user_text_dim`.
         """
         history = None
         if self.history_items is not None:
@@ -138,22 +159,28 @@ class TextRanking(tfrs.Model):
         known = tf.cast(users >= 0, tf.float32)
         users = tf.maximum(users, 0)
         user = self.user_tower(users, item_vectors=history, training=training) * known[:, None]
+        user_bias = self.user_bias(users) * known[:, None]
+        if self.user_text_dim:
+            if profiles is None:
+                profiles = tf.gather(self.user_profiles, users) * known[:, None]
+            user += self.profile_units(profiles)
+            user_bias += self.profile_bias(profiles)
         flat = tf.reshape(candidates, [-1])
         shape = tf.shape(candidates)
         item = tf.reshape(self.item_tower(flat, training=training), [shape[0], shape[1], self.embedding_dim])
         bias = self.item_bias(flat)[:, 0]
         if self.text_bias is not None:
             bias += self.text_bias(tf.gather(self.item_tower.text_table, flat))[:, 0]
-        scores = (self.offset + self.user_bias(users) * known[:, None] + tf.reshape(bias, shape)
+        scores = (self.offset + user_bias + tf.reshape(bias, shape)
                   + tf.einsum("bd,bnd->bn", user, item))
         if self.scorer is not None:
             user = tf.broadcast_to(user[:, None, :], tf.shape(item))
             scores += self.scorer(tf.concat([user, item, user * item], axis=-1))[..., 0]
         return scores
 
-    def predict_scores(self, users, items, training=False):
+    def predict_scores(self, users, items, training=False, profiles=None):
         """Predicted rating, or click logit, per (user, item): `[batch]`."""
-        return self.score_candidates(users, tf.reshape(items, [-1, 1]), training=training)[:, 0]
+        return self.score_candidates(users, tf.reshape(items, [-1, 1]), training=training, profiles=profiles)[:, 0]
 
     def call(self, features, training=False):
         return self.predict_scores(features["user"], features["item"], training=training)
@@ -174,7 +201,7 @@ class TextRanking(tfrs.Model):
             num_users=self.num_users, num_items=self.num_items, embedding_dim=self.embedding_dim,
             use_item_ids=self.use_item_ids, text_dim=self.text_dim, text_hidden_dim=self.text_hidden_dim,
             max_history=self.max_history, hidden_units=list(self.hidden_units), l2=self.l2,
-            objective=self.objective,
+            objective=self.objective, user_text_dim=self.user_text_dim,
         )
 
     @classmethod

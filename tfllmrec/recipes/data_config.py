@@ -31,6 +31,11 @@ class DataConfig:
         columns: dict. Tabular only: our column names to yours, e.g.
             {"user_id": "customer", "item_id": "sku", "timestamp": "ts"}.
         text_fields: tuple of str. Tabular only: item columns used as text.
+        users: str or None. Tabular only: a users file (one row per user,
+            its id column named as `columns["user_id"]`), whose
+            `user_fields` make each user's profile text (`ranking.user_profile`).
+        user_fields: tuple of str. Tabular only: the users file's columns
+            joined into a user's profile.
         split: str. "random" (per user, `ratios`), "leave_one_out" (per
             user, chronological), "predefined" (the split the dataset ships,
             e.g. amazon-office) or "impressions" (news: impressions split
@@ -55,6 +60,8 @@ class DataConfig:
     items: Optional[str] = None
     columns: dict = dataclasses.field(default_factory=dict)
     text_fields: tuple = ()
+    users: Optional[str] = None
+    user_fields: tuple = ()
     split: str = "random"
     ratios: tuple = (0.8, 0.1, 0.1)
     split_seed: int = 2020
@@ -65,6 +72,15 @@ class DataConfig:
         if self.split not in SPLITS:
             raise ValueError(f"split={self.split!r}: use one of {', '.join(SPLITS)}.")
         check_fields(self, RANGES)
+        if (self.users or self.user_fields) and self.dataset != "tabular":
+            raise ValueError(f"data.users and data.user_fields name your own users file (data.dataset=tabular), "
+                             f"and data.dataset is {self.dataset!r} (its loader reads the dataset's own users "
+                             "file, if it has one). Fix: leave them out.")
+        if bool(self.users) != bool(self.user_fields):
+            given, missing = ("users", "user_fields") if self.users else ("user_fields", "users")
+            raise ValueError(f"data.{given} is set and data.{missing} is not: a users file needs the columns "
+                             "that make a profile. Fix: `--set data.users=users.csv "
+                             "--set data.user_fields=[age, occupation]`, or neither.")
         if self.held_out_tags and self.dataset != "lastfm-2k":
             raise ValueError(f"data.held_out_tags={self.held_out_tags} holds out Last.fm tags, and "
                              f"data.dataset is {self.dataset!r}. Fix: `--set data.held_out_tags=0`, or "

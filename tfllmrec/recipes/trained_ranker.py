@@ -25,6 +25,7 @@ def load_ranker(run_dir, config, num_users, num_items, num_periods=0, item_bias=
     if ranking.use_text:
         text_dim = next((shape[1] for name, shape in shapes.items()
                          if ("text_table" in name or "text_units" in name) and len(shape) == 2), None)
+    user_text_dim = next((shape[1] for name, shape in shapes.items() if "user_profiles" in name), None)
     if ranking.objective == "rerank":
         sizes = {key: next((shape[0] for name, shape in shapes.items() if key in name), 0)
                  for key in ("pair_keys", "purchase_keys")}
@@ -32,7 +33,7 @@ def load_ranker(run_dir, config, num_users, num_items, num_periods=0, item_bias=
                                sizes["pair_keys"], item_bias, sizes["purchase_keys"])
         sample = reranker_sample()
     else:
-        model = build_rating_model(ranking, num_users, num_items, text_dim)
+        model = build_rating_model(ranking, num_users, num_items, text_dim, user_text_dim)
         sample = {"user": tf.constant([0]), "item": tf.constant([0]), "label": tf.constant([1.0])}
     # Creates every variable to restore into, and builds the Keras objects (an export saves them).
     model.compute_loss(sample)

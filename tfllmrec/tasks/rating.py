@@ -8,16 +8,22 @@ from tfllmrec.evaluation import SurpriseBaseline, rating_metrics, surprise_avail
 from tfllmrec.evaluation.rating_baselines import SURPRISE_MISSING
 from tfllmrec.models import TextRanking
 from tfllmrec.tasks.phase import Phase
+from tfllmrec.tasks.task import text_table_of
 from tfllmrec.training import epoch_dataset, train_model, training_scope
 
 TITLES = {"svd": "scikit-surprise SVD (rating baseline)", "svdpp": "scikit-surprise SVD++ (rating baseline)"}
 
 
-def check_rating_stage(ranking, index):
+def check_rating_stage(ranking, index, dataset):
     """Fails before anything is written when the rating stage cannot run:
-    ratings all alike (no rating column) or a baseline's library missing."""
+    ratings all alike (no rating column), profiles asked of data without
+    them, or a baseline's library missing."""
     if not ranking.enabled or ranking.objective != "rating":
         return
+    if ranking.user_profile and dataset.users is None:
+        raise DataError(f"ranking.user_profile=true reads each user's profile, and the data ({dataset.name}) "
+                        "has no users file. Fix: add one (MovieLens' u.user or ml-100k.user beside the ratings; "
+                        "your own: data.users and data.user_fields), or `--set ranking.user_profile=false`.")
     if len(np.unique(index.train_weights)) < 2:
         raise DataError("ranking.enabled=true needs ratings: every training interaction has the same "
                         f"weight ({index.train_weights[:1].tolist()}), so there is nothing to predict. "
@@ -35,33 +41,56 @@ def rating_phases(ranking):
     return phases + [Phase(f"ranking_{name}", TITLES[name], "surprise") for name in ranking.baselines]
 
 
-def build_rating_model(ranking, num_users, num_items, text_dim):
+def build_rating_model(ranking, num_users, num_items, text_dim, user_text_dim=None):
     """The `TextRanking` of a recipe's `RankingConfig`."""
-    return TextRanking(num_users=num_users, num_items=num_items,
-                       text_dim=text_dim if ranking.use_text else None, **ranking.model_options())
+    return TextRanking(num_users=num_users, num_items=num_items, text_dim=text_dim if ranking.use_text else None,
+                       user_text_dim=user_text_dim if ranking.user_profile else None, **ranking.model_options())
 
 
-def prepare_rating_model(model, index, text_table):
+def user_profile_table(model_config, users, user_ids):
+    """`[len(user_ids), d]` embeddings of the users' profiles by the recipe's
+    encoder; zeros for a user without one."""
+    texts = users.texts(user_ids)
+    table = text_table_of(model_config, texts)
+    table[texts == ""] = 0.0
+    return table
+
+
+def prepare_rating_model(model, index, text_table, profile_table=None):
     """Fills a rating model's tables from the training split."""
-    model.set_training_data(index.item_counts(), text_table, index.per_user("train"), index.train_weights)
+    model.set_training_data(index.item_counts(), text_table, index.per_user("train"), index.train_weights,
+                            user_profiles=profile_table)
 
 
-def predict_ratings(model, users, items, scale, batch=8192):
-    """Predicted ratings, clipped to the training ratings' range `scale` (as Surprise clips)."""
+def predict_ratings(model, users, items, scale, batch=8192, profiles=None):
+    """Predicted ratings, clipped to the training ratings' range `scale` (as Surprise clips);
+    `profiles` `[len(users), d]` replace the stored ones (a user of index -1 is then new)."""
     predictions = [model.predict_scores(tf.constant(users[i:i + batch], tf.int32),
-                                        tf.constant(items[i:i + batch], tf.int32)).numpy()
-                   for i in range(0, len(users), batch)]
+                                        tf.constant(items[i:i + batch], tf.int32),
+                                        profiles=None if profiles is None else tf.constant(profiles[i:i + batch]))
+                   .numpy() for i in range(0, len(users), batch)]
     return np.clip(np.concatenate(predictions) if predictions else np.zeros(0), *scale)
 
 
-def train_rating_model(ranking, index, text_table, workdir, verbose):
+def as_new_users(model, index, scale, profile_table):
+    """Test RMSE and MAE with every test user scored as one the model never saw
+    (no id, no rated items): from their profile alone, and from nothing (the items' terms)."""
+    unknown = np.full(len(index.test_users), -1)
+    profiles = profile_table[index.test_users]
+    return {name: rating_metrics(predict_ratings(model, unknown, index.test_items, scale, profiles=given),
+                                 index.test_weights)
+            for name, given in (("profile", profiles), ("no_profile", np.zeros_like(profiles)))}
+
+
+def train_rating_model(ranking, index, text_table, workdir, verbose, profile_table=None):
     """Trains ours on the training ratings; best epoch by validation RMSE. Returns its result."""
     train = ranking.train
     scale = (float(index.train_weights.min()), float(index.train_weights.max()))
     with training_scope(train):
         model = build_rating_model(ranking, index.num_users, index.num_items,
-                                   None if text_table is None else text_table.shape[1])
-        prepare_rating_model(model, index, text_table)
+                                   None if text_table is None else text_table.shape[1],
+                                   None if profile_table is None else profile_table.shape[1])
+        prepare_rating_model(model, index, text_table, profile_table)
 
         def validate():
             return rating_metrics(predict_ratings(model, index.valid_users, index.valid_items, scale),
@@ -73,7 +102,10 @@ def train_rating_model(ranking, index, text_table, workdir, verbose):
             {"user": tf.constant([0]), "item": tf.constant([0]), "label": tf.constant([1.0])},
             train, validate, "rmse", workdir, verbose)
     test = rating_metrics(predict_ratings(model, index.test_users, index.test_items, scale), index.test_weights)
-    return {"test": test, "training": fit}
+    result = {"test": test, "training": fit}
+    if profile_table is not None:
+        result["test_as_new_users"] = as_new_users(model, index, scale, profile_table)
+    return result
 
 
 def run_surprise(name, index, seed):
@@ -97,5 +129,7 @@ def rating_summary_lines(ranking_metrics):
         return []
     rows = [("ours", ranking_metrics["test"])]
     rows += [(name, b["test"]) for name, b in ranking_metrics.get("baselines", {}).items()]
-    lines = [f"{'rating model':14s} {'RMSE':>10s} {'MAE':>10s}"]
-    return lines + [f"{name:14s} {test['rmse']:10.4f} {test['mae']:10.4f}" for name, test in rows]
+    new = ranking_metrics.get("test_as_new_users", {})
+    rows += [(f"new user, {'profile' if name == 'profile' else 'none'}", test) for name, test in new.items()]
+    lines = [f"{'rating model':17s} {'RMSE':>10s} {'MAE':>10s}"]
+    return lines + [f"{name:17s} {test['rmse']:10.4f} {test['mae']:10.4f}" for name, test in rows]

@@ -10,7 +10,7 @@ from tfllmrec.tasks.indexed_split import IndexedSplit, sampled_targets
 from tfllmrec.tasks.phase import Phase
 from tfllmrec.tasks.protocol_checks import check_retrieval_split
 from tfllmrec.tasks.rating import (check_rating_stage, rating_metrics_of, rating_phases, rating_summary_lines,
-                                   run_surprise, train_rating_model)
+                                   run_surprise, train_rating_model, user_profile_table)
 from tfllmrec.tasks.rerank import rerank_phases, train_reranker, two_stage_evaluator
 from tfllmrec.tasks.task import Task, build_two_tower, text_table_of, with_main_phase_weights
 from tfllmrec.training import epoch_dataset, train_model, training_scope
@@ -84,9 +84,12 @@ class RetrievalTask(Task):
         check_retrieval_split(config.data, dataset, self.index)
         if config.data.cold_start_fraction > 0:
             check_retrieval_split(config.data, dataset, self.cold, cold=True)
-        check_rating_stage(config.ranking, self.index)
+        check_rating_stage(config.ranking, self.index, dataset)
         if config.model.use_text or (config.ranking.enabled and config.ranking.use_text):
             self.text_table = text_table_of(config.model, dataset.items.texts())
+        self.profile_table = None
+        if config.ranking.enabled and config.ranking.user_profile:
+            self.profile_table = user_profile_table(config.model, dataset.users, self.index.user_ids)
         # The sampled protocol the data ships (e.g. 99 negatives per test user),
         # so published numbers on it can be compared; only on the main split.
         self.sampled = None
@@ -161,7 +164,7 @@ class RetrievalTask(Task):
 
     def _run_rating(self, phase, workdir):
         table = self.text_table if self.config.ranking.use_text else None
-        return train_rating_model(self.config.ranking, self.index, table, workdir, self.verbose)
+        return train_rating_model(self.config.ranking, self.index, table, workdir, self.verbose, self.profile_table)
 
     def _run_rerank(self, phase, workdir):
         retrieval = with_main_phase_weights(self._two_tower(self.config.model, self.index), workdir)

@@ -30,6 +30,7 @@ VIDEO = RecipeConfig(
     baseline_model=ID_ONLY,
     baseline_train=_SCHEDULE,
     # The rating stage (zoo/video/README.md): biased factors, SVD++'s implicit
-    # term over every rated film, and the film's MiniLM text on the item side.
-    ranking=RankingConfig(enabled=True, embedding_dim=64, max_history=1000, l2=1e-4),
+    # term over every rated film, the film's MiniLM text on the item side and
+    # the user's profile (age, gender, occupation) on the user side.
+    ranking=RankingConfig(enabled=True, embedding_dim=64, max_history=1000, l2=1e-4, user_profile=True),
 )
