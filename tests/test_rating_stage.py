@@ -12,7 +12,7 @@ from tfllmrec.errors import ConfigError, DataError
 from tfllmrec.recipes import get_recipe, with_overrides
 from tfllmrec.recipes.pipeline import train_recipe
 
-RATED = ["ranking.enabled=true", "ranking.max_history=20", "ranking.embedding_dim=8",
+RATED = ["ranking.enabled=true", "ranking.user_profile=false", "ranking.max_history=20", "ranking.embedding_dim=8",
          "ranking.train.epochs=20", "ranking.train.batch_size=64", "ranking.train.learning_rate=0.03",
          "ranking.l2=0.00001", "data.columns={user_id: customer, item_id: sku, timestamp: ts, weight: rating}",
          "eval.baselines=[]", "data.cold_start_fraction=0", "train.epochs=1"]

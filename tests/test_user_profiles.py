@@ -119,3 +119,31 @@ def test_bad_profile_settings_name_their_key_and_file(tmp_path):
     with pytest.raises(DataError, match=r"users.csv, line 1: there is no column 'town' \(user_fields\[1\]\)"):
         load_tabular(folder / "interactions.csv", folder / "items.csv", {"user_id": "customer", "item_id": "sku"},
                      ["title"], users_path=folder / "users.csv", user_fields=["hobby", "town"])
+
+
+def test_a_new_user_gets_items_of_the_group_their_profile_names(profiled_run, capsys):
+    from tfllmrec.cli import main
+    from tfllmrec.recipes.trained_run import TrainedRun
+
+    run = TrainedRun(profiled_run[0])
+    # Known users' profiles are as write_profiles wrote them; a new "loves jazz records" user
+    # (group 2) is scored from that text alone.
+    top = run.recommend_for_profile("loves jazz records", k=5)
+    assert len(top) == 5 and [s for _, _, s in top] == sorted((s for _, _, s in top), reverse=True)
+    assert sum(int(item[1:]) % 4 == 2 for item, _, _ in top) >= 4
+    assert main(["recommend", str(profiled_run[0]), "--profile", "loves jazz records", "-k", "5"]) == 0
+    printed = capsys.readouterr().out
+    assert "for a new user, 'loves jazz records'" in printed and f"[{top[0][0]}]" in printed
+    with pytest.raises(ConfigError, match="profile '  ' is empty"):
+        run.recommend_for_profile("  ")
+
+
+def test_a_run_without_profiles_says_how_to_get_them(tmp_path):
+    from tfllmrec.recipes.trained_run import TrainedRun
+
+    (tmp_path / "data").mkdir()
+    folder = write_rated_dataset(tmp_path / "data")
+    config = with_overrides(get_recipe("video"), tiny_recipe_overrides(folder) + RATED + ["ranking.train.epochs=1"])
+    train_recipe(config, tmp_path / "run", verbose=0)
+    with pytest.raises(ConfigError, match="reads no user profiles.*ranking.user_profile=true"):
+        TrainedRun(tmp_path / "run").recommend_for_profile("loves jazz records")

@@ -90,8 +90,8 @@ def _recommend(args):
     from tfllmrec.errors import ConfigError
     from tfllmrec.recipes.trained_run import TrainedRun
 
-    if (args.user is None) == (args.text is None):  # before the run loads (seconds)
-        raise ConfigError("give exactly one of --user ID or --text QUERY. Fix: e.g. "
+    if sum(given is not None for given in (args.user, args.text, args.profile)) != 1:  # before the run loads
+        raise ConfigError("give exactly one of --user ID, --text QUERY or --profile TEXT. Fix: e.g. "
                           f"`tfllmrec recommend {args.run_dir} --user 196`.")
     run = TrainedRun(args.run_dir)
     if args.new_items:
@@ -103,6 +103,9 @@ def _recommend(args):
         stages = (f" (the best {run.config.export.rank_candidates} retrieved, ordered by the ranking stage's "
                   f"{score})" if ranked else "")
         print(f"Top {len(results)} for user {args.user}{stages}:")
+    elif args.profile is not None:
+        results = run.recommend_for_profile(args.profile, k=args.k)
+        print(f"Top {len(results)} for a new user, {args.profile!r} (the rating stage's predicted rating):")
     else:
         results = run.recommend_for_text(args.text, k=args.k)
         print(f"Top {len(results)} for {args.text!r}:")
@@ -226,6 +229,7 @@ def build_parser():
     recommend.add_argument("run_dir")
     recommend.add_argument("--user", help="a user id of the run's data")
     recommend.add_argument("--text", help="a free-text query")
+    recommend.add_argument("--profile", help="a new user's profile text (runs whose rating stage reads profiles)")
     recommend.add_argument("-k", type=_ranged(K, "-k", "e.g. `-k 10`"), default=10,
                            help=f"items to list, {K.describe()} (default 10)")
     recommend.add_argument("--new-items", metavar="FILE",

@@ -261,6 +261,32 @@ class TrainedRun:
         order = np.argsort(-scores, kind="stable")[:k]
         return [(shortlist[i][0], shortlist[i][1], float(scores[i])) for i in order]
 
+    def recommend_for_profile(self, profile, k=10):
+        """Top-k items for a new user known only by a profile text, e.g. "A
+        30-year-old woman; occupation: engineer.": [(item_id, text, predicted rating)].
+
+        The rating model scores the whole training catalogue for a user with
+        no id and no rated items (the retrieval stage knows no new user), from
+        the profile, embedded by the encoder that embedded the training
+        profiles. Needs a rating stage with `ranking.user_profile`.
+        """
+        k = K.check(k, "k")
+        if not isinstance(profile, str) or not profile.strip():
+            raise ConfigError(f"The profile {profile!r} is empty, or not a string. Fix: describe the user as "
+                              "the data's profiles do, e.g. \"A 30-year-old woman; occupation: engineer.\"")
+        if self.ranker is None or not getattr(self.ranker, "user_text_dim", None):
+            raise ConfigError(f"{self.run_dir}'s ranking stage reads no user profiles. Fix: train with "
+                              "`--set ranking.user_profile=true` (and a users file), or ask by --user or --text.")
+        from tfllmrec.encoders import TextEncoder
+
+        # The training profiles were embedded by the recipe's frozen encoder, fine-tuned items or not.
+        encoder = self.text_encoder if self.model.text_encoder is None else TextEncoder.from_preset(
+            self.config.model.encoder, sequence_length=self.config.model.sequence_length)
+        profiles = encoder(tf.constant([profile]))
+        items = tf.range(len(self.item_ids), dtype=tf.int32)[None, :]
+        scores = self.ranker.score_candidates(tf.constant([-1]), items, profiles=profiles).numpy()[0]
+        return self._top(scores, k)
+
     def item_offsets(self):
         """Per-item score offsets (`model.ctr_prior_weight`), catalogue then added items; or None.
 

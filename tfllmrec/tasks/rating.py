@@ -20,14 +20,14 @@ def check_rating_stage(ranking, index, dataset):
     them, or a baseline's library missing."""
     if not ranking.enabled or ranking.objective != "rating":
         return
-    if ranking.user_profile and dataset.users is None:
-        raise DataError(f"ranking.user_profile=true reads each user's profile, and the data ({dataset.name}) "
-                        "has no users file. Fix: add one (MovieLens' u.user or ml-100k.user beside the ratings; "
-                        "your own: data.users and data.user_fields), or `--set ranking.user_profile=false`.")
     if len(np.unique(index.train_weights)) < 2:
         raise DataError("ranking.enabled=true needs ratings: every training interaction has the same "
                         f"weight ({index.train_weights[:1].tolist()}), so there is nothing to predict. "
                         "Fix: give the data a rating (weight) column, or `--set ranking.enabled=false`.")
+    if ranking.user_profile and dataset.users is None:
+        raise DataError(f"ranking.user_profile=true reads each user's profile, and the data ({dataset.name}) "
+                        "has no users file. Fix: add one (MovieLens' u.user or ml-100k.user beside the ratings; "
+                        "your own: data.users and data.user_fields), or `--set ranking.user_profile=false`.")
     missing = [name for name in ranking.baselines if not surprise_available()]
     if missing:
         raise ConfigError(f"ranking.baselines {missing} {SURPRISE_MISSING}")
