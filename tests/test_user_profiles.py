@@ -147,3 +147,13 @@ def test_a_run_without_profiles_says_how_to_get_them(tmp_path):
     train_recipe(config, tmp_path / "run", verbose=0)
     with pytest.raises(ConfigError, match="reads no user profiles.*ranking.user_profile=true"):
         TrainedRun(tmp_path / "run").recommend_for_profile("loves jazz records")
+
+
+def test_init_from_video_on_rated_files_trains_a_rating_stage_without_profiles(tmp_path):
+    from tfllmrec.recipes.init_recipe import init_recipe
+
+    folder = write_rated_dataset(tmp_path)
+    config, _ = init_recipe(tmp_path / "mine", "video", folder / "interactions.csv", folder / "items.csv")
+    assert get_recipe("video").ranking.user_profile  # the recipe reads MovieLens' users file
+    # init is given no users file: the rating stage stays, without profiles (data.users adds them).
+    assert config.ranking.enabled and not config.ranking.user_profile

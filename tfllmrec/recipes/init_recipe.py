@@ -67,6 +67,9 @@ def init_recipe(folder, base, interactions, items):
         overrides.append("data.split=leave_one_out")
     if "weight" not in columns and base_config.ranking.enabled and base_config.ranking.objective == "rating":
         overrides.append("ranking.enabled=false")  # a rating model needs ratings
+    if base_config.ranking.user_profile:
+        # Profiles come from a users file, which init is not given: data.users and data.user_fields add one.
+        overrides.append("ranking.user_profile=false")
     config = with_overrides(base_config, overrides)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.yaml").write_text(to_yaml(config))
