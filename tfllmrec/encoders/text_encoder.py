@@ -5,11 +5,12 @@ import tensorflow as tf
 from tfllmrec.encoders._batching import BatchedEncodingMixin
 from tfllmrec.encoders._cached_states import CachedStatesMixin
 from tfllmrec.encoders._options import check_loaded_options, check_number_options, check_texts
+from tfllmrec.encoders.keras3_bridge import Keras3BridgeMixin
 from tfllmrec.encoders.presets import EMBEDDED_PRESET, load_preset
 from tfllmrec.trainable_mode import parse_trainable
 
 
-class TextEncoder(CachedStatesMixin, BatchedEncodingMixin, tf.keras.layers.Layer):
+class TextEncoder(Keras3BridgeMixin, CachedStatesMixin, BatchedEncodingMixin, tf.keras.layers.Layer):
     """Embeds raw texts with a pretrained BERT-family encoder from keras-hub.
 
     A tf-keras (Keras 2) layer, so it plugs into TFRS towers and tf-keras
@@ -137,59 +138,26 @@ class TextEncoder(CachedStatesMixin, BatchedEncodingMixin, tf.keras.layers.Layer
             )
         return int(start), int(end), int(pad)
 
-    # The bridge: tf-keras optimizers, `fit` and `save_weights` see the
-    # tf.Variables under the Keras 3 backbone's variables. Checkpoints and
-    # SavedModels track the Keras 3 variables (through `self.backbone`) only.
-    @property
-    def trainable_weights(self):
-        if not self.trainable:
-            return []
-        own = super().trainable_weights
-        return [v.value for v in self.backbone.trainable_weights] + own
+    # The bridge (Keras3BridgeMixin): tf-keras optimizers, `fit` and
+    # `save_weights` see the backbone's variables; SavedModels store them once.
+    _savedmodel_skips = ("_tokenize_fn", "_embed_fns")
 
-    @property
-    def non_trainable_weights(self):
-        own = super().non_trainable_weights
-        if not self.trainable:
-            return [v.value for v in self.backbone.weights] + own
-        return [v.value for v in self.backbone.non_trainable_weights] + own
+    def _keras3_layers(self):
+        return [self.backbone]
 
-    def _trackable_children(self, save_type="checkpoint", **kwargs):
-        if save_type != "savedmodel":
-            return super()._trackable_children(save_type, **kwargs)
-        # Skip tf-keras' SavedModel serialisation: it adds `self.weights`, i.e.
-        # the tf.Variables under the Keras 3 variables that `backbone` already
-        # tracks, so every BERT weight would be stored twice, and it traces
-        # `call` for a Keras reload that cannot work with Keras 3 objects
-        # inside. The SavedModel's own signatures are the interface.
-        children = super(tf.keras.layers.Layer, self)._trackable_children(save_type, **kwargs)
-        children.pop("_tokenize_fn", None)
-        children.pop("_embed_fns", None)
-        return children
+    def _weight_count_error(self, saved, expected):
+        return (
+            f"{self.name}: the file holds {saved} encoder weights but "
+            f"preset {self.preset!r} has {expected}. Build the encoder with "
+            "the preset and options it was saved with (see its get_config())."
+        )
 
-    # tf-keras' `.weights.h5` / `.keras` format saves a layer's own weight
-    # lists, which do not include the Keras 3 backbone's: save them here.
-    def save_own_variables(self, store):
-        for i, v in enumerate(self.backbone.weights):
-            store[f"{i}"] = v.numpy()
-
-    def load_own_variables(self, store):
-        weights = self.backbone.weights
-        if len(store.keys()) != len(weights):
-            raise ValueError(
-                f"{self.name}: the file holds {len(store.keys())} encoder weights but "
-                f"preset {self.preset!r} has {len(weights)}. Build the encoder with "
-                "the preset and options it was saved with (see its get_config())."
-            )
-        for i, v in enumerate(weights):
-            value = store[f"{i}"]
-            if tuple(value.shape) != tuple(v.shape):
-                raise ValueError(
-                    f"{self.name}: saved weight {i} ({v.path}) has shape "
-                    f"{tuple(value.shape)}, the encoder expects {tuple(v.shape)}. "
-                    "Was it saved from another preset?"
-                )
-            v.assign(value)
+    def _weight_shape_error(self, index, variable, saved_shape):
+        return (
+            f"{self.name}: saved weight {index} ({variable.path}) has shape "
+            f"{saved_shape}, the encoder expects {tuple(variable.shape)}. "
+            "Was it saved from another preset?"
+        )
 
     def _ragged_ids(self, texts):
         """Token ids framed by [CLS]/[SEP], one ragged row per text."""
