@@ -23,6 +23,7 @@ from tfllmrec.recipes.data_config import RANGES as DATA_RANGES
 from tfllmrec.recipes.export_config import RANGES as EXPORT_RANGES
 from tfllmrec.recipes.ranking_config import RANGES as RANKING_RANGES
 from tfllmrec.recipes.search_config import RANGES as SEARCH_RANGES
+from tfllmrec.recipes.sequence_config import RANGES as SEQUENCE_RANGES
 from tfllmrec.recipes.train_config import RANGES as TRAIN_RANGES
 
 # (command line before the option, the option, its rule)
@@ -38,13 +39,14 @@ OPTIONS = [
 ]
 # Every numeric config value with a range, by its key.
 KEYS = sorted(
-    [(f"{section}.{name}", rule) for section in ("train", "baseline_train", "ranking.train")
+    [(f"{section}.{name}", rule) for section in ("train", "baseline_train", "ranking.train", "sequence.train")
      for name, rule in TRAIN_RANGES.items()]
     + [(f"ranking.{name}", rule) for name, rule in RANKING_RANGES.items()]
     + [(f"{section}.{name}", rule) for section in ("model", "baseline_model") for name, rule in MODEL_RANGES.items()]
     + [(f"data.{name}", rule) for name, rule in DATA_RANGES.items()]
     + [(f"export.{name}", rule) for name, rule in EXPORT_RANGES.items()]
-    + [(f"search.{name}", rule) for name, rule in SEARCH_RANGES.items()],
+    + [(f"search.{name}", rule) for name, rule in SEARCH_RANGES.items()]
+    + [(f"sequence.{name}", rule) for name, rule in SEQUENCE_RANGES.items()],
     key=lambda pair: pair[0])
 FAST = settings(max_examples=25, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])

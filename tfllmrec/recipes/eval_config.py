@@ -4,7 +4,9 @@ import dataclasses
 
 from tfllmrec.evaluation._checks import check_ks
 
-BASELINES = ("popularity", "id_two_tower", "nrms", "ctr")
+BASELINES = ("popularity", "id_two_tower", "nrms", "ctr", "sasrec_id", "sasrec_hybrid", "sasrec_text")
+# Sequential retrieval models (the `sequence:` section), retrieval recipes only.
+SEQUENTIAL_BASELINES = ("sasrec_id", "sasrec_hybrid", "sasrec_text")
 # Baselines that need impressions (data.split=impressions).
 IMPRESSION_BASELINES = ("nrms", "ctr")
 
@@ -22,7 +24,10 @@ class EvalConfig:
             "popularity", "id_two_tower", and for news "nrms" (an
             NRMS-style user encoder over frozen text vectors) and "ctr"
             (each item's smoothed click-through rate alone: the prior of
-            `model.ctr_prior_weight` without the model).
+            `model.ctr_prior_weight` without the model); for retrieval
+            recipes the sequential models of the `sequence:` section:
+            "sasrec_id" (SASRec, item ids), "sasrec_hybrid" (ids and text)
+            and "sasrec_text" (text only, ID-free).
 
     Example:
     >>> EvalConfig().monitor

@@ -3,11 +3,12 @@
 import dataclasses
 
 from tfllmrec.recipes.data_config import DataConfig
-from tfllmrec.recipes.eval_config import IMPRESSION_BASELINES, EvalConfig
+from tfllmrec.recipes.eval_config import IMPRESSION_BASELINES, SEQUENTIAL_BASELINES, EvalConfig
 from tfllmrec.recipes.export_config import ExportConfig
 from tfllmrec.recipes.model_config import ModelConfig
 from tfllmrec.recipes.ranking_config import RankingConfig
 from tfllmrec.recipes.search_config import SearchConfig
+from tfllmrec.recipes.sequence_config import SequenceConfig
 from tfllmrec.recipes.train_config import TrainConfig
 
 
@@ -36,6 +37,8 @@ class RecipeConfig:
         ranking: RankingConfig. The ranking stage (rating prediction), off
             unless `ranking.enabled`.
         search: SearchConfig. How a free-text query ranks the items.
+        sequence: SequenceConfig. The sequential models ("sasrec_*" in
+            `eval.baselines`).
 
     Example:
     >>> from tfllmrec.recipes import get_recipe, with_overrides
@@ -56,6 +59,7 @@ class RecipeConfig:
     export: ExportConfig = dataclasses.field(default_factory=ExportConfig)
     ranking: RankingConfig = dataclasses.field(default_factory=RankingConfig)
     search: SearchConfig = dataclasses.field(default_factory=SearchConfig)
+    sequence: SequenceConfig = dataclasses.field(default_factory=SequenceConfig)
 
     @property
     def task(self):
@@ -73,6 +77,11 @@ class RecipeConfig:
                 raise ValueError("model.fuse_text=false and model.cold_neighbors are not supported with "
                                  "data.split=impressions yet (the news task trains no text loss): use "
                                  "model.fuse_text=true and model.cold_neighbors=0.")
+            sequential = sorted(set(self.eval.baselines) & set(SEQUENTIAL_BASELINES))
+            if sequential:
+                raise ValueError(f"eval.baselines {sequential} are sequential retrieval models, and "
+                                 "data.split=impressions ranks each impression's candidates: not yet. Fix: "
+                                 "leave them out of eval.baselines.")
             if self.ranking.enabled and self.ranking.objective != "rerank":
                 raise ValueError(f"ranking.objective={self.ranking.objective!r} needs ratings, and "
                                  "data.split=impressions has clicks: its ranking stage re-scores each "

@@ -12,6 +12,7 @@ from tfllmrec.tasks.protocol_checks import check_retrieval_split
 from tfllmrec.tasks.rating import (check_rating_stage, rating_metrics_of, rating_phases, rating_summary_lines,
                                    run_surprise, train_rating_model, user_profile_table)
 from tfllmrec.tasks.rerank import rerank_phases, train_reranker, two_stage_evaluator
+from tfllmrec.tasks.sequential import VARIANTS, needs_text, sequential_phases, train_sequential
 from tfllmrec.tasks.task import Task, build_two_tower, text_table_of, with_main_phase_weights
 from tfllmrec.training import epoch_dataset, train_model, training_scope
 
@@ -85,7 +86,8 @@ class RetrievalTask(Task):
         if config.data.cold_start_fraction > 0:
             check_retrieval_split(config.data, dataset, self.cold, cold=True)
         check_rating_stage(config.ranking, self.index, dataset)
-        if config.model.use_text or (config.ranking.enabled and config.ranking.use_text):
+        if (config.model.use_text or (config.ranking.enabled and config.ranking.use_text)
+                or needs_text(config.eval.baselines)):
             self.text_table = text_table_of(config.model, dataset.items.texts())
         self.profile_table = None
         if config.ranking.enabled and config.ranking.user_profile:
@@ -124,14 +126,15 @@ class RetrievalTask(Task):
         if "id_two_tower" in baselines:
             main.append(Phase("id_two_tower", "ID-only baseline", "two_tower", "baseline_model",
                               "baseline_train", workdir="id_two_tower"))
+        sequential = sequential_phases(baselines)
         if not self.config.data.cold_start_fraction > 0:
-            return main
+            return main + sequential
         held_out = f"{self.config.data.cold_start_fraction:.0%} of items held out of training"
         cold = [Phase(f"cold_start_{p.name}" if p.name != "main" else "cold_start",
                       f"{p.title}, {held_out}", p.kind, p.model, p.train,
                       workdir=p.workdir and f"cold_start/{'ours' if p.name == 'main' else p.name}",
                       cold=True) for p in main]
-        return main + cold
+        return main + sequential + cold
 
     def _two_tower(self, model_config, index):
         """A `TwoTowerRetrieval` of `model_config`, its state set from `index`'s training part."""
@@ -158,7 +161,18 @@ class RetrievalTask(Task):
                 lambda: evaluate_retrieval(model, targets, ks), _checked_monitor(self.config.eval),
                 workdir, self.verbose)
         result = {"test": evaluate_on_test(model, index, ks, cold=phase.cold), "training": fit}
-        if self.sampled is not None and not phase.cold:
+        return self._with_sampled(result, model) if not phase.cold else result
+
+    def _run_sequential(self, phase, workdir):
+        index, ks = self.index, tuple(self.config.eval.ks)
+        targets = {"valid": index.targets("valid", ["train"]), "test": index.targets("test", ["train", "valid"])}
+        model, result = train_sequential(self.config, phase.name, index, self.text_table, workdir, self.verbose,
+                                         lambda model, part: evaluate_retrieval(model, targets[part], ks))
+        return self._with_sampled(result, model)
+
+    def _with_sampled(self, result, model):
+        """`result` with the shipped sampled protocol's test metrics of `model.score`, where the data has one."""
+        if self.sampled is not None:
             result["test_sampled"] = self._sampled(lambda users: model.score(tf.constant(users, tf.int32)).numpy())
         return result
 
@@ -210,7 +224,7 @@ class RetrievalTask(Task):
         if "test_sampled" in main:
             metrics["test_sampled"] = main["test_sampled"]
         baselines = metrics["baselines"]
-        for name in ("popularity", "id_two_tower"):
+        for name in ("popularity", "id_two_tower", *VARIANTS):
             if name in results:
                 baselines[name] = dict(results[name])
                 if f"cold_start_{name}" in results:

@@ -1,4 +1,4 @@
-"""`epoch_dataset`: one epoch's batches of in-memory examples, in an order fixed by the epoch."""
+"""`epoch_dataset`, `epoch_batches`: one epoch's batches of in-memory examples, in an order fixed by the epoch."""
 
 import tensorflow as tf
 
@@ -17,8 +17,15 @@ def epoch_dataset(users, items, batch_size, seed, epoch, periods=None, labels=No
         features["period"] = tf.constant(periods, tf.int32)
     if labels is not None:
         features["label"] = tf.constant(labels, tf.float32)
+    return epoch_batches(features, batch_size, seed, epoch)
+
+
+def epoch_batches(features, batch_size, seed, epoch):
+    """Batches of `features` (tensors of one length, e.g. `{"sequence": [n, L]}`), shuffled
+    by (seed, epoch) alone, as `epoch_dataset`'s."""
+    size = int(next(iter(features.values())).shape[0])
     data = tf.data.Dataset.from_tensor_slices(features)
-    data = data.shuffle(len(users), seed=seed * 100_003 + epoch, reshuffle_each_iteration=False).batch(batch_size)
+    data = data.shuffle(size, seed=seed * 100_003 + epoch, reshuffle_each_iteration=False).batch(batch_size)
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return data.with_options(options)

@@ -1,0 +1,68 @@
+"""`SequenceConfig`: the sequential (SASRec-style) models a retrieval recipe measures."""
+
+import dataclasses
+
+from tfllmrec.ranges import Range, check_fields
+from tfllmrec.recipes.train_config import TrainConfig
+
+RANGES = {
+    "max_length": Range(int, 1, example=50),
+    "num_layers": Range(int, 1, example=2),
+    "num_heads": Range(int, 1, example=1),
+    "dropout": Range(float, 0, 1, high_open=True, example=0.2),
+    "temperature": Range(float, 0, low_open=True, example=0.1),
+    "embedding_dim": Range(int, 1, example=64),
+    "text_hidden_dim": Range(int, 0, example=256, meaning="0: a linear projection"),
+}
+
+
+def _schedule():
+    return TrainConfig(epochs=100, batch_size=128, learning_rate=1e-3, patience=10)
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceConfig:
+    """The `SequentialRetrieval` models that `eval.baselines` names, trained in
+    the same run on the same split as ours:
+
+    - "sasrec_id": item ids only (SASRec);
+    - "sasrec_hybrid": item ids and the items' text (the recipe's encoder);
+    - "sasrec_text": the items' text only, no id of any kind (ID-free).
+
+    Each reads a user's latest `max_length` training items, oldest first,
+    and is trained with the next item as the target at every position
+    (full softmax); its best epoch is picked on `eval.monitor`.
+
+    Args:
+        max_length: int. Latest items a query reads.
+        num_layers: int. Transformer blocks (keras-hub `TransformerEncoder`).
+        num_heads: int. Attention heads; must divide `embedding_dim`.
+        dropout: float. Dropout in the query tower.
+        temperature: float. Softmax temperature of the cosine scores.
+        embedding_dim: int. Item vector and transformer width.
+        text_hidden_dim: int. Hidden units of the item text MLP; 0: linear.
+        train: TrainConfig. Their schedule.
+
+    Example:
+    >>> SequenceConfig().max_length, SequenceConfig().train.batch_size
+    (50, 128)
+    """
+
+    max_length: int = 50
+    num_layers: int = 2
+    num_heads: int = 1
+    dropout: float = 0.2
+    temperature: float = 0.1
+    embedding_dim: int = 64
+    text_hidden_dim: int = 256
+    train: TrainConfig = dataclasses.field(default_factory=_schedule)
+
+    def __post_init__(self):
+        check_fields(self, RANGES)
+        if self.embedding_dim % self.num_heads:
+            raise ValueError(f"num_heads={self.num_heads} does not divide embedding_dim={self.embedding_dim}: "
+                             "each head reads an equal slice. Fix: e.g. `--set sequence.num_heads=1`.")
+
+    def model_options(self):
+        """The `SequentialRetrieval` arguments it sets."""
+        return {name: getattr(self, name) for name in RANGES}
