@@ -13,6 +13,7 @@ RANGES = {
     "temperature": Range(float, 0, low_open=True, example=0.1),
     "embedding_dim": Range(int, 1, example=64),
     "text_hidden_dim": Range(int, 0, example=256, meaning="0: a linear projection"),
+    "held_out_users": Range(float, 0, 1, high_open=True, example=0.1, meaning="0: no user cold-start protocol"),
 }
 
 
@@ -41,6 +42,12 @@ class SequenceConfig:
         temperature: float. Softmax temperature of the cosine scores.
         embedding_dim: int. Item vector and transformer width.
         text_hidden_dim: int. Hidden units of the item text MLP; 0: linear.
+        held_out_users: float. Share of the users (drawn by
+            `data.split_seed`) left out of their training: the user
+            cold-start protocol serves each from the first half of their
+            interactions and measures Recall/NDCG@K on the rest, beside the
+            popularity fallback an ID model serves a new user
+            (`test_new_users`); 0: none.
         train: TrainConfig. Their schedule.
 
     Example:
@@ -55,6 +62,7 @@ class SequenceConfig:
     temperature: float = 0.1
     embedding_dim: int = 64
     text_hidden_dim: int = 256
+    held_out_users: float = 0.1
     train: TrainConfig = dataclasses.field(default_factory=_schedule)
 
     def __post_init__(self):
@@ -65,4 +73,4 @@ class SequenceConfig:
 
     def model_options(self):
         """The `SequentialRetrieval` arguments it sets."""
-        return {name: getattr(self, name) for name in RANGES}
+        return {name: getattr(self, name) for name in RANGES if name != "held_out_users"}

@@ -12,7 +12,7 @@ from tfllmrec.tasks.protocol_checks import check_retrieval_split
 from tfllmrec.tasks.rating import (check_rating_stage, rating_metrics_of, rating_phases, rating_summary_lines,
                                    run_surprise, train_rating_model, user_profile_table)
 from tfllmrec.tasks.rerank import rerank_phases, train_reranker, two_stage_evaluator
-from tfllmrec.tasks.sequential import VARIANTS, needs_text, sequential_phases, train_sequential
+from tfllmrec.tasks.sequential import VARIANTS, needs_text, new_user_lines, sequential_phases, train_sequential
 from tfllmrec.tasks.task import Task, build_two_tower, text_table_of, with_main_phase_weights
 from tfllmrec.training import epoch_dataset, train_model, training_scope
 
@@ -265,6 +265,7 @@ class RetrievalTask(Task):
         for name, test, cold in rows:
             cold_recall = f"{cold[f'recall@{k}']:.4f}" if cold else "-"
             lines.append(f"{name:14s} {test[f'recall@{k}']:10.4f} {test[f'ndcg@{k}']:10.4f} {cold_recall:>10s}")
+        lines += new_user_lines(metrics, k)
         if "ranking" in metrics:
             lines += [""] + (rating_summary_lines(metrics["ranking"]) or _two_stage_lines(metrics, k))
         return lines

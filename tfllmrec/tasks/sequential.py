@@ -1,9 +1,11 @@
 """The sequential retrieval models of a retrieval recipe (`sequence:`), trained SASRec-style."""
 
+import numpy as np
 import tensorflow as tf
 
 from tfllmrec.models import SequentialRetrieval
 from tfllmrec.models.sequential_retrieval import latest_items
+from tfllmrec.tasks.new_users import held_out_users, new_user_metrics
 from tfllmrec.tasks.phase import Phase
 from tfllmrec.training import epoch_batches, train_model, training_scope
 
@@ -40,6 +42,11 @@ def training_sequences(histories, length):
 def train_sequential(config, variant, index, text_table, workdir, verbose, evaluate):
     """Trains one sequential model; best epoch by `eval.monitor` on validation.
 
+    `sequence.held_out_users` of the users (drawn by `data.split_seed`) are
+    left out of training entirely; the model still serves them from their
+    history like everyone else, and `test_new_users` measures it on them:
+    the first half of each one's interactions given, the rest to be found.
+
     Args:
         evaluate: callable(model, part) -> metrics of "valid" (histories: the
             training items) or "test" (training and validation items).
@@ -49,15 +56,39 @@ def train_sequential(config, variant, index, text_table, workdir, verbose, evalu
     """
     sequence = config.sequence
     train = sequence.train
-    sequences = training_sequences(index.per_user("train"), sequence.max_length)
+    held = held_out_users(index.num_users, sequence.held_out_users, config.data.split_seed)
+    histories = index.per_user("train")
+    trained = [[] if held[user] else items for user, items in enumerate(histories)]
+    sequences = training_sequences(trained, sequence.max_length)
+    counts = np.bincount(np.concatenate([np.asarray(items, np.int64) for items in trained] + [np.zeros(0, np.int64)]),
+                         minlength=index.num_items)
     with training_scope(train):
         model = build_sequential(sequence, variant, index.num_users, index.num_items,
                                  None if text_table is None else text_table.shape[1])
-        model.set_training_data(index.item_counts(), index.per_user("train"), text_table)
+        model.set_training_data(counts, histories, text_table)
         fit = train_model(
             model, lambda epoch: epoch_batches({"sequence": tf.constant(sequences)}, train.batch_size, train.seed,
                                                epoch),
             {"sequence": tf.constant(sequences[:2])}, train, lambda: evaluate(model, "valid"),
             config.eval.monitor, workdir, verbose)
     model.set_history(index.per_user("train", "valid"))
-    return model, {"test": evaluate(model, "test"), "training": dict(fit, sequences=int(len(sequences)))}
+    result = {"test": evaluate(model, "test"), "training": dict(fit, sequences=int(len(sequences)))}
+    if held.any():
+        everything = index.per_user("train", "valid", "test")
+        result["test_new_users"] = new_user_metrics(model, [everything[u] for u in np.flatnonzero(held)], counts,
+                                                    tuple(config.eval.ks))
+    return model, result
+
+
+def new_user_lines(metrics, k):
+    """The user cold-start protocol's rows (`test_new_users`) for the CLI's summary."""
+    rows = [(name, result["test_new_users"]) for name, result in metrics.get("baselines", {}).items()
+            if result.get("test_new_users", {}).get("users")]
+    if not rows:
+        return []
+    lines = ["", f"{'new users':14s} {f'Recall@{k}':>10s} {f'NDCG@{k}':>10s}  (held out of training, first half given)"]
+    for name, new in rows:
+        for who in ("ours", "popularity"):
+            label = name if who == "ours" else f"  popularity ({new['users']})"
+            lines.append(f"{label:14s} {new[who][f'recall@{k}']:10.4f} {new[who][f'ndcg@{k}']:10.4f}")
+    return lines

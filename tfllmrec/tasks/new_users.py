@@ -1,0 +1,54 @@
+"""The user cold-start protocol of the sequential models: users held out of training, served from their clicks."""
+
+import numpy as np
+
+from tfllmrec.evaluation import Popularity, RankingEvaluator
+from tfllmrec.models.sequential_retrieval import latest_items
+
+
+def held_out_users(num_users, fraction, seed):
+    """bool `[num_users]`: `fraction` of the users, drawn by `seed`, kept out of training entirely."""
+    held = np.zeros(num_users, bool)
+    held[np.random.default_rng(seed).permutation(num_users)[:int(round(fraction * num_users))]] = True
+    return held
+
+
+def first_and_second_halves(histories):
+    """Each history cut in two: the first half (given at request time) and
+    the rest, less what the first half holds (to be found). Histories of
+    fewer than 2 items are left out: `(rows, given, wanted)`."""
+    rows, given, wanted = [], [], []
+    for row, items in enumerate(histories):
+        half = len(items) // 2
+        rest = np.setdiff1d(np.asarray(items[half:], np.int64), items[:half])
+        if half and rest.size:
+            rows.append(row)
+            given.append(list(items[:half]))
+            wanted.append(rest)
+    return np.asarray(rows, np.int64), given, wanted
+
+
+def new_user_metrics(model, histories, item_counts, ks):
+    """Recall/NDCG@K of `model` serving users it never trained on from the first half of
+    their interactions, against the popularity fallback (what an ID model serves a new user).
+
+    Args:
+        model: SequentialRetrieval (`query_for_history`, `candidates`).
+        histories: list of item lists (oldest first) of the held-out users.
+        item_counts: array `[num_items]`: training interactions per item.
+
+    Returns:
+        {"users": int, "ours": metrics, "popularity": metrics}.
+    """
+    rows, given, wanted = first_and_second_halves(histories)
+    if not rows.size:
+        return {"users": 0}
+    queries = model.query_for_history(latest_items(given, model.max_length, len(given))).numpy()
+    scores = queries @ model.candidates().numpy().T
+    popularity = Popularity().fit(np.repeat(np.arange(len(item_counts)), np.asarray(item_counts, np.int64)),
+                                  num_items=len(item_counts))
+    evaluator, users = RankingEvaluator(ks=ks), np.arange(len(given))
+    exclude = [np.asarray(items, np.int64) for items in given]
+    return {"users": int(len(given)),
+            "ours": evaluator.evaluate(lambda batch: scores[batch], users, wanted, exclude=exclude),
+            "popularity": evaluator.evaluate(popularity.score, users, wanted, exclude=exclude)}
