@@ -151,6 +151,25 @@ def test_warmup_requests_replay(exports):
         assert all(np.all(np.isfinite(v.numpy())) for v in outputs.values() if v.dtype != tf.string)
 
 
+def test_the_full_export_runs_through_tf_servings_session_loader(exports):
+    """BERT's Keras 3 variables are restored by the session loader, as stock TF Serving loads
+    (before the fix: "Could not find variable transformer_layer_1/...", the functions reading
+    variables the loader never restored)."""
+    from tfllmrec.serving import LoadedModel
+
+    _, full, _ = exports
+    served = LoadedModel.load("tiny", 1, full)  # replays every signature's warm-up record too
+    functions = tf.saved_model.load(full).signatures
+    for signature, inputs in read_warmup_requests(full):
+        _, outputs = served.predict(signature, inputs)
+        expected = functions[signature](**{k: tf.constant(v) for k, v in inputs.items()})
+        for name, value in expected.items():
+            if value.dtype == tf.string:
+                assert outputs[name].tolist() == value.numpy().tolist()
+            else:
+                np.testing.assert_allclose(outputs[name], value.numpy(), rtol=1e-5, atol=1e-5)
+
+
 def test_existing_version_and_bad_run_are_clear_errors(tiny_run, exports, tmp_path):
     root, _, _ = exports
     with pytest.raises(ConfigError, match="versions are immutable"):

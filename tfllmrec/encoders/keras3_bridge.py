@@ -14,11 +14,13 @@ class Keras3BridgeMixin:
       under the Keras 3 variables (`trainable_weights` and
       `non_trainable_weights`), and the layer's `trainable` flag covers them;
     - checkpoints track the Keras 3 variables through the attributes that
-      hold those layers, and SavedModels track them there only: tf-keras'
-      own SavedModel serialisation would add the `tf.Variable`s a second
-      time (every weight stored twice) and trace `call` for a Keras reload
-      that cannot rebuild Keras 3 objects, so it is skipped; the
-      SavedModel's own signatures are the interface;
+      hold those layers; SavedModels track the `tf.Variable`s under them
+      instead (`keras3_variables`), once: the ones the signatures' functions
+      capture, so TF Serving's session loader restores what it runs on.
+      tf-keras' own SavedModel serialisation would add them a second time
+      (every weight stored twice) and trace `call` for a Keras reload that
+      cannot rebuild Keras 3 objects, so it is skipped; the SavedModel's
+      own signatures are the interface;
     - the `.weights.h5` / `.keras` formats store the Keras 3 weights, then
       the layer's own (`add_weight`) ones, in one numbered list.
 
@@ -67,7 +69,27 @@ class Keras3BridgeMixin:
         children = super(tf.keras.layers.Layer, self)._trackable_children(save_type, **kwargs)
         for name in self._savedmodel_skips:
             children.pop(name, None)
+        # A Keras 3 variable exports itself as a fresh copy of its tf.Variable, while
+        # functions capture the tf.Variable itself: TF Serving's session loader then
+        # restores the copy and runs on a variable it never restored ("Could not find
+        # variable"). Keras' own ExportArchive tracks the tf.Variables; so do we, in
+        # place of the Keras 3 layers (each variable stored once).
+        layers = {id(layer) for layer in self._keras3_layers()}
+        for name, child in list(children.items()):
+            if id(child) in layers or (isinstance(child, (list, tuple)) and child
+                                       and all(id(item) in layers for item in child)):
+                del children[name]
+        children["keras3_variables"] = self._savedmodel_variables()
         return children
+
+    def _savedmodel_variables(self):
+        # One holder per layer, outside tf-keras' attribute tracking (checkpoints keep their keys).
+        holder = self.__dict__.get("_keras3_variable_holder")
+        if holder is None:
+            holder = tf.Module(name="keras3_variables")
+            self.__dict__["_keras3_variable_holder"] = holder
+        holder.tf_variables = [v.value for v in self._keras3_weights()]
+        return holder
 
     def _saved_weights(self):
         # tf-keras' own save_own_variables stores these (`add_weight`s); it is overridden.
