@@ -7,9 +7,17 @@ two-stage `recommend_ranked` (retrieve `export.rank_candidates`, re-score them
 with the rating model, top k) measured in the same run, and the ratio of the
 two; target: two-stage p99 <= 20 ms at batch 1 for 1.7k and 100k items.
 
+With `--history N`, each synthetic catalogue also gets a sequential model's
+export (`HistoryRecommenderModule`: an untrained `SequentialRetrieval` of
+the `sequence:` defaults, 64-d, 2 transformer blocks) whose
+`recommend_by_history` reads an N-item history per request, timed in the
+same run beside the catalogue's `recommend_k`; target (issue 21): p99 <= 10 ms
+at batch 1 with a 50-item history for 1.7k and 100k items.
+
 Usage:
     python benchmarks/serving_latency.py saved_models/video/4 [--requests 2000]
     python benchmarks/serving_latency.py --synthetic-items 100000 1000000
+    python benchmarks/serving_latency.py --synthetic-items 1682 100000 --history 50
 
 `--synthetic-items` exports retrieval-only SavedModels over random 128-d
 vectors (1,000 users with 20 seen items each) for catalogues of those sizes
@@ -45,6 +53,35 @@ def measure(signature, users, batch, requests, warmup=50, **inputs):
         out["item_ids"].numpy()
         times.append((time.perf_counter() - start) * 1000)
     return np.percentile(times, 50), np.percentile(times, 99)
+
+
+def measure_history(signature, num_items, length, requests, warmup=50):
+    """p50 and p99 ms of `recommend_by_history` at batch 1, a random `length`-item history per request."""
+    rng = np.random.default_rng(0)
+    histories = [tf.constant([[f"i{i}" for i in rng.choice(num_items, length)]]) for _ in range(64)]
+    for i in range(warmup):
+        signature(item_ids=histories[i % 64])
+    times = []
+    for i in range(requests):
+        start = time.perf_counter()
+        signature(item_ids=histories[i % 64])["item_ids"].numpy()
+        times.append((time.perf_counter() - start) * 1000)
+    return np.percentile(times, 50), np.percentile(times, 99)
+
+
+def synthetic_history_export(num_items, folder, length):
+    """A `HistoryRecommenderModule` SavedModel of an untrained `SequentialRetrieval` over `num_items`."""
+    from tfllmrec.export.history_module import HistoryRecommenderModule
+    from tfllmrec.models import SequentialRetrieval
+    from tfllmrec.recipes.sequence_config import SequenceConfig
+
+    options = dict(SequenceConfig().model_options(), max_length=length)
+    model = SequentialRetrieval(num_users=1, num_items=num_items, **options)
+    module = HistoryRecommenderModule(model, [f"i{i}" for i in range(num_items)],
+                                      np.random.default_rng(0).random(num_items))
+    path = os.path.join(folder, f"history-{num_items}")
+    tf.saved_model.save(module, path, signatures=module.signatures())
+    return path
 
 
 def synthetic_ranker(num_users, num_items, rng):
@@ -104,13 +141,19 @@ def main():
     parser.add_argument("--synthetic-items", type=int, nargs="*", default=[])
     parser.add_argument("--ranker", choices=("rating", "rerank"),
                         help="synthetic exports with this kind of ranking stage")
+    parser.add_argument("--history", type=int, default=0,
+                        help="also a sequential model's recommend_by_history over a history of this length")
     args = parser.parse_args()
     if args.synthetic_items:
         import tempfile
 
         with tempfile.TemporaryDirectory() as folder:
             for size in args.synthetic_items:
-                report(synthetic_export(size, folder, ranker=args.ranker), max(200, args.requests * 1682 // size))
+                requests = max(200, args.requests * 1682 // size)
+                retrieval_p99 = report(synthetic_export(size, folder, ranker=args.ranker), requests)
+                if args.history:
+                    report_history(synthetic_history_export(size, folder, args.history), size, args.history,
+                                   requests, retrieval_p99)
         return
     report(args.saved_model, args.requests)
 
@@ -136,6 +179,15 @@ def report(saved_model, requests):
         print(f"{1:6d} {p50:8.3f} {p99:8.3f}  recommend_ranked (two stages)")
         print(f"RESULT two_stage_p99_ms_batch1_{num_items}_items {p99:.3f} "
               f"({p99 / results[1]:.1f}x retrieval alone)")
+    return results[1]
+
+
+def report_history(saved_model, num_items, length, requests, retrieval_p99):
+    signature = tf.saved_model.load(saved_model).signatures["recommend_by_history"]
+    p50, p99 = measure_history(signature, num_items, length, requests)
+    print(f"{1:6d} {p50:8.3f} {p99:8.3f}  recommend_by_history ({length}-item history, {num_items} items)")
+    print(f"RESULT history_p99_ms_batch1_{num_items}_items {p99:.3f} "
+          f"({p99 / retrieval_p99:.1f}x the user-vector lookup's recommend_k)")
 
 
 if __name__ == "__main__":

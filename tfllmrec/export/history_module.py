@@ -67,8 +67,11 @@ class HistoryRecommenderModule(tf.Module):
         scores = tf.matmul(query, self.item_vectors, transpose_b=True)
         anything = tf.reduce_any(known, axis=1, keepdims=True)
         scores = tf.where(anything, scores, self.popularity[None, :])
-        seen = tf.reduce_max(tf.one_hot(tf.where(known, history, -1), tf.shape(self.item_vectors)[0]), axis=1)
-        top = tf.math.top_k(scores - SEEN_PENALTY * seen, k=self.top_k)
+        # The history's items sink (a one-hot of the catalogue per history item would cost n x I).
+        rows = tf.broadcast_to(tf.range(tf.shape(history)[0])[:, None], tf.shape(history))
+        where = tf.reshape(tf.stack([rows, tf.maximum(history, 0)], axis=-1), [-1, 2])
+        sink = tf.reshape(tf.where(known, SEEN_PENALTY, 0.0), [-1])
+        top = tf.math.top_k(tf.tensor_scatter_nd_sub(scores, where, sink), k=self.top_k)
         return {"item_ids": tf.gather(self.catalogue_ids, top.indices), "scores": top.values,
                 "because_item_ids": self._nearest_history_item(item_ids, vectors, known, top.indices)}
 
