@@ -97,11 +97,20 @@ def sequential_run(tmp_path_factory):
         "eval.baselines=[popularity, sasrec_id, sasrec_text]", "data.split=leave_one_out",
         "data.cold_start_fraction=0", "sequence.train.epochs=15", "sequence.max_length=8",
         "sequence.embedding_dim=16", "sequence.train.learning_rate=0.01"])
-    return train_recipe(config, tmp_path_factory.mktemp("runs") / "seq", verbose=0)
+    run_dir = tmp_path_factory.mktemp("runs") / "seq"
+    train_recipe(config, run_dir, verbose=0)
+    return run_dir
 
 
-def test_the_run_measures_the_sequential_models_beside_ours(sequential_run):
-    baselines = sequential_run["baselines"]
+@pytest.fixture(scope="module")
+def sequential_metrics(sequential_run):
+    import json
+
+    return json.loads((sequential_run / "metrics.json").read_text())
+
+
+def test_the_run_measures_the_sequential_models_beside_ours(sequential_metrics):
+    baselines = sequential_metrics["baselines"]
     assert set(baselines) == {"popularity", "sasrec_id", "sasrec_text"}
     for name in ("sasrec_id", "sasrec_text"):
         # 4 of the 40 users (sequence.held_out_users 0.1) are left out of training.
@@ -113,7 +122,7 @@ def test_the_run_measures_the_sequential_models_beside_ours(sequential_run):
     assert baselines["sasrec_id"]["test"]["recall@10"] > 3 * baselines["popularity"]["test"]["recall@10"]
 
 
-def test_new_users_are_served_from_the_first_half_of_their_clicks(sequential_run):
+def test_new_users_are_served_from_the_first_half_of_their_clicks(sequential_metrics):
     from tfllmrec.tasks import RetrievalTask
     from tfllmrec.tasks.new_users import first_and_second_halves, held_out_users
 
@@ -122,9 +131,37 @@ def test_new_users_are_served_from_the_first_half_of_their_clicks(sequential_run
     assert rows.tolist() == [0, 2] and given == [[1, 2], [8]] and [w.tolist() for w in wanted] == [[3, 4, 5], [9]]
     assert held_out_users(40, 0.1, 2020).sum() == 4
     assert held_out_users(40, 0.1, 2020).tolist() == held_out_users(40, 0.1, 2020).tolist()
-    lines = RetrievalTask.summary_lines(sequential_run, (5, 10, 20))
+    lines = RetrievalTask.summary_lines(sequential_metrics, (5, 10, 20))
     assert any(line.startswith("new users") for line in lines)
     assert sum(line.strip().startswith("popularity (4)") for line in lines) == 2
+
+
+def test_the_export_serves_the_sequential_model_by_history(sequential_run, tmp_path):
+    from tfllmrec.cli import main
+    from tfllmrec.recipes.export_run import export_run
+    from tfllmrec.recipes.trained_sequential import load_sequential
+    from tfllmrec.serving import LoadedModel
+
+    path = export_run(str(sequential_run), str(tmp_path / "seq"), retrieval_only=True, history_model="sasrec_id")
+    loaded = tf.saved_model.load(path)
+    assert {"serving_default", "recommend_k", "recommend_by_history"} <= set(loaded.signatures)
+    out = loaded.signatures["recommend_by_history"](item_ids=tf.constant([["i0", "i4", "i8"]]))
+    # The restored model gives the served scores: one definition, the model's query and item vectors.
+    from tfllmrec.recipes.trained_run import TrainedRun
+
+    run = TrainedRun(sequential_run)
+    model = load_sequential(run.run_dir, run.config, "sasrec_id", len(run.user_ids), len(run.item_ids))
+    position = {item: i for i, item in enumerate(run.item_ids)}
+    history = tf.constant([[-1] * (model.max_length - 3) + [position[i] for i in ("i0", "i4", "i8")]])
+    scores = tf.matmul(model.query_for_history(history), model.candidates(), transpose_b=True).numpy()[0]
+    best = [position[i] for i in out["item_ids"].numpy()[0].astype(str)]
+    np.testing.assert_allclose(out["scores"].numpy()[0], scores[best], atol=1e-5)
+    # Through TF Serving's session loader, its warm-up request replayed.
+    LoadedModel.load("seq", 2, path)
+    assert main(["export", str(sequential_run), "--output", str(tmp_path / "seq"), "--retrieval-only",
+                 "--history-model", "sasrec_text"]) == 0
+    with pytest.raises(ConfigError, match="no 'sasrec_hybrid'"):
+        export_run(str(sequential_run), str(tmp_path / "other"), history_model="sasrec_hybrid")
 
 
 def test_sequential_baselines_are_refused_where_they_cannot_run():

@@ -7,6 +7,7 @@ import re
 import sys
 
 from tfllmrec.ranges import K, PORT, VERSION, Range
+from tfllmrec.recipes.eval_config import SEQUENTIAL_BASELINES
 from tfllmrec.recipes.export_config import INDEXES
 from tfllmrec.recipes.export_config import RANGES as EXPORT_RANGES
 
@@ -117,7 +118,7 @@ def _recommend(args):
 def _export(args):
     from tfllmrec.recipes.export_run import export_run
 
-    index = {name: getattr(args, name) for name in ("index", "partitions", "probe")
+    index = {name: getattr(args, name) for name in ("index", "partitions", "probe", "history_model")
              if getattr(args, name) is not None}
     path = export_run(args.run_dir, args.output, version=args.version,
                       retrieval_only=args.retrieval_only, new_items=args.new_items, **index)
@@ -251,6 +252,8 @@ def build_parser():
                                                      "`--partitions 1000`, or 0"),
                         help="k-means partitions of --index ivf (default: the recipe's export.partitions; "
                              "0: the square root of the catalogue size)")
+    export.add_argument("--history-model", choices=SEQUENTIAL_BASELINES,
+                        help="add recommend_by_history, served by this sequential model of the run")
     export.add_argument("--probe", type=_ranged(EXPORT_RANGES["probe"], "--probe", "e.g. `--probe 24`"),
                         help="partitions an ivf search scores (default: the recipe's export.probe, 24)")
     export.set_defaults(run=_export)

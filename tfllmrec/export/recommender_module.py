@@ -74,6 +74,8 @@ class RecommenderModule(tf.Module):
             ranking stage, over the same user and item indices.
         rank_candidates: int. Items the retrieval stage hands the ranking
             stage in `recommend_ranked`.
+        history: HistoryRecommenderModule or None. Adds its
+            `recommend_by_history` (a user is the recent item ids sent).
 
     Example (u1 has seen "a"; "zz" is unknown and gets the most popular):
     >>> module = RecommenderModule(["u1"], ["a", "b", "c"], np.ones((1, 2)), np.eye(3, 2),
@@ -85,7 +87,7 @@ class RecommenderModule(tf.Module):
     """
 
     def __init__(self, user_ids, item_ids, user_vectors, item_vectors, seen, popularity, item_offsets=None,
-                 top_k=DEFAULT_K, index=None, ranker=None, rank_candidates=100):
+                 top_k=DEFAULT_K, index=None, ranker=None, rank_candidates=100, history=None):
         super().__init__(name="recommender")
         if int(top_k) < 1:
             raise ValueError(f"top_k must be at least 1, got {top_k}.")
@@ -126,6 +128,7 @@ class RecommenderModule(tf.Module):
         if index is not None:
             self.index = IVFIndex(self.item_vectors, item_offsets=self.item_offsets, **index)
             self._index_lookups(seen, popularity)
+        self.history = history
         self.ranking = None
         if ranker is not None:
             self.ranking = RankingStage(ranker, item_ids)
@@ -215,4 +218,6 @@ class RecommenderModule(tf.Module):
         signatures = {"serving_default": self.serving_default, "recommend_k": self.recommend_k}
         if self.ranking is not None:
             signatures.update(rank=self.rank, recommend_ranked=self.recommend_ranked)
+        if self.history is not None:
+            signatures["recommend_by_history"] = self.history.recommend_by_history
         return signatures

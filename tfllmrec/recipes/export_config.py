@@ -3,6 +3,7 @@
 import dataclasses
 
 from tfllmrec.ranges import K, Range, check_fields
+from tfllmrec.recipes.eval_config import SEQUENTIAL_BASELINES
 
 INDEXES = ("brute", "ivf")
 PRECISIONS = ("float32", "bfloat16")
@@ -36,6 +37,10 @@ class ExportConfig:
             item vectors that picks the shortlist (re-scored in float32).
         rank_candidates: int. With a ranking stage (`ranking.enabled`), the
             retrieved items `recommend_ranked` re-orders by the ranking model.
+        history_model: str. "" or a sequential model the run trained
+            ("sasrec_id", "sasrec_hybrid" or "sasrec_text" in
+            `eval.baselines`): the export adds its `recommend_by_history`
+            (a user is the recent item ids sent with the request).
 
     Example:
     >>> ExportConfig().top_k, ExportConfig().index
@@ -48,6 +53,7 @@ class ExportConfig:
     probe: int = 24
     precision: str = "bfloat16"
     rank_candidates: int = 100
+    history_model: str = ""
 
     def __post_init__(self):
         check_fields(self, RANGES)
@@ -55,3 +61,6 @@ class ExportConfig:
             raise ValueError(f"index={self.index!r}: use one of {', '.join(INDEXES)}.")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision={self.precision!r}: use one of {', '.join(PRECISIONS)}.")
+        if self.history_model and self.history_model not in SEQUENTIAL_BASELINES:
+            raise ValueError(f"history_model={self.history_model!r}: use \"\" (none) or one of "
+                             f"{', '.join(SEQUENTIAL_BASELINES)}.")

@@ -10,6 +10,7 @@ import tensorflow as tf
 from tfllmrec.data.tabular import read_table
 from tfllmrec.errors import ConfigError
 from tfllmrec.export import (
+    HistoryRecommenderModule,
     RecommenderModule,
     TextRecommenderModule,
     atomic_dir,
@@ -21,6 +22,7 @@ from tfllmrec.ranges import VERSION, Range
 from tfllmrec.recipes.config_tree import to_yaml
 from tfllmrec.recipes.export_config import ExportConfig
 from tfllmrec.recipes.trained_run import TrainedRun
+from tfllmrec.recipes.trained_sequential import load_sequential
 
 _WARMUP_USERS = Range(int, 0, example=3, meaning="0: no user in the warm-up requests")
 
@@ -54,11 +56,11 @@ def build_module(run, retrieval_only=False, export=None):
     args = (run.user_ids, run.item_ids, user_vectors, item_vectors, seen, run.item_counts())
     options = dict(item_offsets=run.item_offsets(), top_k=export.top_k,
                    index=_index_options(export, len(item_vectors)), ranker=run.ranker,
-                   rank_candidates=export.rank_candidates)
-    if run.ranker is not None and run.num_added_items:
-        raise ConfigError("This run has a ranking stage, which knows the training catalogue only, and "
-                          "--new-items adds items to it. Fix: add the items to the data and retrain, or "
-                          "export without --new-items.")
+                   rank_candidates=export.rank_candidates, history=_history_module(run, export))
+    if (run.ranker is not None or export.history_model) and run.num_added_items:
+        raise ConfigError("This run has a ranking stage or a history model, which know the training catalogue "
+                          "only, and --new-items adds items to it. Fix: add the items to the data and retrain, "
+                          "or export without --new-items.")
     if retrieval_only or not run.config.model.use_text:
         return RecommenderModule(*args, **options)
     encoder = run.text_encoder  # fine-tuned with the model, or the recipe's frozen one
@@ -77,6 +79,14 @@ def build_module(run, retrieval_only=False, export=None):
     return TextRecommenderModule(encoder, model.item_tower.text_mlp, *args, search_vectors=search,
                                  neighbors=neighbors, search_weights=weights, search_embeddings=embeddings,
                                  **options)
+
+
+def _history_module(run, export):
+    """The `recommend_by_history` stage of `export.history_model`, or None."""
+    if not export.history_model:
+        return None
+    model = load_sequential(run.run_dir, run.config, export.history_model, len(run.user_ids), len(run.item_ids))
+    return HistoryRecommenderModule(model, run.item_ids, run.item_counts()[:len(run.item_ids)], top_k=export.top_k)
 
 
 def _index_options(export, num_items):
@@ -135,7 +145,10 @@ def export_run(run_dir, output, version=None, retrieval_only=False, warmup_users
         raise ConfigError(f"{target} already exists; TF Serving versions are immutable. "
                           "Omit --version to write the next one.")
     run = TrainedRun(run_dir)
-    config = dataclasses.replace(run.config, export=_export_config(run.config.export, export_options))
+    try:
+        config = dataclasses.replace(run.config, export=_export_config(run.config.export, export_options))
+    except ValueError as error:  # the run's recipe refuses the options (e.g. a history model it never trained)
+        raise ConfigError(f"Invalid export option for {run.run_dir}: {error}") from None
     if new_items is not None:
         run.add_items_from_file(new_items)
     module = build_module(run, retrieval_only=retrieval_only, export=config.export)
@@ -170,6 +183,10 @@ def _sample_requests(run, module, count):
         candidates = [str(i) for i in run.item_ids[:3]]
         requests += [("rank", {"user_id": users, "item_ids": [candidates] * len(users)}),
                      ("recommend_ranked", {"user_id": users})]
+    if module.history is not None:
+        histories = [[str(run.item_ids[i]) for i in sorted(run.seen[u])[-5:]] for u in range(min(count, len(users)))]
+        width = max(map(len, histories), default=0)
+        requests.append(("recommend_by_history", {"item_ids": [[""] * (width - len(h)) + h for h in histories]}))
     if module.has_text:
         texts = [str(t) for t in run.item_texts[:count]]
         requests += [("recommend_by_text", {"query": texts}), ("recommend_by_text_k", {"query": texts, "k": k}),
@@ -183,7 +200,7 @@ def verify_export(saved_model_dir, module, requests, atol=1e-4):
     for signature, inputs in requests:
         tensors = {k: tf.constant(v) for k, v in inputs.items()}
         got = loaded.signatures[signature](**tensors)
-        want = getattr(module, signature)(**tensors)
+        want = module.signatures()[signature](**tensors)
         for key, value in want.items():
             a, b = value.numpy(), got[key].numpy()
             same = np.array_equal(a, b) if a.dtype == object else np.allclose(a, b, atol=atol)

@@ -88,6 +88,11 @@ class RecipeConfig:
                                  "impression's candidates. Fix: `--set ranking.objective=rerank --set "
                                  "ranking.baselines=[]`, or ranking.enabled=false.")
             return
+        history = self.export.history_model
+        if history and history not in self.eval.baselines:
+            raise ValueError(f"export.history_model={history!r} serves a sequential model the run trains, and "
+                             f"eval.baselines has no {history!r}. Fix: add it to eval.baselines, or "
+                             "`--set export.history_model=\"\"`.")
         if any(m.ctr_prior_weight for m in models):
             raise ValueError("model.ctr_prior_weight needs impressions (data.split=impressions): "
                              "a click-through rate counts clicks among the items shown. Set it to 0.")
