@@ -171,3 +171,12 @@ def test_sequential_baselines_are_refused_where_they_cannot_run():
         with_overrides(get_recipe("ecommerce"), ["sequence.num_heads=3"])
     with pytest.raises(ConfigError, match="sequence.dropout"):
         with_overrides(get_recipe("ecommerce"), ["sequence.dropout=1.5"])
+
+
+def test_the_zoo_sequential_recipe_is_the_sasrec_protocol():
+    from pathlib import Path
+
+    config = get_recipe(str(Path(__file__).resolve().parents[1] / "zoo" / "video" / "sequential.yaml"))
+    assert config.data.split == "leave_one_out" and not config.ranking.enabled
+    assert {"sasrec_id", "sasrec_hybrid", "sasrec_text", "id_two_tower"} <= set(config.eval.baselines)
+    assert config.export.history_model == "sasrec_hybrid" and config.model == get_recipe("video").model
