@@ -80,3 +80,19 @@ def test_rest_row_format_and_a_wrong_rank(exported):
     assert status == 200 and json.loads(body)["predictions"][0]["item_ids"][0] == "i5"
     status, body = server.handle("POST", path, json.dumps({"instances": ["i2", "i3"]}).encode())
     assert status == 400 and "error" in json.loads(body)
+
+
+def test_a_known_user_without_history_in_the_request_reads_the_stored_one(tmp_path):
+    model = fitted(SequentialRetrieval(**TINY))  # user 1's stored history: i3, i4
+    module = HistoryRecommenderModule(model, IDS, POPULARITY, top_k=3, user_ids=["u0", "u1", "u2", "u3"])
+    path = str(tmp_path / "1")
+    tf.saved_model.save(module, path, signatures=module.signatures())
+    served = tf.saved_model.load(path).signatures["recommend_for_user"]
+    by_history = tf.saved_model.load(path).signatures["recommend_by_history"]
+    out = served(user_id=tf.constant(["u1", "u1", "stranger"]),
+                 item_ids=tf.constant([["", ""], ["i8", "i9"], ["", ""]]))
+    ids = out["item_ids"].numpy().astype(str).tolist()
+    assert ids[0] == by_history(item_ids=tf.constant([["i3", "i4"]]))["item_ids"].numpy().astype(str).tolist()[0]
+    assert ids[0][0] == "i5" and set(out["because_item_ids"].numpy().astype(str)[0]) <= {"i3", "i4"}
+    assert ids[1][0] == "i10"  # the request's own history wins over the stored one
+    assert ids[2] == ["i11", "i10", "i9"]  # unknown, with nothing known: the most popular

@@ -6,6 +6,7 @@ import tensorflow as tf
 from tfllmrec.export.recommender_module import SEEN_PENALTY, checked
 
 HISTORY = tf.TensorSpec([None, None], tf.string, name="item_ids")
+USER_ID = tf.TensorSpec([None], tf.string, name="user_id")
 
 
 class HistoryRecommenderModule(tf.Module):
@@ -21,7 +22,12 @@ class HistoryRecommenderModule(tf.Module):
       so a batch pads to one length) -> `item_ids` string `[batch, top_k]`,
       `scores` float `[batch, top_k]`, and `because_item_ids` string
       `[batch, top_k]`: for each recommended item, the history item nearest
-      to it ("because you viewed X").
+      to it ("because you viewed X");
+    - `recommend_for_user(user_id: string [batch], item_ids: string [batch, n])`:
+      the same outputs; a row whose `item_ids` hold no known item reads the
+      user's stored history instead (the model's `user_history`: their
+      latest training items, in time order), so a known user needs no
+      history in the request and a new one is served from what they just did.
 
     Only the latest `max_length` items are read. An id outside the
     catalogue (an item newer than the export) is read as padding; a history
@@ -34,6 +40,9 @@ class HistoryRecommenderModule(tf.Module):
         item_ids: array of str `[I]`: the ids of the model's item indices.
         popularity: float array `[I]`: the ranking of a history with no known item.
         top_k: int. Items returned per request.
+        user_ids: array of str `[U]` or None: the ids of the model's user
+            indices, whose stored histories `recommend_for_user` reads. None:
+            `recommend_for_user` is left out.
 
     Example:
     >>> from tfllmrec.models import SequentialRetrieval
@@ -44,7 +53,7 @@ class HistoryRecommenderModule(tf.Module):
     [b'b', b'c']
     """
 
-    def __init__(self, model, item_ids, popularity, top_k=10):
+    def __init__(self, model, item_ids, popularity, top_k=10, user_ids=None):
         super().__init__(name="history_recommender")
         ids = np.asarray(item_ids, dtype=str)
         self.query_tower = model.query_tower
@@ -53,14 +62,31 @@ class HistoryRecommenderModule(tf.Module):
         self.item_vectors = tf.Variable(model.candidates().numpy(), trainable=False, name="item_vectors")
         self.popularity = tf.Variable(np.asarray(popularity, np.float32), trainable=False, name="popularity")
         self.catalogue_ids = tf.Variable(tf.constant(ids), trainable=False, name="catalogue_ids")
-        self.item_table = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(tf.constant(ids), tf.range(len(ids), dtype=tf.int64)),
-            default_value=-1)
+        self.item_table = _lookup(ids)
+        self.user_table = self.stored_history = self.recommend_for_user = None
+        if user_ids is not None:
+            self.user_table = _lookup(np.asarray(user_ids, dtype=str))
+            self.stored_history = tf.Variable(model.user_history.numpy(), trainable=False, name="stored_history")
+            self.recommend_for_user = tf.function(self._recommend_for_user, input_signature=[USER_ID, HISTORY])
 
     @tf.function(input_signature=[HISTORY])
     def recommend_by_history(self, item_ids):
         item_ids = checked(item_ids, [None, None])[:, -self.max_length:]
+        return self._recommend(item_ids, tf.cast(self.item_table.lookup(item_ids), tf.int32))
+
+    def _recommend_for_user(self, user_id, item_ids):
+        user_id = checked(user_id, [None])
+        # Both histories at full width, left-padded: the stored one is never cut to the request's.
+        item_ids = _left_padded(checked(item_ids, [None, None])[:, -self.max_length:], self.max_length)
         history = tf.cast(self.item_table.lookup(item_ids), tf.int32)
+        users = tf.cast(self.user_table.lookup(user_id), tf.int32)
+        stored = tf.gather(self.stored_history, tf.maximum(users, 0))
+        # A row with no known item, for a known user, reads the stored history.
+        fall_back = ((~tf.reduce_any(history >= 0, axis=1)) & (users >= 0))[:, None]
+        stored_ids = tf.where(stored >= 0, tf.gather(self.catalogue_ids, tf.maximum(stored, 0)), "")
+        return self._recommend(tf.where(fall_back, stored_ids, item_ids), tf.where(fall_back, stored, history))
+
+    def _recommend(self, item_ids, history):
         known = history >= 0
         vectors = tf.gather(self.item_vectors, tf.maximum(history, 0))
         query = self.query_tower.last(vectors, known)
@@ -86,4 +112,20 @@ class HistoryRecommenderModule(tf.Module):
 
     def signatures(self):
         """The signature map for `tf.saved_model.save`."""
-        return {"serving_default": self.recommend_by_history, "recommend_by_history": self.recommend_by_history}
+        signatures = {"serving_default": self.recommend_by_history, "recommend_by_history": self.recommend_by_history}
+        if self.user_table is not None:
+            signatures["recommend_for_user"] = self.recommend_for_user
+        return signatures
+
+
+
+def _lookup(ids):
+    """A string -> index table; -1 for an id not in `ids`."""
+    return tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(tf.constant(ids), tf.range(len(ids), dtype=tf.int64)), default_value=-1)
+
+
+def _left_padded(item_ids, width):
+    """String ids `[batch, n <= width]` left-padded with "" to `[batch, width]`."""
+    missing = width - tf.shape(item_ids)[1]
+    return tf.concat([tf.fill([tf.shape(item_ids)[0], missing], ""), item_ids], axis=1)

@@ -219,5 +219,6 @@ class RecommenderModule(tf.Module):
         if self.ranking is not None:
             signatures.update(rank=self.rank, recommend_ranked=self.recommend_ranked)
         if self.history is not None:
-            signatures["recommend_by_history"] = self.history.recommend_by_history
+            signatures.update({name: function for name, function in self.history.signatures().items()
+                               if name != "serving_default"})
         return signatures

@@ -86,7 +86,8 @@ def _history_module(run, export):
     if not export.history_model:
         return None
     model = load_sequential(run.run_dir, run.config, export.history_model, len(run.user_ids), len(run.item_ids))
-    return HistoryRecommenderModule(model, run.item_ids, run.item_counts()[:len(run.item_ids)], top_k=export.top_k)
+    return HistoryRecommenderModule(model, run.item_ids, run.item_counts()[:len(run.item_ids)], top_k=export.top_k,
+                                    user_ids=run.user_ids)
 
 
 def _index_options(export, num_items):
@@ -186,7 +187,9 @@ def _sample_requests(run, module, count):
     if module.history is not None:
         histories = [[str(run.item_ids[i]) for i in sorted(run.seen[u])[-5:]] for u in range(min(count, len(users)))]
         width = max(map(len, histories), default=0)
-        requests.append(("recommend_by_history", {"item_ids": [[""] * (width - len(h)) + h for h in histories]}))
+        padded = [[""] * (width - len(h)) + h for h in histories]
+        requests += [("recommend_by_history", {"item_ids": padded}),
+                     ("recommend_for_user", {"user_id": users[:len(padded)], "item_ids": [[""]] * len(padded)})]
     if module.has_text:
         texts = [str(t) for t in run.item_texts[:count]]
         requests += [("recommend_by_text", {"query": texts}), ("recommend_by_text_k", {"query": texts, "k": k}),
