@@ -112,8 +112,6 @@ def test_bad_profile_settings_name_their_key_and_file(tmp_path):
         with_overrides(get_recipe("video"), ["data.dataset=tabular", "data.users=users.csv"])
     with pytest.raises(ConfigError, match="data.users and data.user_fields name your own users file"):
         with_overrides(get_recipe("video"), ["data.users=users.csv", "data.user_fields=[age]"])
-    with pytest.raises(ConfigError, match="a reranker reads no profile"):
-        with_overrides(get_recipe("ecommerce"), ["ranking.user_profile=true"])
     folder = write_rated_dataset(tmp_path)
     write_profiles(folder)
     with pytest.raises(DataError, match=r"users.csv, line 1: there is no column 'town' \(user_fields\[1\]\)"):

@@ -52,11 +52,12 @@ class RankingConfig:
         embedding_dim: int. Rating: factor size.
         use_text: bool. The items' frozen text embeddings (the recipe's
             `model.encoder`) enter the item side.
-        user_profile: bool. Rating: each user's profile text (the data's
-            users file: MovieLens' age, gender and occupation), embedded by
-            the same encoder, enters the user side, so a new user is scored
-            from their profile; the run also reports test RMSE with every
-            test user scored as new (`test_as_new_users`).
+        user_profile: bool. Rating only (a reranker reads none): each
+            user's profile text (the data's users file: MovieLens' age,
+            gender and occupation), embedded by the same encoder, enters the
+            user side, so a new user is scored from their profile; the run
+            also reports test RMSE with every test user scored as new
+            (`test_as_new_users`).
         text_hidden_dim: int. Hidden units of the text MLP; 0: linear.
         max_history: int. Rated items per user in the implicit-feedback
             term (SVD++'s); 0: none.
@@ -95,9 +96,6 @@ class RankingConfig:
         if self.objective == "rerank" and self.baselines:
             raise ValueError(f"baselines={list(self.baselines)} are rating baselines; a reranker is measured "
                              "against the retrieval stage alone. Fix: `--set ranking.baselines=[]`.")
-        if self.objective == "rerank" and self.user_profile:
-            raise ValueError("user_profile=true is read by the rating model; a reranker reads no profile. "
-                             "Fix: `--set ranking.user_profile=false`, or ranking.objective=rating.")
         unknown = sorted(set(self.baselines) - set(RANKING_BASELINES))
         if unknown:
             raise ValueError(f"unknown ranking baselines {unknown}; use {', '.join(RANKING_BASELINES)}.")

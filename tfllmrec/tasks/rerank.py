@@ -170,3 +170,16 @@ def train_reranker(config, index, retrieval, text_table, workdir, verbose):
         workdir, verbose, index.item_counts(), text_table,
         (index.train_items, index.periods(days, "train")) if days else None)
     return reranker, dict(fit, lists=counts)
+
+
+def two_stage_lines(metrics, k):
+    """The reranked test metrics beside the retrieval stage's alone (full ranking, then sampled)."""
+    lines = []
+    for protocol, key in (("full", "test"), ("sampled", "test_sampled")):
+        if key not in metrics:
+            continue
+        names = [m for m in (f"recall@{k}", f"hit@{k}", f"ndcg@{k}") if m in metrics[key]]
+        lines.append(f"{'two stages, ' + protocol:22s} " + " ".join(f"{n:>10s}" for n in names))
+        for row, test in (("retrieval only", metrics[key]), ("ours, reranked", metrics["ranking"][key])):
+            lines.append(f"{row:22s} " + " ".join(f"{test[n]:10.4f}" for n in names))
+    return lines

@@ -11,7 +11,7 @@ from tfllmrec.tasks.phase import Phase
 from tfllmrec.tasks.protocol_checks import check_retrieval_split
 from tfllmrec.tasks.rating import (check_rating_stage, rating_metrics_of, rating_phases, rating_summary_lines,
                                    run_surprise, train_rating_model, user_profile_table)
-from tfllmrec.tasks.rerank import rerank_phases, train_reranker, two_stage_evaluator
+from tfllmrec.tasks.rerank import rerank_phases, train_reranker, two_stage_evaluator, two_stage_lines
 from tfllmrec.tasks.sequential import VARIANTS, needs_text, new_user_lines, sequential_phases, train_sequential
 from tfllmrec.tasks.task import Task, build_two_tower, text_table_of, with_main_phase_weights
 from tfllmrec.training import epoch_dataset, train_model, training_scope
@@ -90,7 +90,7 @@ class RetrievalTask(Task):
                 or needs_text(config.eval.baselines)):
             self.text_table = text_table_of(config.model, dataset.items.texts())
         self.profile_table = None
-        if config.ranking.enabled and config.ranking.user_profile:
+        if config.ranking.enabled and config.ranking.objective == "rating" and config.ranking.user_profile:
             self.profile_table = user_profile_table(config.model, dataset.users, self.index.user_ids)
         # The sampled protocol the data ships (e.g. 99 negatives per test user),
         # so published numbers on it can be compared; only on the main split.
@@ -267,21 +267,8 @@ class RetrievalTask(Task):
             lines.append(f"{name:14s} {test[f'recall@{k}']:10.4f} {test[f'ndcg@{k}']:10.4f} {cold_recall:>10s}")
         lines += new_user_lines(metrics, k)
         if "ranking" in metrics:
-            lines += [""] + (rating_summary_lines(metrics["ranking"]) or _two_stage_lines(metrics, k))
+            lines += [""] + (rating_summary_lines(metrics["ranking"]) or two_stage_lines(metrics, k))
         return lines
-
-
-def _two_stage_lines(metrics, k):
-    """The reranked test metrics beside the retrieval stage's alone (full ranking, then sampled)."""
-    lines = []
-    for protocol, key in (("full", "test"), ("sampled", "test_sampled")):
-        if key not in metrics:
-            continue
-        names = [m for m in (f"recall@{k}", f"hit@{k}", f"ndcg@{k}") if m in metrics[key]]
-        lines.append(f"{'two stages, ' + protocol:22s} " + " ".join(f"{n:>10s}" for n in names))
-        for row, test in (("retrieval only", metrics[key]), ("ours, reranked", metrics["ranking"][key])):
-            lines.append(f"{row:22s} " + " ".join(f"{test[n]:10.4f}" for n in names))
-    return lines
 
 
 def _checked_monitor(eval_config):
