@@ -173,10 +173,11 @@ def test_sequential_baselines_are_refused_where_they_cannot_run():
         with_overrides(get_recipe("ecommerce"), ["sequence.dropout=1.5"])
 
 
-def test_the_zoo_sequential_recipe_is_the_sasrec_protocol():
+@pytest.mark.parametrize("name, split", [("video", "leave_one_out"), ("ecommerce", "predefined")])
+def test_the_zoo_sequential_recipes_add_the_sequential_models(name, split):
     from pathlib import Path
 
-    config = get_recipe(str(Path(__file__).resolve().parents[1] / "zoo" / "video" / "sequential.yaml"))
-    assert config.data.split == "leave_one_out" and not config.ranking.enabled
+    config = get_recipe(str(Path(__file__).resolve().parents[1] / "zoo" / name / "sequential.yaml"))
+    assert config.data.split == split and config.name == name
     assert {"sasrec_id", "sasrec_hybrid", "sasrec_text", "id_two_tower"} <= set(config.eval.baselines)
-    assert config.export.history_model == "sasrec_hybrid" and config.model == get_recipe("video").model
+    assert config.export.history_model == "sasrec_hybrid" and config.model == get_recipe(name).model
