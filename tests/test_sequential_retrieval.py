@@ -198,3 +198,22 @@ def test_the_zoo_sequential_recipes_add_the_sequential_models(name, split):
     assert config.data.split == split and config.name == name
     assert {"sasrec_id", "sasrec_hybrid", "sasrec_text", "id_two_tower"} <= set(config.eval.baselines)
     assert config.export.history_model == "sasrec_hybrid" and config.model == get_recipe(name).model
+
+
+def test_the_text_encoder_fine_tunes_inside_a_sequential_model(sequential_data, tmp_path):
+    from tfllmrec.recipes.trained_run import TrainedRun
+    from tfllmrec.recipes.trained_sequential import load_sequential
+
+    config = with_overrides(sequential_config(sequential_data), [
+        "eval.baselines=[sasrec_text]", "sequence.trainable=top:1", "sequence.train.epochs=2",
+        "sequence.train.encoder_learning_rate=0.001", "sequence.train.encoder_warmup_steps=0"])
+    metrics = train_recipe(config, tmp_path / "run", verbose=0)
+    assert metrics["baselines"]["sasrec_text"]["training"]["epochs_run"] == 2
+    run = TrainedRun(tmp_path / "run")
+    model = load_sequential(run.run_dir, run.config, "sasrec_text", len(run.user_ids), len(run.item_ids))
+    assert model.fine_tunes_text and model.encoder_variables()
+    # The stored table is the fine-tuned encoder's (refreshed after each epoch), not the frozen one.
+    frozen = run.model.item_tower.text_table.numpy()
+    assert not np.allclose(model.item_tower.text_table.numpy(), frozen, atol=1e-4)
+    with pytest.raises(ConfigError, match="Invalid sequence: trainable=.top:x. is not a mode"):
+        with_overrides(get_recipe("ecommerce"), ["sequence.trainable=top:x"])

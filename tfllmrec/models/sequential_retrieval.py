@@ -4,10 +4,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from tfllmrec.models.encoder_fine_tuning import EncoderFineTuningMixin
 from tfllmrec.towers import ItemTower, SequenceQueryTower
 
 
-class SequentialRetrieval(tfrs.Model):
+class SequentialRetrieval(EncoderFineTuningMixin, tfrs.Model):
     """A causal transformer over a user's latest items, scored against every item.
 
     The item tower (`ItemTower`: item ids, frozen text through an MLP, or
@@ -34,6 +35,12 @@ class SequentialRetrieval(tfrs.Model):
         num_heads: int. Attention heads (dividing `embedding_dim`).
         dropout: float. Dropout in the query tower.
         temperature: float. Softmax temperature of the cosine scores.
+        encoder, sequence_length: str, int. The item texts' `TextEncoder`
+            preset and tokens per text, used when the encoder fine-tunes.
+        trainable: str. "none" (the text table stays frozen), "top:N" or
+            "all": the encoder is a live layer of the item tower, trained
+            with its own optimizer, as in `TwoTowerRetrieval`.
+        fine_tune_items: int. Items a step re-embeds with gradients (0: all).
 
     Example:
     >>> model = SequentialRetrieval(num_users=3, num_items=6, embedding_dim=8, max_length=4)
@@ -45,7 +52,8 @@ class SequentialRetrieval(tfrs.Model):
     """
 
     def __init__(self, num_users, num_items, text_dim=None, embedding_dim=64, use_item_ids=True, text_hidden_dim=256,
-                 max_length=50, num_layers=2, num_heads=1, dropout=0.2, temperature=0.1, **kwargs):
+                 max_length=50, num_layers=2, num_heads=1, dropout=0.2, temperature=0.1,
+                 encoder="all-minilm-l6-v2", sequence_length=64, trainable="none", fine_tune_items=64, **kwargs):
         super().__init__(**kwargs)
         self.num_users, self.num_items = int(num_users), int(num_items)
         self.text_dim = None if not text_dim else int(text_dim)
@@ -57,11 +65,16 @@ class SequentialRetrieval(tfrs.Model):
         self.options = dict(embedding_dim=int(embedding_dim), use_item_ids=bool(use_item_ids),
                             text_hidden_dim=int(text_hidden_dim), max_length=int(max_length),
                             num_layers=int(num_layers), num_heads=int(num_heads), dropout=float(dropout),
-                            temperature=float(temperature))
+                            temperature=float(temperature), encoder=str(encoder),
+                            sequence_length=int(sequence_length), trainable=str(trainable),
+                            fine_tune_items=int(fine_tune_items))
         self.max_length, self.temperature = self.options["max_length"], self.options["temperature"]
         self.item_tower = ItemTower(self.num_items, self.options["embedding_dim"], use_item_ids=use_item_ids,
                                     text_dim=self.text_dim, text_hidden_dim=self.options["text_hidden_dim"],
                                     name="item_tower")
+        self.live_text = self.build_live_text(self.options, bool(self.text_dim))
+        if self.live_text is not None:
+            self.item_tower.attach_live_text(self.live_text, self.options["fine_tune_items"])
         self.query_tower = SequenceQueryTower(self.options["embedding_dim"], max_length=self.max_length,
                                               num_layers=num_layers, num_heads=num_heads, dropout=dropout,
                                               name="query_tower")
@@ -102,16 +115,22 @@ class SequentialRetrieval(tfrs.Model):
         """`[batch, num_items]` scores of every item for `users`."""
         return tf.matmul(self.query(users), self.candidates(), transpose_b=True)
 
+    def _text_towers(self):
+        return [self.item_tower] if self.text_dim else []
+
     def compute_loss(self, features, training=False):
         sequence = features["sequence"]
         inputs, targets = sequence[:, :-1], sequence[:, 1:]
         shape = tf.shape(inputs)
-        vectors = tf.reshape(self.item_tower(tf.reshape(tf.maximum(inputs, 0), [-1]), training=training),
+        # The step's items carry the encoder's gradient when it fine-tunes (ItemTower.step_table).
+        table = self.item_tower.step_table(tf.boolean_mask(sequence, sequence >= 0), training) if self.text_dim \
+            else None
+        vectors = tf.reshape(self.item_tower(tf.reshape(tf.maximum(inputs, 0), [-1]), training=training, table=table),
                              [shape[0], shape[1], -1])
         queries = self.query_tower(vectors, inputs >= 0, training=training)
         scored = (inputs >= 0) & (targets >= 0)
         queries, targets = tf.boolean_mask(queries, scored), tf.boolean_mask(targets, scored)
-        candidates = self.item_tower(self._all_items, training=training)
+        candidates = self.item_tower(self._all_items, training=training, table=table)
         logits = tf.matmul(queries, candidates, transpose_b=True) / self.temperature
         logits -= 1e9 * (1.0 - self.in_training)
         # Cross-entropy written out, as TwoTowerRetrieval's (the deterministic kernel is slower).

@@ -3,6 +3,7 @@
 import dataclasses
 
 from tfllmrec.ranges import Range, check_fields
+from tfllmrec.trainable_mode import parse_trainable
 from tfllmrec.recipes.train_config import TrainConfig
 
 RANGES = {
@@ -13,6 +14,7 @@ RANGES = {
     "temperature": Range(float, 0, low_open=True, example=0.1),
     "embedding_dim": Range(int, 1, example=64),
     "text_hidden_dim": Range(int, 0, example=256, meaning="0: a linear projection"),
+    "fine_tune_items": Range(int, 0, example=64, meaning="0: every item of the step"),
     "held_out_users": Range(float, 0, 1, high_open=True, example=0.1, meaning="0: no user cold-start protocol"),
 }
 
@@ -42,6 +44,11 @@ class SequenceConfig:
         temperature: float. Softmax temperature of the cosine scores.
         embedding_dim: int. Item vector and transformer width.
         text_hidden_dim: int. Hidden units of the item text MLP; 0: linear.
+        trainable: str. "none", "top:N" or "all": the items' text encoder
+            (the recipe's `model.encoder`) fine-tunes inside the text
+            models ("sasrec_hybrid", "sasrec_text"), with the `train`
+            section's `encoder_*` settings, as `model.trainable` does in ours.
+        fine_tune_items: int. Items a step re-embeds with gradients.
         held_out_users: float. Share of the users (drawn by
             `data.split_seed`) left out of their training: the user
             cold-start protocol serves each from the first half of their
@@ -62,15 +69,19 @@ class SequenceConfig:
     temperature: float = 0.1
     embedding_dim: int = 64
     text_hidden_dim: int = 256
+    trainable: str = "none"
+    fine_tune_items: int = 64
     held_out_users: float = 0.1
     train: TrainConfig = dataclasses.field(default_factory=_schedule)
 
     def __post_init__(self):
         check_fields(self, RANGES)
+        parse_trainable(self.trainable)
         if self.embedding_dim % self.num_heads:
             raise ValueError(f"num_heads={self.num_heads} does not divide embedding_dim={self.embedding_dim}: "
                              "each head reads an equal slice. Fix: e.g. `--set sequence.num_heads=1`.")
 
     def model_options(self):
         """The `SequentialRetrieval` arguments it sets."""
-        return {name: getattr(self, name) for name in RANGES if name != "held_out_users"}
+        return dict({name: getattr(self, name) for name in RANGES if name != "held_out_users"},
+                    trainable=self.trainable)

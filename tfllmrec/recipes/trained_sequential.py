@@ -19,7 +19,7 @@ def load_sequential(run_dir, config, name, num_users, num_items):
         raise ConfigError(f"{run_dir} has no trained {name!r} model ({checkpoint} is missing). Fix: train the run "
                           f"with {name} in eval.baselines, or export without export.history_model.") from None
     text_dim = next((shape[1] for key, shape in shapes.items() if "text_table" in key), None)
-    model = build_sequential(config.sequence, name, num_users, num_items, text_dim)
+    model = build_sequential(config, name, num_users, num_items, text_dim)
     model.score(tf.constant([0]))  # creates every variable to restore into
     model.load_weights(str(checkpoint)).expect_partial().assert_existing_objects_matched()
     return model

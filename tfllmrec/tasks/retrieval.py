@@ -167,7 +167,8 @@ class RetrievalTask(Task):
         index, ks = self.index, tuple(self.config.eval.ks)
         targets = {"valid": index.targets("valid", ["train"]), "test": index.targets("test", ["train", "valid"])}
         model, result = train_sequential(self.config, phase.name, index, self.text_table, workdir, self.verbose,
-                                         lambda model, part: evaluate_retrieval(model, targets[part], ks))
+                                         lambda model, part: evaluate_retrieval(model, targets[part], ks),
+                                         self.attach_text_inputs)
         return self._with_sampled(result, model)
 
     def _with_sampled(self, result, model):

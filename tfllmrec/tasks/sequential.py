@@ -26,11 +26,12 @@ def needs_text(baselines):
     return any(VARIANTS[name][1] for name in VARIANTS if name in baselines)
 
 
-def build_sequential(sequence, variant, num_users, num_items, text_dim):
-    """The `SequentialRetrieval` of a `SequenceConfig` and a variant name."""
+def build_sequential(config, variant, num_users, num_items, text_dim):
+    """The `SequentialRetrieval` of a recipe's `sequence:` section (the encoder: `model:`'s) and a variant name."""
     use_ids, use_text = VARIANTS[variant]
     return SequentialRetrieval(num_users=num_users, num_items=num_items, text_dim=text_dim if use_text else None,
-                               use_item_ids=use_ids, **sequence.model_options())
+                               use_item_ids=use_ids, encoder=config.model.encoder,
+                               sequence_length=config.model.sequence_length, **config.sequence.model_options())
 
 
 def training_sequences(histories, length):
@@ -39,7 +40,7 @@ def training_sequences(histories, length):
     return latest_items(kept, length + 1, len(kept))
 
 
-def train_sequential(config, variant, index, text_table, workdir, verbose, evaluate):
+def train_sequential(config, variant, index, text_table, workdir, verbose, evaluate, attach_text_inputs):
     """Trains one sequential model; best epoch by `eval.monitor` on validation.
 
     `sequence.held_out_users` of the users (drawn by `data.split_seed`) are
@@ -50,6 +51,8 @@ def train_sequential(config, variant, index, text_table, workdir, verbose, evalu
     Args:
         evaluate: callable(model, part) -> metrics of "valid" (histories: the
             training items) or "test" (training and validation items).
+        attach_text_inputs: callable(model) -> model: `Task.attach_text_inputs`
+            (the items' cached encoder inputs, when the encoder fine-tunes).
 
     Returns:
         (model, {"test", "training"}).
@@ -63,9 +66,10 @@ def train_sequential(config, variant, index, text_table, workdir, verbose, evalu
     counts = np.bincount(np.concatenate([np.asarray(items, np.int64) for items in trained] + [np.zeros(0, np.int64)]),
                          minlength=index.num_items)
     with training_scope(train):
-        model = build_sequential(sequence, variant, index.num_users, index.num_items,
+        model = build_sequential(config, variant, index.num_users, index.num_items,
                                  None if text_table is None else text_table.shape[1])
         model.set_training_data(counts, histories, text_table)
+        attach_text_inputs(model)
         fit = train_model(
             model, lambda epoch: epoch_batches({"sequence": tf.constant(sequences)}, train.batch_size, train.seed,
                                                epoch),
