@@ -184,6 +184,8 @@ def test_a_run_killed_in_a_sequential_phase_resumes_to_the_same_results(sequenti
 def test_sequential_baselines_are_refused_where_they_cannot_run():
     with pytest.raises(ConfigError, match=r"\['sasrec_id'\] are sequential retrieval models"):
         with_overrides(get_recipe("news"), ["eval.baselines=[sasrec_id]"])
+    with pytest.raises(ConfigError, match=r"read each user's items in time order.*data.split=leave_one_out"):
+        with_overrides(get_recipe("music"), ["eval.baselines=[sasrec_text]"])
     with pytest.raises(ConfigError, match="num_heads=3 does not divide embedding_dim=64"):
         with_overrides(get_recipe("ecommerce"), ["sequence.num_heads=3"])
     with pytest.raises(ConfigError, match="sequence.dropout"):

@@ -107,6 +107,16 @@ def test_profiles_asked_of_data_without_them_fail_before_anything_is_written(tmp
     assert not (tmp_path / "run").exists()
 
 
+def test_a_users_file_matching_no_user_fails_before_anything_is_written(tmp_path):
+    (tmp_path / "data").mkdir()
+    folder = write_rated_dataset(tmp_path / "data")
+    write_profiles(folder)
+    (folder / "users.csv").write_text((folder / "users.csv").read_text().replace(",loves", "x,loves"))
+    with pytest.raises(DataError, match=r"users.csv: none of its user ids is a user.*'u0x'"):
+        train_recipe(with_overrides(get_recipe("video"), profiled_overrides(folder)), tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run").exists()
+
+
 def test_bad_profile_settings_name_their_key_and_file(tmp_path):
     with pytest.raises(ConfigError, match="data.users is set and data.user_fields is not"):
         with_overrides(get_recipe("video"), ["data.dataset=tabular", "data.users=users.csv"])
@@ -134,6 +144,9 @@ def test_a_new_user_gets_items_of_the_group_their_profile_names(profiled_run, ca
     assert "for a new user, 'loves jazz records'" in printed and f"[{top[0][0]}]" in printed
     with pytest.raises(ConfigError, match="profile '  ' is empty"):
         run.recommend_for_profile("  ")
+    run.add_items(["brand new"], ["a jazz record"])
+    with pytest.raises(ConfigError, match="knows the training catalogue only"):
+        run.recommend_for_profile("loves jazz records")
 
 
 def test_a_run_without_profiles_says_how_to_get_them(tmp_path):

@@ -88,6 +88,11 @@ class RecipeConfig:
                                  "impression's candidates. Fix: `--set ranking.objective=rerank --set "
                                  "ranking.baselines=[]`, or ranking.enabled=false.")
             return
+        sequential = sorted(set(self.eval.baselines) & set(SEQUENTIAL_BASELINES))
+        if sequential and self.data.split not in ("leave_one_out", "predefined"):
+            raise ValueError(f"eval.baselines {sequential} read each user's items in time order, and "
+                             f"data.split={self.data.split!r} mixes the order (its validation and test items are "
+                             "not the newest). Fix: `--set data.split=leave_one_out`, or leave them out.")
         history = self.export.history_model
         if history and history not in self.eval.baselines:
             raise ValueError(f"export.history_model={history!r} serves a sequential model the run trains, and "

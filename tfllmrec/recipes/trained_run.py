@@ -277,6 +277,9 @@ class TrainedRun:
         if self.ranker is None or not getattr(self.ranker, "user_text_dim", None):
             raise ConfigError(f"{self.run_dir}'s ranking stage reads no user profiles. Fix: train with "
                               "`--set ranking.user_profile=true` (and a users file), or ask by --user or --text.")
+        if self.num_added_items:
+            raise ConfigError("The rating stage knows the training catalogue only, and items were added "
+                              "(add_items). Fix: ask without --new-items, or add the items to the data and retrain.")
         from tfllmrec.encoders import TextEncoder
 
         # The training profiles were embedded by the recipe's frozen encoder, fine-tuned items or not.

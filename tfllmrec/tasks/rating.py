@@ -28,6 +28,11 @@ def check_rating_stage(ranking, index, dataset):
         raise DataError(f"ranking.user_profile=true reads each user's profile, and the data ({dataset.name}) "
                         "has no users file. Fix: add one (MovieLens' u.user or ml-100k.user beside the ratings; "
                         "your own: data.users and data.user_fields), or `--set ranking.user_profile=false`.")
+    if ranking.user_profile and not (dataset.users.texts(index.user_ids) != "").any():
+        raise DataError(f"{dataset.users.source}: none of its user ids is a user of the interactions (e.g. "
+                        f"{', '.join(map(repr, dataset.users.ids[:3]))} against {', '.join(map(repr, index.user_ids[:3]))}), "
+                        "so no user would have a profile. Fix: name the users file's id column as the "
+                        "interactions' (columns['user_id']), or `--set ranking.user_profile=false`.")
     missing = [name for name in ranking.baselines if not surprise_available()]
     if missing:
         raise ConfigError(f"ranking.baselines {missing} {SURPRISE_MISSING}")
