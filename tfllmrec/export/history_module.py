@@ -3,6 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
+from tfllmrec.export.id_lookup import id_lookup
 from tfllmrec.export.recommender_module import SEEN_PENALTY, checked
 
 HISTORY = tf.TensorSpec([None, None], tf.string, name="item_ids")
@@ -62,10 +63,10 @@ class HistoryRecommenderModule(tf.Module):
         self.item_vectors = tf.Variable(model.candidates().numpy(), trainable=False, name="item_vectors")
         self.popularity = tf.Variable(np.asarray(popularity, np.float32), trainable=False, name="popularity")
         self.catalogue_ids = tf.Variable(tf.constant(ids), trainable=False, name="catalogue_ids")
-        self.item_table = _lookup(ids)
+        self.item_table = id_lookup(ids)
         self.user_table = self.stored_history = self.recommend_for_user = None
         if user_ids is not None:
-            self.user_table = _lookup(np.asarray(user_ids, dtype=str))
+            self.user_table = id_lookup(user_ids)
             self.stored_history = tf.Variable(model.user_history.numpy(), trainable=False, name="stored_history")
             self.recommend_for_user = tf.function(self._recommend_for_user, input_signature=[USER_ID, HISTORY])
 
@@ -117,12 +118,6 @@ class HistoryRecommenderModule(tf.Module):
             signatures["recommend_for_user"] = self.recommend_for_user
         return signatures
 
-
-
-def _lookup(ids):
-    """A string -> index table; -1 for an id not in `ids`."""
-    return tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(tf.constant(ids), tf.range(len(ids), dtype=tf.int64)), default_value=-1)
 
 
 def _left_padded(item_ids, width):

@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from tfllmrec.export.id_lookup import id_lookup
+
 ITEM_IDS = tf.TensorSpec([None, None], tf.string, name="item_ids")
 
 
@@ -28,10 +30,7 @@ class RankingStage(tf.Module):
     def __init__(self, model, item_ids):
         super().__init__(name="ranking_stage")
         self.model = model
-        ids = np.asarray(item_ids, dtype=str)
-        self.item_table = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(tf.constant(ids), tf.range(len(ids), dtype=tf.int64)),
-            default_value=-1)
+        self.item_table = id_lookup(item_ids)
 
     def indices(self, item_ids):
         """Item indices of `item_ids`; -1 for an id the model does not know."""

@@ -3,6 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
+from tfllmrec.export.id_lookup import id_lookup
 from tfllmrec.export.ivf_index import IVFIndex
 from tfllmrec.export.ranking_stage import ITEM_IDS, RankingStage
 
@@ -97,15 +98,8 @@ class RecommenderModule(tf.Module):
             return self._recommend(checked(user_id, [None]), checked_k(k))
 
         self.recommend_k = tf.function(recommend_k, input_signature=[USER_ID, K])
-        num_users = len(user_ids)
         self.num_items = len(item_ids)
-        self.user_table = tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(
-                tf.constant(np.asarray(user_ids, dtype=str)),
-                tf.range(num_users, dtype=tf.int64),
-            ),
-            default_value=-1,
-        )
+        self.user_table = id_lookup(user_ids)
         # Kept as variables too, so clients and tools can list the vocabulary.
         self.user_ids = tf.Variable(np.asarray(user_ids, dtype=str).astype(object), trainable=False,
                                     dtype=tf.string, name="user_ids")

@@ -219,6 +219,19 @@ class TrainedRun:
             )
         return self._encoder
 
+    @property
+    def profile_encoder(self):
+        """The encoder of user profiles: the recipe's frozen one, which embedded the training
+        profiles, whether or not the items' encoder fine-tuned."""
+        if self.model.text_encoder is None:
+            return self.text_encoder
+        if "_profile_encoder" not in self.__dict__:
+            from tfllmrec.encoders import TextEncoder
+
+            self._profile_encoder = TextEncoder.from_preset(self.config.model.encoder,
+                                                            sequence_length=self.config.model.sequence_length)
+        return self._profile_encoder
+
     def _encode(self, texts):
         return self.text_encoder(tf.constant(texts))
 
@@ -280,12 +293,7 @@ class TrainedRun:
         if self.num_added_items:
             raise ConfigError("The rating stage knows the training catalogue only, and items were added "
                               "(add_items). Fix: ask without --new-items, or add the items to the data and retrain.")
-        from tfllmrec.encoders import TextEncoder
-
-        # The training profiles were embedded by the recipe's frozen encoder, fine-tuned items or not.
-        encoder = self.text_encoder if self.model.text_encoder is None else TextEncoder.from_preset(
-            self.config.model.encoder, sequence_length=self.config.model.sequence_length)
-        profiles = encoder(tf.constant([profile]))
+        profiles = self.profile_encoder(tf.constant([profile]))
         items = tf.range(len(self.item_ids), dtype=tf.int32)[None, :]
         scores = self.ranker.score_candidates(tf.constant([-1]), items, profiles=profiles).numpy()[0]
         return self._top(scores, k)
