@@ -9,6 +9,7 @@ from tfllmrec.errors import ConfigError, RunFolderError, TfllmrecError
 from tfllmrec.files import require_path
 from tfllmrec.ranges import K
 from tfllmrec.recipes.new_items import check_new_items
+from tfllmrec.recipes.profile_recommendations import ProfileRecommendations
 from tfllmrec.recipes.registry import run_config
 from tfllmrec.recipes.run_folder import MAIN_CHECKPOINT
 from tfllmrec.recipes.trained_ranker import RANKING_CHECKPOINT, load_ranker, serve_ranker
@@ -22,7 +23,7 @@ from tfllmrec.towers.text_placement import search_scores
 _CHECKPOINT_ERRORS = (tf.errors.OpError, IndexError, ValueError, KeyError, AssertionError)
 
 
-class TrainedRun:
+class TrainedRun(ProfileRecommendations):
     """A run folder written by `train_recipe`, with its model restored.
 
     Args:
@@ -219,19 +220,6 @@ class TrainedRun:
             )
         return self._encoder
 
-    @property
-    def profile_encoder(self):
-        """The encoder of user profiles: the recipe's frozen one, which embedded the training
-        profiles, whether or not the items' encoder fine-tuned."""
-        if self.model.text_encoder is None:
-            return self.text_encoder
-        if "_profile_encoder" not in self.__dict__:
-            from tfllmrec.encoders import TextEncoder
-
-            self._profile_encoder = TextEncoder.from_preset(self.config.model.encoder,
-                                                            sequence_length=self.config.model.sequence_length)
-        return self._profile_encoder
-
     def _encode(self, texts):
         return self.text_encoder(tf.constant(texts))
 
@@ -273,30 +261,6 @@ class TrainedRun:
         scores = self.ranker.score_candidates(tf.constant([user]), tf.constant(items)).numpy()[0]
         order = np.argsort(-scores, kind="stable")[:k]
         return [(shortlist[i][0], shortlist[i][1], float(scores[i])) for i in order]
-
-    def recommend_for_profile(self, profile, k=10):
-        """Top-k items for a new user known only by a profile text, e.g. "A
-        30-year-old woman; occupation: engineer.": [(item_id, text, predicted rating)].
-
-        The rating model scores the whole training catalogue for a user with
-        no id and no rated items (the retrieval stage knows no new user), from
-        the profile, embedded by the encoder that embedded the training
-        profiles. Needs a rating stage with `ranking.user_profile`.
-        """
-        k = K.check(k, "k")
-        if not isinstance(profile, str) or not profile.strip():
-            raise ConfigError(f"The profile {profile!r} is empty, or not a string. Fix: describe the user as "
-                              "the data's profiles do, e.g. \"A 30-year-old woman; occupation: engineer.\"")
-        if self.ranker is None or not getattr(self.ranker, "user_text_dim", None):
-            raise ConfigError(f"{self.run_dir}'s ranking stage reads no user profiles. Fix: train with "
-                              "`--set ranking.user_profile=true` (and a users file), or ask by --user or --text.")
-        if self.num_added_items:
-            raise ConfigError("The rating stage knows the training catalogue only, and items were added "
-                              "(add_items). Fix: ask without --new-items, or add the items to the data and retrain.")
-        profiles = self.profile_encoder(tf.constant([profile]))
-        items = tf.range(len(self.item_ids), dtype=tf.int32)[None, :]
-        scores = self.ranker.score_candidates(tf.constant([-1]), items, profiles=profiles).numpy()[0]
-        return self._top(scores, k)
 
     def item_offsets(self):
         """Per-item score offsets (`model.ctr_prior_weight`), catalogue then added items; or None.
