@@ -45,8 +45,8 @@ def new_user_metrics(model, histories, item_counts, ks):
         return {"users": 0}
     queries = model.query_for_history(latest_items(given, model.max_length, len(given))).numpy()
     scores = queries @ model.candidates().numpy().T
-    popularity = Popularity().fit(np.repeat(np.arange(len(item_counts)), np.asarray(item_counts, np.int64)),
-                                  num_items=len(item_counts))
+    popularity = Popularity().fit(np.arange(len(item_counts)), num_items=len(item_counts),
+                                  weights=np.asarray(item_counts, np.float64))
     evaluator, users = RankingEvaluator(ks=ks), np.arange(len(given))
     exclude = [np.asarray(items, np.int64) for items in given]
     return {"users": int(len(given)),

@@ -63,8 +63,7 @@ def train_sequential(config, variant, index, text_table, workdir, verbose, evalu
     histories = index.per_user("train")
     trained = [[] if held[user] else items for user, items in enumerate(histories)]
     sequences = training_sequences(trained, sequence.max_length)
-    counts = np.bincount(np.concatenate([np.asarray(items, np.int64) for items in trained] + [np.zeros(0, np.int64)]),
-                         minlength=index.num_items)
+    counts = np.bincount(index.train_items[~held[index.train_users]], minlength=index.num_items)
     with training_scope(train):
         model = build_sequential(config, variant, index.num_users, index.num_items,
                                  None if text_table is None else text_table.shape[1])
