@@ -131,13 +131,17 @@ def test_the_run_measures_the_sequential_models_beside_ours(sequential_metrics):
 
 def test_new_users_are_served_from_the_first_half_of_their_clicks(sequential_metrics):
     from tfllmrec.tasks import RetrievalTask
-    from tfllmrec.tasks.new_users import first_and_second_halves, held_out_users
+    from tfllmrec.tasks.new_users import first_and_second_halves, held_out_users, without_users
 
     rows, given, wanted = first_and_second_halves([[1, 2, 3, 4, 5], [7], [8, 9, 8]])
     # The second half, less what the first half holds; a one-item history has no second half to find.
     assert rows.tolist() == [0, 2] and given == [[1, 2], [8]] and [w.tolist() for w in wanted] == [[3, 4, 5], [9]]
     assert held_out_users(40, 0.1, 2020).sum() == 4
     assert held_out_users(40, 0.1, 2020).tolist() == held_out_users(40, 0.1, 2020).tolist()
+    # The held-out users leave the known users' validation and test rows.
+    targets = (np.array([0, 2, 3]), [np.array([5]), np.array([6]), np.array([7])], [np.array([1])] * 3)
+    users, positives, exclude = without_users(targets, np.array([False, False, True, False]))
+    assert users.tolist() == [0, 3] and [p.tolist() for p in positives] == [[5], [7]] and len(exclude) == 2
     lines = RetrievalTask.summary_lines(sequential_metrics, (5, 10, 20))
     assert any(line.startswith("new users") for line in lines)
     assert sum(line.strip().startswith("popularity (4)") for line in lines) == 2

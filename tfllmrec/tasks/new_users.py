@@ -13,6 +13,18 @@ def held_out_users(num_users, fraction, seed):
     return held
 
 
+def without_users(targets, users_left_out):
+    """(users, positives, exclude) targets less the rows of users for whom `users_left_out` is True.
+
+    The held-out users' validation and test rows must not reach a model that
+    never trained on them: validation would pick its epoch by them, a leak
+    into `test_new_users`, and test would mix new users into the known ones.
+    """
+    users, positives, exclude = targets
+    keep = [row for row, user in enumerate(users) if not users_left_out[user]]
+    return (np.asarray(users, np.int64)[keep], [positives[row] for row in keep], [exclude[row] for row in keep])
+
+
 def first_and_second_halves(histories):
     """Each history cut in two: the first half (given at request time) and
     the rest, less what the first half holds (to be found). Histories of

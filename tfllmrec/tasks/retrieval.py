@@ -12,6 +12,7 @@ from tfllmrec.tasks.protocol_checks import check_retrieval_split
 from tfllmrec.tasks.rating import (check_rating_stage, rating_metrics_of, rating_phases, rating_summary_lines,
                                    run_surprise, train_rating_model, user_profile_table)
 from tfllmrec.tasks.rerank import rerank_phases, train_reranker, two_stage_evaluator, two_stage_lines
+from tfllmrec.tasks.new_users import without_users
 from tfllmrec.tasks.sequential import VARIANTS, needs_text, new_user_lines, sequential_phases, train_sequential
 from tfllmrec.tasks.task import Task, build_two_tower, text_table_of, with_main_phase_weights
 from tfllmrec.training import epoch_dataset, train_model, training_scope
@@ -166,15 +167,18 @@ class RetrievalTask(Task):
     def _run_sequential(self, phase, workdir):
         index, ks = self.index, tuple(self.config.eval.ks)
         targets = {"valid": index.targets("valid", ["train"]), "test": index.targets("test", ["train", "valid"])}
-        model, result = train_sequential(self.config, phase.name, index, self.text_table, workdir, self.verbose,
-                                         lambda model, part: evaluate_retrieval(model, targets[part], ks),
-                                         self.attach_text_inputs)
-        return self._with_sampled(result, model)
+        model, result, held = train_sequential(
+            self.config, phase.name, index, self.text_table, workdir, self.verbose,
+            lambda model, part, held: evaluate_retrieval(model, without_users(targets[part], held), ks),
+            self.attach_text_inputs)
+        return self._with_sampled(result, model, users_left_out=held)
 
-    def _with_sampled(self, result, model):
-        """`result` with the shipped sampled protocol's test metrics of `model.score`, where the data has one."""
+    def _with_sampled(self, result, model, users_left_out=None):
+        """`result` with the shipped sampled protocol's test metrics of `model.score`, where the data
+        has one; without the rows of users for whom `users_left_out` is True."""
         if self.sampled is not None:
-            result["test_sampled"] = self._sampled(lambda users: model.score(tf.constant(users, tf.int32)).numpy())
+            result["test_sampled"] = self._sampled(lambda users: model.score(tf.constant(users, tf.int32)).numpy(),
+                                                   users_left_out)
         return result
 
     def _run_rating(self, phase, workdir):
@@ -209,13 +213,17 @@ class RetrievalTask(Task):
             result["test_sampled"] = self._sampled(_popularity_scorer(index, seed))
         return result
 
-    def _sampled(self, score_users):
+    def _sampled(self, score_users, users_left_out=None):
         """HR@K/NDCG@K of full-catalogue scores restricted to the shipped candidates."""
-        return self._sampled_pairs(lambda users, items: np.take_along_axis(score_users(users), items, axis=1))
+        return self._sampled_pairs(lambda users, items: np.take_along_axis(score_users(users), items, axis=1),
+                                   users_left_out)
 
-    def _sampled_pairs(self, score_pairs):
+    def _sampled_pairs(self, score_pairs, users_left_out=None):
         """HR@K/NDCG@K of `score_pairs(users [b], items [b, n])` on the shipped candidates."""
         users, positives, negatives = self.sampled
+        if users_left_out is not None:
+            kept = ~users_left_out[users]
+            users, positives, negatives = users[kept], positives[kept], negatives[kept]
         return SampledEvaluator().evaluate(score_pairs, users, positives, negatives, ks=tuple(self.config.eval.ks))
 
     def metrics(self, results):

@@ -47,15 +47,17 @@ def train_sequential(config, variant, index, text_table, workdir, verbose, evalu
     left out of training entirely; the model still serves them from their
     history like everyone else, and `test_new_users` measures it on them:
     the first half of each one's interactions given, the rest to be found.
+    Validation and test (`evaluate`) measure the other users only.
 
     Args:
-        evaluate: callable(model, part) -> metrics of "valid" (histories: the
-            training items) or "test" (training and validation items).
+        evaluate: callable(model, part, users_left_out) -> metrics of "valid"
+            (histories: the training items) or "test" (training and validation
+            items), without the users for whom `users_left_out` is True.
         attach_text_inputs: callable(model) -> model: `Task.attach_text_inputs`
             (the items' cached encoder inputs, when the encoder fine-tunes).
 
     Returns:
-        (model, {"test", "training"}).
+        (model, {"test", "training", "test_new_users"}, bool `[num_users]`: the held-out users).
     """
     sequence = config.sequence
     train = sequence.train
@@ -72,15 +74,15 @@ def train_sequential(config, variant, index, text_table, workdir, verbose, evalu
         fit = train_model(
             model, lambda epoch: epoch_batches({"sequence": tf.constant(sequences)}, train.batch_size, train.seed,
                                                epoch),
-            {"sequence": tf.constant(sequences[:2])}, train, lambda: evaluate(model, "valid"),
+            {"sequence": tf.constant(sequences[:2])}, train, lambda: evaluate(model, "valid", held),
             config.eval.monitor, workdir, verbose)
     model.set_history(index.per_user("train", "valid"))
-    result = {"test": evaluate(model, "test"), "training": dict(fit, sequences=int(len(sequences)))}
+    result = {"test": evaluate(model, "test", held), "training": dict(fit, sequences=int(len(sequences)))}
     if held.any():
         everything = index.per_user("train", "valid", "test")
         result["test_new_users"] = new_user_metrics(model, [everything[u] for u in np.flatnonzero(held)], counts,
                                                     tuple(config.eval.ks))
-    return model, result
+    return model, result, held
 
 
 def new_user_lines(metrics, k):
