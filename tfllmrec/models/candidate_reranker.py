@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from tfllmrec.models.loss_scaled_train_step import LossScaledTrainStep
 FEATURES = ("retrieval_score", "log_rank_in_list", "log_item_count", "item_offset", "vector_cos_last",
             "vector_cos_recent", "vector_max_cos_recent", "text_cos_last", "text_cos_recent", "text_max_cos_recent",
             "log_pairs_last", "log_pairs_recent", "log_periods_since_item", "log_purchases_this_period",
@@ -15,7 +16,7 @@ RECENT_PERIODS = 4
 PADDING_SCORE = -1e9
 
 
-class CandidateReranker(tfrs.Model):
+class CandidateReranker(LossScaledTrainStep, tfrs.Model):
     """Scores `[batch, n]` candidates from what the retrieval stage knows of them.
 
     Per (user, candidate) it reads features a dot product cannot combine:

@@ -1,23 +1,20 @@
 """`EncoderFineTuningMixin`: a model whose item-text encoder trains with its own optimizer."""
 
-import tensorflow as tf
-
+from tfllmrec.models.loss_scaled_train_step import LossScaledTrainStep
 from tfllmrec.trainable_mode import parse_trainable
 from tfllmrec.towers.live_item_text import LiveItemText
 
 
-class EncoderFineTuningMixin:
+class EncoderFineTuningMixin(LossScaledTrainStep):
     """For a `tfrs.Model` with a `live_text` (`LiveItemText` or None) and
     `_text_towers()` (the towers whose text tables follow the encoder).
 
     The trainer gives the encoder its own optimizer (`encoder_optimizer`:
     AdamW with its own learning rate, warm-up, weight decay and clipping,
     `tfllmrec.training.make_encoder_optimizer`), because BERT's weights
-    need a learning rate ~100x below the towers'. Without it, `train_step`
-    is TFRS' own.
+    need a learning rate ~100x below the towers'; `LossScaledTrainStep`
+    sends the encoder's gradients to it.
     """
-
-    encoder_optimizer = None
 
     @staticmethod
     def build_live_text(options, has_text):
@@ -53,21 +50,3 @@ class EncoderFineTuningMixin:
         table = self.live_text.embed_all()
         for tower in self._text_towers():
             tower.text_table.assign(table)
-
-    def train_step(self, inputs):
-        if self.encoder_optimizer is None:
-            return super().train_step(inputs)
-        # TFRS' train step, with the encoder's gradients sent to its own optimizer.
-        with tf.GradientTape() as tape:
-            loss = self.compute_loss(inputs, training=True)
-            regularization_loss = tf.reduce_sum([tf.reduce_sum(part) for part in self.losses])
-            total_loss = loss + regularization_loss
-        encoder = self.encoder_variables()
-        owned = {v.ref() for v in encoder}
-        towers = [v for v in self.trainable_variables if v.ref() not in owned]
-        gradients = tape.gradient(total_loss, towers + encoder)
-        self.optimizer.apply_gradients(zip(gradients[: len(towers)], towers))
-        self.encoder_optimizer.apply_gradients(zip(gradients[len(towers):], encoder))
-        metrics = {metric.name: metric.result() for metric in self.metrics}
-        metrics.update(loss=loss, regularization_loss=regularization_loss, total_loss=total_loss)
-        return metrics

@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from tfllmrec.models.loss_scaled_train_step import LossScaledTrainStep
 from tfllmrec.models.impression_loss import impression_softmax_loss
 
 
@@ -32,7 +33,7 @@ class AdditiveAttention(tf.keras.layers.Layer):
         return dict(super().get_config(), hidden_dim=self.hidden_dim)
 
 
-class NRMS(tfrs.Model):
+class NRMS(LossScaledTrainStep, tfrs.Model):
     """NRMS (Wu et al., EMNLP 2019) with sentence vectors instead of words.
 
     NRMS reads each article's words with multi-head self-attention; here

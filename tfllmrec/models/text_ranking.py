@@ -4,13 +4,14 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from tfllmrec.models.loss_scaled_train_step import LossScaledTrainStep
 from tfllmrec.towers import ItemTower, UserTower
 
 _OBJECTIVES = ("rating", "click")
 _INIT_STDDEV = 0.01
 
 
-class TextRanking(tfrs.Model):
+class TextRanking(LossScaledTrainStep, tfrs.Model):
     """Ranking model: `offset + b_user + b_item + b_text(item) + <user, item> [+ MLP]`,
     with `b_profile(user)` and a profile term in `user` where users have profiles.
 
@@ -155,27 +156,32 @@ class TextRanking(tfrs.Model):
             if not self.history_items.built:
                 self.history_items.build((None,))
             history = self.history_items.embeddings
+        # Under a mixed-precision policy the layers compute in float16 or
+        # bfloat16; the terms are summed in float32, as Keras wants a model's outputs.
+        def full(tensor):
+            return tf.cast(tensor, tf.float32)
+
         # A user index of -1 (unknown to the model) gets the item-only score.
         known = tf.cast(users >= 0, tf.float32)
         users = tf.maximum(users, 0)
-        user = self.user_tower(users, item_vectors=history, training=training) * known[:, None]
-        user_bias = self.user_bias(users) * known[:, None]
+        user = full(self.user_tower(users, item_vectors=history, training=training)) * known[:, None]
+        user_bias = full(self.user_bias(users)) * known[:, None]
         if self.user_text_dim:
             if profiles is None:
                 profiles = tf.gather(self.user_profiles, users) * known[:, None]
-            user += self.profile_units(profiles)
-            user_bias += self.profile_bias(profiles)
+            user += full(self.profile_units(profiles))
+            user_bias += full(self.profile_bias(profiles))
         flat = tf.reshape(candidates, [-1])
         shape = tf.shape(candidates)
-        item = tf.reshape(self.item_tower(flat, training=training), [shape[0], shape[1], self.embedding_dim])
-        bias = self.item_bias(flat)[:, 0]
+        item = tf.reshape(full(self.item_tower(flat, training=training)), [shape[0], shape[1], self.embedding_dim])
+        bias = full(self.item_bias(flat))[:, 0]
         if self.text_bias is not None:
-            bias += self.text_bias(tf.gather(self.item_tower.text_table, flat))[:, 0]
+            bias += full(self.text_bias(tf.gather(self.item_tower.text_table, flat)))[:, 0]
         scores = (self.offset + user_bias + tf.reshape(bias, shape)
                   + tf.einsum("bd,bnd->bn", user, item))
         if self.scorer is not None:
             user = tf.broadcast_to(user[:, None, :], tf.shape(item))
-            scores += self.scorer(tf.concat([user, item, user * item], axis=-1))[..., 0]
+            scores += full(self.scorer(tf.concat([user, item, user * item], axis=-1))[..., 0])
         return scores
 
     def predict_scores(self, users, items, training=False, profiles=None):
