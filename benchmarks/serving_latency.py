@@ -17,7 +17,7 @@ at batch 1 with a 50-item history for 1.7k and 100k items.
 Usage:
     python benchmarks/serving_latency.py saved_models/video/4 [--requests 2000]
     python benchmarks/serving_latency.py --synthetic-items 100000 1000000
-    python benchmarks/serving_latency.py --synthetic-items 1682 100000 --history 50
+    python benchmarks/serving_latency.py --synthetic-items 1682 100000 --history 50 [--index ivf]
 
 `--synthetic-items` exports retrieval-only SavedModels over random 128-d
 vectors (1,000 users with 20 seen items each) for catalogues of those sizes
@@ -26,7 +26,9 @@ and measures each the same way (brute force: matmul + top-k); with
 recipe's shape (64-d factors, 384-d item text, 1,000 rated items a user),
 with `--ranker rerank` an untrained `CandidateReranker` of the ecommerce
 recipe's shape (384-d item text, 5 recent items, 50 co-occurring items per
-item, time periods); each times like a trained one.
+item, time periods); each times like a trained one. With `--index ivf`,
+both exports search an inverted-file index (`export.index=ivf`: sqrt(n)
+partitions, probe 24, bfloat16 blocks) instead of scoring every item.
 """
 
 import argparse
@@ -69,7 +71,14 @@ def measure_history(signature, num_items, length, requests, warmup=50):
     return np.percentile(times, 50), np.percentile(times, 99)
 
 
-def synthetic_history_export(num_items, folder, length):
+def index_options(kind, num_items):
+    """The `index` argument of the synthetic exports (`export.index`'s defaults), or None for brute force."""
+    if kind == "brute":
+        return None
+    return dict(partitions=max(1, int(round(np.sqrt(num_items)))), probe=24, precision="bfloat16")
+
+
+def synthetic_history_export(num_items, folder, length, index=None):
     """A `HistoryRecommenderModule` SavedModel of an untrained `SequentialRetrieval` over `num_items`."""
     from tfllmrec.export.history_module import HistoryRecommenderModule
     from tfllmrec.models import SequentialRetrieval
@@ -78,7 +87,7 @@ def synthetic_history_export(num_items, folder, length):
     options = dict(SequenceConfig().model_options(), max_length=length)
     model = SequentialRetrieval(num_users=1, num_items=num_items, **options)
     module = HistoryRecommenderModule(model, [f"i{i}" for i in range(num_items)],
-                                      np.random.default_rng(0).random(num_items))
+                                      np.random.default_rng(0).random(num_items), index=index)
     path = os.path.join(folder, f"history-{num_items}")
     tf.saved_model.save(module, path, signatures=module.signatures())
     return path
@@ -113,7 +122,7 @@ def synthetic_reranker(num_users, num_items, dim, rng, user_vectors, item_vector
     return model
 
 
-def synthetic_export(num_items, folder, dim=128, num_users=1000, seed=0, ranker=None):
+def synthetic_export(num_items, folder, dim=128, num_users=1000, seed=0, ranker=None, index=None):
     """A retrieval-only SavedModel over random vectors (`ranker`: None, "rating"
     or "rerank" adds that ranking stage); returns its path."""
     from tfllmrec.export import RecommenderModule
@@ -127,7 +136,7 @@ def synthetic_export(num_items, folder, dim=128, num_users=1000, seed=0, ranker=
         [f"u{i}" for i in range(num_users)], [f"i{i}" for i in range(num_items)], user_vectors, item_vectors,
         [sorted(rng.choice(num_items, 20, replace=False).tolist()) for _ in range(num_users)],
         rng.random(num_items).astype("float32"),
-        ranker=stage[ranker](),
+        ranker=stage[ranker](), index=index,
     )
     path = os.path.join(folder, str(num_items))
     tf.saved_model.save(module, path, signatures=module.signatures())
@@ -143,6 +152,8 @@ def main():
                         help="synthetic exports with this kind of ranking stage")
     parser.add_argument("--history", type=int, default=0,
                         help="also a sequential model's recommend_by_history over a history of this length")
+    parser.add_argument("--index", choices=("brute", "ivf"), default="brute",
+                        help="how the synthetic exports find items (export.index)")
     args = parser.parse_args()
     if args.synthetic_items:
         import tempfile
@@ -150,10 +161,11 @@ def main():
         with tempfile.TemporaryDirectory() as folder:
             for size in args.synthetic_items:
                 requests = max(200, args.requests * 1682 // size)
-                retrieval_p99 = report(synthetic_export(size, folder, ranker=args.ranker), requests)
+                index = index_options(args.index, size)
+                retrieval_p99 = report(synthetic_export(size, folder, ranker=args.ranker, index=index), requests)
                 if args.history:
-                    report_history(synthetic_history_export(size, folder, args.history), size, args.history,
-                                   requests, retrieval_p99)
+                    report_history(synthetic_history_export(size, folder, args.history, index), size,
+                                   args.history, requests, retrieval_p99)
         return
     report(args.saved_model, args.requests)
 

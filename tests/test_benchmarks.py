@@ -123,3 +123,12 @@ def test_serving_latency_times_both_stages_in_one_run(ranker):
     assert re.fullmatch(r"RESULT serving_p99_ms_batch1_500_items \d+\.\d+", lines[-3]), stdout
     assert re.fullmatch(r"RESULT two_stage_p99_ms_batch1_500_items \d+\.\d+ \(\d+\.\dx retrieval alone\)",
                         lines[-1]), stdout
+
+
+def test_serving_latency_times_the_history_signature_through_the_index():
+    stdout = run_script("serving_latency.py", "--synthetic-items", "300", "--history", "5", "--index", "ivf",
+                        "--requests", "20")
+    lines = stdout.strip().splitlines()
+    assert re.fullmatch(r"RESULT serving_p99_ms_batch1_300_items \d+\.\d+", lines[-3]), stdout
+    assert re.fullmatch(r"RESULT history_p99_ms_batch1_300_items \d+\.\d+ \(\d+\.\dx the user-vector lookup's "
+                        r"recommend_k\)", lines[-1]), stdout

@@ -15,10 +15,15 @@ IDS = [f"i{i}" for i in range(NUM_ITEMS)]
 POPULARITY = np.arange(NUM_ITEMS, dtype=np.float32)  # i11 the most popular
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+# Every test runs on both searches: every item scored, and an inverted-file index
+# (export.index=ivf) whose probe covers all 3 partitions, so both must give the same answers.
+IVF = dict(partitions=3, probe=3, precision="bfloat16")
+
+
+@pytest.fixture(scope="module", params=[None, IVF], ids=["scan", "ivf"])
+def exported(tmp_path_factory, request):
     model = fitted(SequentialRetrieval(**TINY))  # learned: item i is followed by i + 1
-    module = HistoryRecommenderModule(model, IDS, POPULARITY, top_k=3)
+    module = HistoryRecommenderModule(model, IDS, POPULARITY, top_k=3, index=request.param)
     root = tmp_path_factory.mktemp("served")
     tf.saved_model.save(module, str(root / "history" / "1"), signatures=module.signatures())
     return model, tf.saved_model.load(str(root / "history" / "1")), root
@@ -66,10 +71,11 @@ def test_the_export_matches_the_model_and_stores_each_variable_once(exported):
     out = recommend(loaded, [["i2", "i3", "i4", "i5", "i6"]])
     best = [int(i[1:]) for i in out["item_ids"][0]]
     np.testing.assert_allclose(out["scores"][0], expected[best], atol=1e-5)
-    # The tower's variables, the item vectors, the popularity and the ids: nothing twice.
+    # The tower's variables, the item vectors, the popularity and the ids (and the index's centroids,
+    # blocks, members and popular order, but not the item vectors again): nothing twice.
     stored = [name for name, _ in tf.train.list_variables(str(root / "history" / "1" / "variables" / "variables"))
               if name != "_CHECKPOINTABLE_OBJECT_GRAPH"]
-    assert len(stored) == len(model.query_tower.weights) + 3
+    assert len(stored) == len(model.query_tower.weights) + 3 + (4 if hasattr(loaded, "popular_order") else 0)
 
 
 def test_rest_row_format_and_a_wrong_rank(exported):

@@ -171,6 +171,13 @@ def test_the_export_serves_the_sequential_model_by_history(sequential_run, tmp_p
     LoadedModel.load("seq", 2, path)
     assert main(["export", str(sequential_run), "--output", str(tmp_path / "seq"), "--retrieval-only",
                  "--history-model", "sasrec_text"]) == 0
+    # --index ivf searches the history model's items too; probing every partition finds what the scan finds.
+    path = export_run(str(sequential_run), str(tmp_path / "ivf"), retrieval_only=True, history_model="sasrec_id",
+                      index="ivf", partitions=4, probe=4)
+    indexed = tf.saved_model.load(path)
+    assert hasattr(indexed, "popular_order") and not hasattr(loaded, "popular_order")
+    again = indexed.signatures["recommend_by_history"](item_ids=tf.constant([["i0", "i4", "i8"]]))
+    assert again["item_ids"].numpy().tolist() == out["item_ids"].numpy().tolist()
     with pytest.raises(ConfigError, match="no 'sasrec_hybrid'"):
         export_run(str(sequential_run), str(tmp_path / "other"), history_model="sasrec_hybrid")
 

@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfllmrec.export.id_lookup import id_lookup
+from tfllmrec.export.ivf_index import IVFIndex
 from tfllmrec.export.recommender_module import SEEN_PENALTY, checked
 
 HISTORY = tf.TensorSpec([None, None], tf.string, name="item_ids")
@@ -34,7 +35,9 @@ class HistoryRecommenderModule(tf.Module):
     catalogue (an item newer than the export) is read as padding; a history
     with no known item gets the most popular items. The history's own items
     rank last. Every input is one tensor, so every TF Serving request form
-    takes it.
+    takes it. With `index`, the items are found by an inverted-file index
+    (`IVFIndex`, as `export.index=ivf` gives `recommend_k`); a place it
+    leaves empty (fewer candidates in the probed partitions) has id "".
 
     Args:
         model: tfllmrec.models.SequentialRetrieval, trained.
@@ -44,6 +47,8 @@ class HistoryRecommenderModule(tf.Module):
         user_ids: array of str `[U]` or None: the ids of the model's user
             indices, whose stored histories `recommend_for_user` reads. None:
             `recommend_for_user` is left out.
+        index: dict or None. `IVFIndex` options (partitions, probe,
+            precision); None: every item is scored.
 
     Example:
     >>> from tfllmrec.models import SequentialRetrieval
@@ -54,7 +59,7 @@ class HistoryRecommenderModule(tf.Module):
     [b'b', b'c']
     """
 
-    def __init__(self, model, item_ids, popularity, top_k=10, user_ids=None):
+    def __init__(self, model, item_ids, popularity, top_k=10, user_ids=None, index=None):
         super().__init__(name="history_recommender")
         ids = np.asarray(item_ids, dtype=str)
         self.query_tower = model.query_tower
@@ -64,6 +69,11 @@ class HistoryRecommenderModule(tf.Module):
         self.popularity = tf.Variable(np.asarray(popularity, np.float32), trainable=False, name="popularity")
         self.catalogue_ids = tf.Variable(tf.constant(ids), trainable=False, name="catalogue_ids")
         self.item_table = id_lookup(ids)
+        self.index = None
+        if index is not None:
+            self.index = IVFIndex(self.item_vectors, **index)
+            order = np.argsort(-np.asarray(popularity), kind="stable")[:self.top_k]
+            self.popular_order = tf.Variable(order.astype(np.int64), trainable=False, name="popular_order")
         self.user_table = self.stored_history = self.recommend_for_user = None
         if user_ids is not None:
             self.user_table = id_lookup(user_ids)
@@ -91,16 +101,40 @@ class HistoryRecommenderModule(tf.Module):
         known = history >= 0
         vectors = tf.gather(self.item_vectors, tf.maximum(history, 0))
         query = self.query_tower.last(vectors, known)
-        scores = tf.matmul(query, self.item_vectors, transpose_b=True)
         anything = tf.reduce_any(known, axis=1, keepdims=True)
+        top = self._index_top(query, history, anything) if self.index is not None else \
+            self._scanned_top(query, history, known, anything)
+        scores, items = top
+        found = items >= 0
+        recommended = tf.maximum(items, 0)
+        because = self._nearest_history_item(item_ids, vectors, known, recommended)
+        return {"item_ids": tf.where(found, tf.gather(self.catalogue_ids, recommended), ""), "scores": scores,
+                "because_item_ids": tf.where(found, because, "")}
+
+    def _scanned_top(self, query, history, known, anything):
+        """(scores, item indices) `[batch, top_k]` of every item scored, the history's items last."""
+        scores = tf.matmul(query, self.item_vectors, transpose_b=True)
         scores = tf.where(anything, scores, self.popularity[None, :])
         # The history's items sink (a one-hot of the catalogue per history item would cost n x I).
         rows = tf.broadcast_to(tf.range(tf.shape(history)[0])[:, None], tf.shape(history))
         where = tf.reshape(tf.stack([rows, tf.maximum(history, 0)], axis=-1), [-1, 2])
         sink = tf.reshape(tf.where(known, SEEN_PENALTY, 0.0), [-1])
         top = tf.math.top_k(tf.tensor_scatter_nd_sub(scores, where, sink), k=self.top_k)
-        return {"item_ids": tf.gather(self.catalogue_ids, top.indices), "scores": top.values,
-                "because_item_ids": self._nearest_history_item(item_ids, vectors, known, top.indices)}
+        return top.values, top.indices
+
+    def _index_top(self, query, history, anything):
+        """(scores, item indices, -1 where none) `[batch, top_k]` of the index's search, the history's items last."""
+
+        def history_penalty(items):
+            # -2 never matches a candidate, nor the -1 of a place no candidate fills.
+            held_ids = tf.cast(tf.where(history >= 0, history, -2), items.dtype)
+            held = tf.reduce_any(items[:, :, None] == held_ids[:, None, :], axis=2)
+            return tf.where(held, SEEN_PENALTY, 0.0)
+
+        scores, items = self.index.search(query, self.top_k, history_penalty, penalized=tf.shape(history)[1])
+        popular = tf.broadcast_to(self.popular_order[None, :tf.shape(items)[1]], tf.shape(items))
+        return (tf.where(anything, scores, tf.gather(self.popularity, popular)),
+                tf.where(anything, items, popular))
 
     def _nearest_history_item(self, item_ids, vectors, known, recommended):
         """`[batch, k]`: the history item whose vector is closest to each recommendation ("" for none)."""

@@ -88,7 +88,7 @@ def _history_module(run, export):
     model = load_sequential(run.run_dir, run.config, export.history_model, len(run.user_ids), len(run.item_ids))
     model.set_history(run.seen)  # everything the run knows, in time order: the checkpoint holds training items
     return HistoryRecommenderModule(model, run.item_ids, run.item_counts()[:len(run.item_ids)], top_k=export.top_k,
-                                    user_ids=run.user_ids)
+                                    user_ids=run.user_ids, index=_index_options(export, len(run.item_ids)))
 
 
 def _index_options(export, num_items):
