@@ -122,9 +122,10 @@ class SequentialRetrieval(EncoderFineTuningMixin, tfrs.Model):
         sequence = features["sequence"]
         inputs, targets = sequence[:, :-1], sequence[:, 1:]
         shape = tf.shape(inputs)
-        # The step's items carry the encoder's gradient when it fine-tunes (ItemTower.step_table).
-        table = self.item_tower.step_table(tf.boolean_mask(sequence, sequence >= 0), training) if self.text_dim \
-            else None
+        # The step's items carry the encoder's gradient when it fine-tunes (ItemTower.step_table);
+        # an XLA-compiled step (compile(jit_compile=True)) needs static shapes.
+        table = self.item_tower.step_table(sequence, training, static_shapes=bool(getattr(self, "jit_compile", False)),
+                                           valid=sequence >= 0) if self.text_dim else None
         vectors = tf.reshape(self.item_tower(tf.reshape(tf.maximum(inputs, 0), [-1]), training=training, table=table),
                              [shape[0], shape[1], -1])
         queries = self.query_tower(vectors, inputs >= 0, training=training)

@@ -137,21 +137,33 @@ class ItemTower(tf.keras.layers.Layer):
                              f"text table is {self.text_dim}-d.")
         self.live_text, self.live_items_per_step = live_text, int(items_per_step)
 
-    def step_table(self, indices, training=False, static_shapes=False):
+    def step_table(self, indices, training=False, static_shapes=False, valid=None):
         """The text table a step reads: in training with a live encoder, the
         rows of `indices` carry the encoder's gradient (their values stay the
         stored ones, refreshed by `refresh_text_table`), the rest are constant.
 
         `static_shapes` (XLA): rows drawn from `indices` without removing
         repeats, so their number is known when the step compiles.
+        `valid`: bool like `indices`, or None (all valid): False marks
+        padding, never encoded; with `static_shapes` it is drawn after every
+        real item (and read as item 0, whose value it does not change).
         """
         if self.live_text is None or not training:
             return self.text_table
         flat = tf.reshape(indices, [-1])
+        padding = None
+        if valid is not None:
+            valid = tf.reshape(valid, [-1])
+            if static_shapes:
+                flat, padding = tf.where(valid, flat, tf.zeros_like(flat)), ~valid
+            else:
+                flat = tf.boolean_mask(flat, valid)
         distinct = flat if static_shapes else tf.unique(flat)[0]
         if self.live_items_per_step:
-            order = tf.argsort(self.dropout_rng.uniform(tf.shape(distinct)))
-            distinct = tf.gather(distinct, order[: self.live_items_per_step])
+            draw = self.dropout_rng.uniform(tf.shape(distinct))
+            if padding is not None:
+                draw += tf.cast(padding, draw.dtype)  # draws lie in [0, 1): padding sorts after them all
+            distinct = tf.gather(distinct, tf.argsort(draw)[: self.live_items_per_step])
         live = tf.cast(self.live_text(distinct, training=True, static_shapes=static_shapes), self.text_table.dtype)
         # Forward, the stored rows, as every other item's; backward, into the encoder. Fresh
         # rows for the batch's own items would let the full softmax tell positives from
