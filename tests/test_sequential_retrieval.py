@@ -37,6 +37,10 @@ class SequentialRetrievalTest(TestCase):
         model = SequentialRetrieval(text_dim=5, use_item_ids=False, **TINY)
         revived = self.run_serialization_test(model)
         assert revived.get_config()["use_item_ids"] is False and revived.text_dim == 5
+        # Item-id dropout applies where ids and text meet: an id-only item would be nothing.
+        hybrid = self.run_serialization_test(SequentialRetrieval(text_dim=5, id_dropout=0.3, **TINY))
+        assert hybrid.item_tower.id_dropout == 0.3 and hybrid.get_config()["id_dropout"] == 0.3
+        assert SequentialRetrieval(id_dropout=0.3, **TINY).item_tower.id_dropout == 0.0
 
 
 def test_latest_items_keep_the_newest_left_padded():
@@ -202,6 +206,8 @@ def test_sequential_baselines_are_refused_where_they_cannot_run():
         with_overrides(get_recipe("ecommerce"), ["sequence.num_heads=3"])
     with pytest.raises(ConfigError, match="sequence.dropout"):
         with_overrides(get_recipe("ecommerce"), ["sequence.dropout=1.5"])
+    with pytest.raises(ConfigError, match="sequence.id_dropout"):
+        with_overrides(get_recipe("ecommerce"), ["sequence.id_dropout=1"])
 
 
 @pytest.mark.parametrize("name, split", [("video", "leave_one_out"), ("ecommerce", "predefined")])

@@ -30,6 +30,8 @@ class SequentialRetrieval(EncoderFineTuningMixin, tfrs.Model):
         embedding_dim: int. Item vector and transformer width.
         use_item_ids: bool. Item-id embeddings (False: ID-free).
         text_hidden_dim: int. Hidden units of the text MLP; 0: linear.
+        id_dropout: float. Probability of zeroing an item's id vector in
+            training (with ids and text), so that its text carries it.
         max_length: int. Latest items a query reads.
         num_layers: int. Transformer blocks.
         num_heads: int. Attention heads (dividing `embedding_dim`).
@@ -52,7 +54,7 @@ class SequentialRetrieval(EncoderFineTuningMixin, tfrs.Model):
     """
 
     def __init__(self, num_users, num_items, text_dim=None, embedding_dim=64, use_item_ids=True, text_hidden_dim=256,
-                 max_length=50, num_layers=2, num_heads=1, dropout=0.2, temperature=0.1,
+                 id_dropout=0.0, max_length=50, num_layers=2, num_heads=1, dropout=0.2, temperature=0.1,
                  encoder="all-minilm-l6-v2", sequence_length=64, trainable="none", fine_tune_items=64, **kwargs):
         super().__init__(**kwargs)
         self.num_users, self.num_items = int(num_users), int(num_items)
@@ -63,7 +65,8 @@ class SequentialRetrieval(EncoderFineTuningMixin, tfrs.Model):
         if not temperature > 0:
             raise ValueError(f"temperature={temperature}: it divides the scores; use a number > 0, e.g. 0.1.")
         self.options = dict(embedding_dim=int(embedding_dim), use_item_ids=bool(use_item_ids),
-                            text_hidden_dim=int(text_hidden_dim), max_length=int(max_length),
+                            text_hidden_dim=int(text_hidden_dim), id_dropout=float(id_dropout),
+                            max_length=int(max_length),
                             num_layers=int(num_layers), num_heads=int(num_heads), dropout=float(dropout),
                             temperature=float(temperature), encoder=str(encoder),
                             sequence_length=int(sequence_length), trainable=str(trainable),
@@ -71,6 +74,7 @@ class SequentialRetrieval(EncoderFineTuningMixin, tfrs.Model):
         self.max_length, self.temperature = self.options["max_length"], self.options["temperature"]
         self.item_tower = ItemTower(self.num_items, self.options["embedding_dim"], use_item_ids=use_item_ids,
                                     text_dim=self.text_dim, text_hidden_dim=self.options["text_hidden_dim"],
+                                    id_dropout=self.options["id_dropout"] if use_item_ids and self.text_dim else 0.0,
                                     name="item_tower")
         self.live_text = self.build_live_text(self.options, bool(self.text_dim))
         if self.live_text is not None:

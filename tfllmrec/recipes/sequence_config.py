@@ -14,6 +14,7 @@ RANGES = {
     "temperature": Range(float, 0, low_open=True, example=0.1),
     "embedding_dim": Range(int, 1, example=64),
     "text_hidden_dim": Range(int, 0, example=256, meaning="0: a linear projection"),
+    "id_dropout": Range(float, 0, 1, high_open=True, example=0.3, meaning="0: off"),
     "fine_tune_items": Range(int, 0, example=64, meaning="0: every item of the step"),
     "held_out_users": Range(float, 0, 1, high_open=True, example=0.1, meaning="0: no user cold-start protocol"),
 }
@@ -44,6 +45,8 @@ class SequenceConfig:
         temperature: float. Softmax temperature of the cosine scores.
         embedding_dim: int. Item vector and transformer width.
         text_hidden_dim: int. Hidden units of the item text MLP; 0: linear.
+        id_dropout: float. Probability of zeroing an item's id vector in a
+            training step ("sasrec_hybrid"), so that its text carries it.
         trainable: str. "none", "top:N" or "all": the items' text encoder
             (the recipe's `model.encoder`) fine-tunes inside the text
             models ("sasrec_hybrid", "sasrec_text"), with the `train`
@@ -69,6 +72,7 @@ class SequenceConfig:
     temperature: float = 0.1
     embedding_dim: int = 64
     text_hidden_dim: int = 256
+    id_dropout: float = 0.0
     trainable: str = "none"
     fine_tune_items: int = 64
     held_out_users: float = 0.1
