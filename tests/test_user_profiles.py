@@ -13,7 +13,7 @@ from tfllmrec.recipes import get_recipe, with_overrides
 from tfllmrec.recipes.pipeline import train_recipe
 
 GROUPS = ["running shoe", "chef knife", "jazz record", "garden hose"]
-PROFILED = RATED + ["ranking.user_profile=true", "data.user_fields=[hobby, city]"]
+PROFILED = RATED + ["ranking.user_profile=true", "data.user_fields=[hobby, city]", "ranking.held_out_users=0.25"]
 
 
 def write_profiles(folder, num_users=40):
@@ -46,11 +46,30 @@ def test_a_users_file_gives_each_user_a_profile_text(tmp_path):
 
 def test_a_new_user_is_scored_better_from_their_profile_than_from_nothing(profiled_run):
     _, metrics = profiled_run
-    new = metrics["ranking"]["test_as_new_users"]
-    # Every test user scored with no id and no rated items: the profile names the group they
-    # rate 4-5 (seen: 1.18 with it, 1.38 without, 0.95 as the known users they are).
+    new = metrics["ranking"]["test_new_users"]
+    # 10 of the 40 users (ranking.held_out_users 0.25) left out of a second model's training; their
+    # test ratings scored from the profile, which names the group they rate 4-5
+    # (seen: 0.96 with it, 1.17 without, 0.95 for the known users).
+    assert new["users"] == 10 and new["ratings"] > 0
     assert new["profile"]["rmse"] < new["no_profile"]["rmse"] - 0.12
-    assert metrics["ranking"]["test"]["rmse"] < new["profile"]["rmse"] - 0.12
+    assert metrics["ranking"]["test"]["rmse"] < new["profile"]["rmse"]
+
+
+def test_the_new_user_split_keeps_held_users_out_of_training():
+    from tfllmrec.tasks.new_users import split_for_new_users
+
+    class Index:
+        pass
+
+    index = Index()
+    for part, users in (("train", [0, 1, 2, 1]), ("valid", [2, 0]), ("test", [0, 1, 2])):
+        for field in ("users", "items", "times", "weights"):
+            setattr(index, f"{part}_{field}", np.asarray(users) * (10 if field == "items" else 1))
+    view = split_for_new_users(index, np.array([False, True, False]))
+    # User 1 is held out: gone from training and validation, the only one left in test.
+    assert view.train_users.tolist() == [0, 2] and view.train_items.tolist() == [0, 20]
+    assert view.valid_users.tolist() == [2, 0] and view.test_users.tolist() == [1]
+    assert index.train_users.tolist() == [0, 1, 2, 1]  # the original is untouched
 
 
 def test_the_restored_ranker_and_the_export_read_the_stored_profiles(profiled_run, tmp_path):

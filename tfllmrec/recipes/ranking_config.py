@@ -16,6 +16,7 @@ RANGES = {
     "text_hidden_dim": Range(int, 0, example=0, meaning="0: a linear projection"),
     "max_history": Range(int, 0, example=256, meaning="0: no implicit-feedback term"),
     "l2": Range(float, 0, example=1e-4, meaning="0: no penalty"),
+    "held_out_users": Range(float, 0, 1, high_open=True, example=0.1, meaning="0: no new-user protocol"),
 }
 
 
@@ -55,9 +56,12 @@ class RankingConfig:
         user_profile: bool. Rating only (a reranker reads none): each
             user's profile text (the data's users file: MovieLens' age,
             gender and occupation), embedded by the same encoder, enters the
-            user side, so a new user is scored from their profile; the run
-            also reports test RMSE with every test user scored as new
-            (`test_as_new_users`).
+            user side, so a new user is scored from their profile.
+        held_out_users: float. With `user_profile`, the new-user protocol:
+            this share of the users (drawn by `data.split_seed`) is left out
+            of a second rating model's training entirely, and their test
+            ratings are predicted from their profile alone and from nothing
+            (`test_new_users`); 0: none.
         text_hidden_dim: int. Hidden units of the text MLP; 0: linear.
         max_history: int. Rated items per user in the implicit-feedback
             term (SVD++'s); 0: none.
@@ -82,6 +86,7 @@ class RankingConfig:
     embedding_dim: int = 64
     use_text: bool = True
     user_profile: bool = False
+    held_out_users: float = 0.1
     text_hidden_dim: int = 0
     max_history: int = 0
     hidden_units: tuple = ()

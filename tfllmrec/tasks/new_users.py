@@ -1,4 +1,6 @@
-"""The user cold-start protocol of the sequential models: users held out of training, served from their clicks."""
+"""User cold-start protocols: users held out of training, then served from their clicks or their profile."""
+
+import copy
 
 import numpy as np
 
@@ -11,6 +13,18 @@ def held_out_users(num_users, fraction, seed):
     held = np.zeros(num_users, bool)
     held[np.random.default_rng(seed).permutation(num_users)[:int(round(fraction * num_users))]] = True
     return held
+
+
+def split_for_new_users(index, held):
+    """A shallow copy of IndexedSplit `index` whose training and validation
+    rows are those of the users not `held`, and whose test rows are the
+    held users': a model trained on it has never seen the users it is tested on."""
+    view = copy.copy(index)
+    for part, keep in (("train", ~held), ("valid", ~held), ("test", held)):
+        rows = keep[getattr(index, f"{part}_users")]
+        for field in ("users", "items", "times", "weights"):
+            setattr(view, f"{part}_{field}", getattr(index, f"{part}_{field}")[rows])
+    return view
 
 
 def without_users(targets, users_left_out):

@@ -7,6 +7,7 @@ from tfllmrec.errors import ConfigError, DataError
 from tfllmrec.evaluation import SurpriseBaseline, rating_metrics, surprise_available
 from tfllmrec.evaluation.rating_baselines import SURPRISE_MISSING
 from tfllmrec.models import TextRanking
+from tfllmrec.tasks.new_users import held_out_users, split_for_new_users
 from tfllmrec.tasks.phase import Phase
 from tfllmrec.tasks.task import text_table_of
 from tfllmrec.training import epoch_dataset, train_model, training_scope
@@ -39,11 +40,15 @@ def check_rating_stage(ranking, index, dataset):
 
 
 def rating_phases(ranking):
-    """The rating stage's phases: ours, then each baseline."""
+    """The rating stage's phases: ours, each baseline, then the new-user protocol."""
     if not ranking.enabled:
         return []
     phases = [Phase("ranking", "rating model: ours (TextRanking)", "rating", workdir="ranking")]
-    return phases + [Phase(f"ranking_{name}", TITLES[name], "surprise") for name in ranking.baselines]
+    phases += [Phase(f"ranking_{name}", TITLES[name], "surprise") for name in ranking.baselines]
+    if ranking.objective == "rating" and ranking.user_profile and ranking.held_out_users:
+        phases.append(Phase("rating_new_users", f"rating model without {ranking.held_out_users:.0%} of the users: "
+                            "new users from their profile", "rating_new_users", workdir="rating_new_users"))
+    return phases
 
 
 def build_rating_model(ranking, num_users, num_items, text_dim, user_text_dim=None):
@@ -78,8 +83,8 @@ def predict_ratings(model, users, items, scale, batch=8192, profiles=None):
 
 
 def as_new_users(model, index, scale, profile_table):
-    """Test RMSE and MAE with every test user scored as one the model never saw
-    (no id, no rated items): from their profile alone, and from nothing (the items' terms)."""
+    """Test RMSE and MAE with every test user scored as a user without id or
+    rated items: from their profile alone, and from nothing (the items' terms)."""
     unknown = np.full(len(index.test_users), -1)
     profiles = profile_table[index.test_users]
     return {name: rating_metrics(predict_ratings(model, unknown, index.test_items, scale, profiles=given),
@@ -89,6 +94,24 @@ def as_new_users(model, index, scale, profile_table):
 
 def train_rating_model(ranking, index, text_table, workdir, verbose, profile_table=None):
     """Trains ours on the training ratings; best epoch by validation RMSE. Returns its result."""
+    model, fit, scale = fit_rating_model(ranking, index, text_table, workdir, verbose, profile_table)
+    test = rating_metrics(predict_ratings(model, index.test_users, index.test_items, scale), index.test_weights)
+    return {"test": test, "training": fit}
+
+
+def train_for_new_users(ranking, index, text_table, workdir, verbose, profile_table, seed):
+    """The new-user protocol: ours trained without `ranking.held_out_users` of
+    the users (drawn by `seed`), then their test ratings predicted from their
+    profile alone and from nothing."""
+    held = held_out_users(index.num_users, ranking.held_out_users, seed)
+    view = split_for_new_users(index, held)
+    model, fit, scale = fit_rating_model(ranking, view, text_table, workdir, verbose, profile_table)
+    return {"users": int(held.sum()), "ratings": int(len(view.test_users)), "training": fit,
+            **as_new_users(model, view, scale, profile_table)}
+
+
+def fit_rating_model(ranking, index, text_table, workdir, verbose, profile_table=None):
+    """(model at its best validation RMSE, training record, the ratings' (low, high))."""
     train = ranking.train
     scale = (float(index.train_weights.min()), float(index.train_weights.max()))
     with training_scope(train):
@@ -106,11 +129,7 @@ def train_rating_model(ranking, index, text_table, workdir, verbose, profile_tab
                                                train.seed, epoch, labels=index.train_weights),
             {"user": tf.constant([0]), "item": tf.constant([0]), "label": tf.constant([1.0])},
             train, validate, "rmse", workdir, verbose)
-    test = rating_metrics(predict_ratings(model, index.test_users, index.test_items, scale), index.test_weights)
-    result = {"test": test, "training": fit}
-    if profile_table is not None:
-        result["test_as_new_users"] = as_new_users(model, index, scale, profile_table)
-    return result
+    return model, fit, scale
 
 
 def run_surprise(name, index, seed):
@@ -125,7 +144,8 @@ def rating_metrics_of(results):
         return None
     baselines = {name[len("ranking_"):]: result for name, result in results.items()
                  if name.startswith("ranking_")}
-    return dict(results["ranking"], baselines=baselines)
+    new_users = {"test_new_users": results["rating_new_users"]} if "rating_new_users" in results else {}
+    return dict(results["ranking"], baselines=baselines, **new_users)
 
 
 def rating_summary_lines(ranking_metrics):
@@ -134,7 +154,8 @@ def rating_summary_lines(ranking_metrics):
         return []
     rows = [("ours", ranking_metrics["test"])]
     rows += [(name, b["test"]) for name, b in ranking_metrics.get("baselines", {}).items()]
-    new = ranking_metrics.get("test_as_new_users", {})
-    rows += [(f"new user, {'profile' if name == 'profile' else 'none'}", test) for name, test in new.items()]
+    new = ranking_metrics.get("test_new_users", {})
+    rows += [(f"new user, {'profile' if name == 'profile' else 'none'}", new[name]) for name in ("profile", "no_profile")
+             if name in new]
     lines = [f"{'rating model':17s} {'RMSE':>10s} {'MAE':>10s}"]
     return lines + [f"{name:17s} {test['rmse']:10.4f} {test['mae']:10.4f}" for name, test in rows]

@@ -10,7 +10,7 @@ from tfllmrec.tasks.indexed_split import IndexedSplit, sampled_targets
 from tfllmrec.tasks.phase import Phase
 from tfllmrec.tasks.protocol_checks import check_retrieval_split
 from tfllmrec.tasks.rating import (check_rating_stage, rating_metrics_of, rating_phases, rating_summary_lines,
-                                   run_surprise, train_rating_model, user_profile_table)
+                                   run_surprise, train_for_new_users, train_rating_model, user_profile_table)
 from tfllmrec.tasks.rerank import rerank_phases, train_reranker, two_stage_evaluator, two_stage_lines
 from tfllmrec.tasks.new_users import without_users
 from tfllmrec.tasks.sequential import VARIANTS, needs_text, new_user_lines, sequential_phases, train_sequential
@@ -184,6 +184,11 @@ class RetrievalTask(Task):
     def _run_rating(self, phase, workdir):
         table = self.text_table if self.config.ranking.use_text else None
         return train_rating_model(self.config.ranking, self.index, table, workdir, self.verbose, self.profile_table)
+
+    def _run_rating_new_users(self, phase, workdir):
+        table = self.text_table if self.config.ranking.use_text else None
+        return train_for_new_users(self.config.ranking, self.index, table, workdir, self.verbose, self.profile_table,
+                                   self.config.data.split_seed)
 
     def _run_rerank(self, phase, workdir):
         retrieval = with_main_phase_weights(self._two_tower(self.config.model, self.index), workdir)
