@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from test_cli_bad_inputs import run_cli
-from tfllmrec.cli import DEMO_K
+from tfllmrec.cli_parser import DEMO_K
 from tfllmrec.model_rules import RANGES as MODEL_RANGES
 from tfllmrec.ranges import K, PORT, VERSION
 from tfllmrec.recipes.data_config import RANGES as DATA_RANGES

@@ -16,6 +16,7 @@ LAYERS = [
     {"training", "export"},
     {"tasks", "serving"},
     {"recipes"},
+    {"cli_parser"},
     {"cli", "__main__"},
 ]
 
