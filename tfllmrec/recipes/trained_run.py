@@ -8,7 +8,7 @@ import tensorflow as tf
 from tfllmrec.errors import ConfigError, RunFolderError, TfllmrecError
 from tfllmrec.files import require_path
 from tfllmrec.ranges import K
-from tfllmrec.recipes.new_items import check_new_items
+from tfllmrec.recipes.item_catalogue import ItemCatalogue
 from tfllmrec.recipes.profile_recommendations import ProfileRecommendations
 from tfllmrec.recipes.registry import run_config
 from tfllmrec.recipes.run_folder import MAIN_CHECKPOINT
@@ -23,7 +23,7 @@ from tfllmrec.towers.text_placement import search_scores
 _CHECKPOINT_ERRORS = (tf.errors.OpError, IndexError, ValueError, KeyError, AssertionError)
 
 
-class TrainedRun(ProfileRecommendations):
+class TrainedRun(ItemCatalogue, ProfileRecommendations):
     """A run folder written by `train_recipe`, with its model restored.
 
     Args:
@@ -105,16 +105,7 @@ class TrainedRun(ProfileRecommendations):
                 f"{type(error).__name__}: {reason.strip().splitlines()[0]}") from None
         self._serve_with_everything_known()
         self._encoder = None
-        # Items added after training (`add_items`) follow the catalogue.
-        self.num_catalogue_items = len(self.item_ids)
-        # Added items' vectors: "full" (how they rank for users) and "text"
-        # (text alone, what a free-text search compares).
-        self._new_vectors = {kind: np.zeros((0, self.model.embedding_dim), np.float32)
-                             for kind in ("full", "text")}
-        self._new_embeddings = np.zeros((0, self.model.text_dim or 0), np.float32)
-        # The catalogue's vectors, computed on first use: the weights never change after
-        # loading, and each recommendation would otherwise rerun the item tower.
-        self._catalogue = {}
+        self._start_catalogue()
 
     def _damaged(self, what, reason):
         return RunFolderError(
@@ -152,59 +143,6 @@ class TrainedRun(ProfileRecommendations):
         k = min(k, int(np.isfinite(scores).sum()))
         best = np.argsort(-scores, kind="stable")[:k]
         return [(str(self.item_ids[i]), str(self.item_texts[i]), float(scores[i])) for i in best]
-
-    def add_items(self, item_ids, texts):
-        """Adds items that were not in training, placed by their text alone.
-
-        Each new item gets the vector the trained item tower gives an item
-        without a trained id (what the held-out items of the cold-start
-        evaluation got): the text MLP over its frozen encoder embedding, or
-        with `model.cold_neighbors`, the mean vector of its nearest trained
-        catalogue items in the encoder's text space. Nothing
-        is retrained; `recommend_for_user`, `recommend_for_text` and an
-        export of this run (`build_module`) then rank them with the
-        catalogue. Write the texts the way the catalogue's are written
-        (`run.item_texts`), e.g. "Title (year). Genres" for `video`.
-
-        Args:
-            item_ids: sequence of str. New, distinct ids.
-            texts: sequence of str. One non-empty text per id.
-
-        Raises:
-            ConfigError: the run has no text path, an id is already known or
-                given twice, a text is empty, or the two lengths differ.
-        """
-        item_ids = [str(i) for i in item_ids]
-        texts = [str(t) for t in texts]
-        check_new_items(item_ids, texts, self.item_ids, self.config.model.use_text)
-        embeddings = self._encode(texts)
-        tower = self.model.item_tower
-        vectors = {"full": tower.new_item_vectors(embeddings).numpy(),
-                   "text": tower.text_only_vectors(embeddings).numpy()}
-        self._new_embeddings = np.concatenate([self._new_embeddings, embeddings.numpy()])
-        self.item_ids = np.concatenate([self.item_ids, np.asarray(item_ids, dtype=str)])
-        self.item_texts = np.concatenate([self.item_texts, np.asarray(texts, dtype=str)])
-        for kind, new in vectors.items():
-            self._new_vectors[kind] = np.concatenate([self._new_vectors[kind], new])
-
-    def add_items_from_file(self, path, delimiter=None):
-        """`add_items` from a CSV/TSV/Parquet file: `item_id` plus `text`.
-
-        Instead of `text`, the file may hold the recipe's `data.text_fields`
-        (joined as the catalogue's texts were). Returns the number added.
-        """
-        from tfllmrec.data.tabular import items_from_table, read_table
-
-        raw = read_table(path, delimiter)
-        # A `text` column as written in the catalogue, or the recipe's own fields.
-        fields = ["text"] if "text" in raw.columns else list(self.config.data.text_fields) or ["text"]
-        items = items_from_table(raw, path, "item_id", fields)
-        self.add_items(items.ids, items.texts())
-        return len(items)
-
-    def item_vectors(self):
-        """`[num_items, dim]` vectors of the catalogue, then of added items."""
-        return self._with_new_items("full")
 
     @property
     def text_encoder(self):
@@ -262,22 +200,6 @@ class TrainedRun(ProfileRecommendations):
         order = np.argsort(-scores, kind="stable")[:k]
         return [(shortlist[i][0], shortlist[i][1], float(scores[i])) for i in order]
 
-    def item_offsets(self):
-        """Per-item score offsets (`model.ctr_prior_weight`), catalogue then added items; or None.
-
-        An added item gets the offset of an item never shown in training.
-        """
-        if not self.model.item_bias:
-            return None
-        if "offsets" not in self._catalogue:  # read once, like the vectors: not per request
-            offsets = self.model.offsets()
-            offsets.setflags(write=False)
-            self._catalogue["offsets"] = offsets
-        if not self.num_added_items:
-            return self._catalogue["offsets"]
-        added = np.full(self.num_added_items, float(self.model.new_item_offset.numpy()), np.float32)
-        return np.concatenate([self._catalogue["offsets"], added])
-
     def recommend_for_text(self, text, k=10):
         """Top-k items for a free-text query: a search over `search_vectors()`.
 
@@ -298,51 +220,6 @@ class TrainedRun(ProfileRecommendations):
                                self.search_embeddings() if cosine else None,
                                np.log1p(self.item_counts()) if popularity else None)
         return self._top(scores.numpy()[0], k)
-
-    def search_embeddings(self):
-        """`[num_items, text_dim]` encoder embeddings of the catalogue's texts
-        (the model's text table), then of added items: a search's cosine part."""
-        table = self.model.item_tower.text_table.numpy()
-        return np.concatenate([table, self._new_embeddings]) if self.num_added_items else table
-
-    def item_counts(self):
-        """`[num_items]` float32: the users who interacted with each item (0 for added items)."""
-        seen = [np.asarray(sorted(set(items)), np.int64) for items in self.seen]
-        return np.bincount(np.concatenate(seen or [np.zeros(0, np.int64)]),
-                           minlength=len(self.item_ids)).astype(np.float32)
-
-    def search_vectors(self):
-        """`[num_items, dim]` text-only vectors of the catalogue, then of added items.
-
-        A free-text query is placed by its text alone, so it is compared with
-        items placed the same way: against a hybrid model's id + text
-        vectors, popular co-bought items outrank the ones the words describe
-        (on Amazon Office an item's own text found it first 24% of the time
-        that way, 100% this way). For a text-only model these are
-        `item_vectors()`.
-        """
-        return self._with_new_items("text")
-
-    @property
-    def num_added_items(self):
-        """How many items `add_items` added after the catalogue."""
-        return len(self._new_vectors["full"])
-
-    def _with_new_items(self, kind):
-        catalogue = self._catalogue_vectors(kind)
-        # Without added items, no per-request copy of the catalogue.
-        return np.concatenate([catalogue, self._new_vectors[kind]]) if self.num_added_items else catalogue
-
-    def _catalogue_vectors(self, kind):
-        if not self.model.use_item_ids:
-            kind = "full"  # without ids an item's text-only vector is its vector
-        if kind not in self._catalogue:
-            tower = self.model.item_tower
-            vectors = (self.model.candidates() if kind == "full" else
-                       tower.text_only(tf.range(self.num_catalogue_items))).numpy()
-            vectors.setflags(write=False)  # handed out uncopied: a caller's write would corrupt the cache
-            self._catalogue[kind] = vectors
-        return self._catalogue[kind]
 
     def evaluate(self):
         """Recomputes the test metrics from the data (re-split with the run's seed)."""
