@@ -27,7 +27,8 @@ class LossScaledTrainStep:
 
     def train_step(self, inputs):
         optimizers = [self.optimizer] + ([self.encoder_optimizer] if self.encoder_optimizer is not None else [])
-        with tf.GradientTape(persistent=len(optimizers) > 1) as tape:
+        scaling = any(_scales_loss(optimizer) for optimizer in optimizers)
+        with tf.GradientTape(persistent=scaling and len(optimizers) > 1) as tape:
             loss = self.compute_loss(inputs, training=True)
             regularization_loss = tf.reduce_sum([tf.reduce_sum(part) for part in self.losses])
             total_loss = loss + regularization_loss
@@ -37,8 +38,13 @@ class LossScaledTrainStep:
         encoder = self.encoder_variables() if len(optimizers) > 1 else []
         owned = {v.ref() for v in encoder}
         groups = [[v for v in self.trainable_variables if v.ref() not in owned], encoder]
-        for optimizer, variables, objective in zip(optimizers, groups, scaled):
-            gradients = tape.gradient(objective, variables)
+        if not scaling:
+            # One loss for every group: one backward pass.
+            gradients = tape.gradient(total_loss, groups[0] + groups[1])
+            per_group = [gradients[:len(groups[0])], gradients[len(groups[0]):]]
+        else:
+            per_group = [tape.gradient(objective, variables) for objective, variables in zip(scaled, groups)]
+        for optimizer, variables, gradients in zip(optimizers, groups, per_group):
             if _scales_loss(optimizer):
                 gradients = optimizer.get_unscaled_gradients(gradients)
             optimizer.apply_gradients(zip(gradients, variables))
