@@ -102,3 +102,12 @@ def test_every_model_trains_under_float16(float16, caplog, build, features):
         history = model.fit(data, epochs=5, verbose=0).history
     assert "forgot to call" not in caplog.text
     assert np.isfinite(history["total_loss"]).all() and history["total_loss"][-1] < history["total_loss"][0]
+
+
+def test_text_ranking_called_directly_under_float16_answers_in_float32(float16):
+    # Keras' __call__ autocasts float32 weights to float16; the offset and profiles must stay float32.
+    model = TextRanking(**dict(TINY_TEXT_RANKING, user_text_dim=3))
+    model.set_training_data(np.ones(TINY_ITEMS), TINY_TEXT, TINY_HISTORIES, _RATINGS["label"],
+                            user_profiles=np.ones((len(TINY_HISTORIES), 3)))
+    scores = model({"user": tf.constant([0, 1]), "item": tf.constant([2, 3])})
+    assert scores.dtype == tf.float32 and np.isfinite(scores.numpy()).all()

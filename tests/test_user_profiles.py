@@ -187,3 +187,18 @@ def test_init_from_video_on_rated_files_trains_a_rating_stage_without_profiles(t
     assert get_recipe("video").ranking.user_profile  # the recipe reads MovieLens' users file
     # init is given no users file: the rating stage stays, without profiles (data.users adds them).
     assert config.ranking.enabled and not config.ranking.user_profile
+
+
+@pytest.mark.parametrize("key,value,held", [("ranking.held_out_users", "0.01", 0),
+                                            ("sequence.held_out_users", "0.99", 40)])
+def test_a_held_out_share_with_no_user_or_every_user_fails_before_anything_is_written(tmp_path, key, value, held):
+    (tmp_path / "data").mkdir()
+    folder = write_rated_dataset(tmp_path / "data")
+    write_profiles(folder)
+    overrides = profiled_overrides(folder) + [f"{key}={value}"]
+    if key.startswith("sequence"):
+        overrides += ["data.split=leave_one_out", "eval.baselines=[sasrec_id]"]
+    with pytest.raises(ConfigError, match=rf"{key}={value} of the 40 users holds out {held}.*Fix: e.g. "
+                                          rf"`--set {key}=0.1`"):
+        train_recipe(with_overrides(get_recipe("video"), overrides), tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run").exists()

@@ -45,6 +45,8 @@ class LossScaledTrainStep:
         else:
             per_group = [tape.gradient(objective, variables) for objective, variables in zip(scaled, groups)]
         for optimizer, variables, gradients in zip(optimizers, groups, per_group):
+            if not variables:  # a LossScaleOptimizer fails on an empty list
+                continue
             if _scales_loss(optimizer):
                 gradients = optimizer.get_unscaled_gradients(gradients)
             optimizer.apply_gradients(zip(gradients, variables))

@@ -103,12 +103,13 @@ class TextRanking(LossScaledTrainStep, tfrs.Model):
         self.user_profiles = self.profile_units = self.profile_bias = None
         if self.user_text_dim:
             self.user_profiles = self.add_weight(name="user_profiles", shape=[self.num_users, self.user_text_dim],
-                                                 initializer="zeros", trainable=False)
+                                                 initializer="zeros", trainable=False, autocast=False)
             self.profile_units = tf.keras.layers.Dense(self.embedding_dim, use_bias=False,
                                                        kernel_initializer=tf.keras.initializers.RandomNormal(stddev=_INIT_STDDEV),
                                                        name="profile_units")
             self.profile_bias = tf.keras.layers.Dense(1, name="profile_bias")
-        self.offset = self.add_weight(name="offset", shape=[], initializer="zeros", trainable=False)
+        # float32 under mixed precision (autocast=False): the terms are summed in float32.
+        self.offset = self.add_weight(name="offset", shape=[], initializer="zeros", trainable=False, autocast=False)
         self.scorer = None
         if self.hidden_units:
             self.scorer = tf.keras.Sequential(

@@ -4,6 +4,7 @@ import copy
 
 import numpy as np
 
+from tfllmrec.errors import ConfigError
 from tfllmrec.evaluation import Popularity, RankingEvaluator
 from tfllmrec.models.sequential_retrieval import latest_items
 
@@ -13,6 +14,15 @@ def held_out_users(num_users, fraction, seed):
     held = np.zeros(num_users, bool)
     held[np.random.default_rng(seed).permutation(num_users)[:int(round(fraction * num_users))]] = True
     return held
+
+
+def check_held_out_users(fraction, num_users, key):
+    """Fails before anything is written when `fraction` of `num_users` holds out no user, or every one."""
+    held = int(round(fraction * num_users))
+    if fraction and not 0 < held < num_users:
+        raise ConfigError(f"{key}={fraction} of the {num_users} users holds out {held}: the new-user protocol "
+                          "needs some users held out and some to train on. Fix: e.g. `--set "
+                          f"{key}={max(1, round(0.1 * num_users)) / num_users:.2g}`, or `--set {key}=0` (none).")
 
 
 def split_for_new_users(index, held):

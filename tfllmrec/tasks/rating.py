@@ -7,7 +7,7 @@ from tfllmrec.errors import ConfigError, DataError
 from tfllmrec.evaluation import SurpriseBaseline, rating_metrics, surprise_available
 from tfllmrec.evaluation.rating_baselines import SURPRISE_MISSING
 from tfllmrec.models import TextRanking
-from tfllmrec.tasks.new_users import held_out_users, split_for_new_users
+from tfllmrec.tasks.new_users import check_held_out_users, held_out_users, split_for_new_users
 from tfllmrec.tasks.phase import Phase
 from tfllmrec.tasks.task import text_table_of
 from tfllmrec.training import epoch_dataset, train_model, training_scope
@@ -34,6 +34,8 @@ def check_rating_stage(ranking, index, dataset):
                         f"{', '.join(map(repr, dataset.users.ids[:3]))} against {', '.join(map(repr, index.user_ids[:3]))}), "
                         "so no user would have a profile. Fix: name the users file's id column as the "
                         "interactions' (columns['user_id']), or `--set ranking.user_profile=false`.")
+    if ranking.user_profile:
+        check_held_out_users(ranking.held_out_users, index.num_users, "ranking.held_out_users")
     missing = [name for name in ranking.baselines if not surprise_available()]
     if missing:
         raise ConfigError(f"ranking.baselines {missing} {SURPRISE_MISSING}")

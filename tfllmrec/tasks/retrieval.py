@@ -12,7 +12,7 @@ from tfllmrec.tasks.protocol_checks import check_retrieval_split
 from tfllmrec.tasks.rating import (check_rating_stage, rating_metrics_of, rating_phases, rating_summary_lines,
                                    run_surprise, train_for_new_users, train_rating_model, user_profile_table)
 from tfllmrec.tasks.rerank import rerank_phases, train_reranker, two_stage_evaluator, two_stage_lines
-from tfllmrec.tasks.new_users import without_users
+from tfllmrec.tasks.new_users import check_held_out_users, without_users
 from tfllmrec.tasks.sequential import VARIANTS, needs_text, new_user_lines, sequential_phases, train_sequential
 from tfllmrec.tasks.task import Task, build_two_tower, text_table_of, with_main_phase_weights
 from tfllmrec.training import epoch_dataset, train_model, training_scope
@@ -87,6 +87,8 @@ class RetrievalTask(Task):
         if config.data.cold_start_fraction > 0:
             check_retrieval_split(config.data, dataset, self.cold, cold=True)
         check_rating_stage(config.ranking, self.index, dataset)
+        if sequential_phases(config.eval.baselines):
+            check_held_out_users(config.sequence.held_out_users, self.index.num_users, "sequence.held_out_users")
         if (config.model.use_text or (config.ranking.enabled and config.ranking.use_text)
                 or needs_text(config.eval.baselines)):
             self.text_table = text_table_of(config.model, dataset.items.texts())

@@ -91,7 +91,8 @@ def new_user_lines(metrics, k):
             if result.get("test_new_users", {}).get("users")]
     if not rows:
         return []
-    lines = ["", f"{'new users':14s} {f'Recall@{k}':>10s} {f'NDCG@{k}':>10s}  (held out of training, first half given)"]
+    lines = ["", f"{'new users':14s} {f'Recall@{k}':>10s} {f'NDCG@{k}':>10s}  (held out of the sasrec_* models' "
+                 "training and test rows above; the first half of their items given)"]
     for name, new in rows:
         for who in ("ours", "popularity"):
             label = name if who == "ours" else f"  popularity ({new['users']})"

@@ -143,32 +143,41 @@ class ItemTower(tf.keras.layers.Layer):
         stored ones, refreshed by `refresh_text_table`), the rest are constant.
 
         `static_shapes` (XLA): rows drawn from `indices` without removing
-        repeats, so their number is known when the step compiles.
+        repeats, so their number is known when the step compiles; a repeat
+        is drawn after every first occurrence and passes no gradient (each
+        item's row reaches the encoder once, as `tf.unique` makes it eagerly).
         `valid`: bool like `indices`, or None (all valid): False marks
-        padding, never encoded; with `static_shapes` it is drawn after every
-        real item (and read as item 0, whose value it does not change).
+        padding, never encoded eagerly; with `static_shapes` it is treated
+        as a repeat of item 0.
         """
         if self.live_text is None or not training:
             return self.text_table
         flat = tf.reshape(indices, [-1])
-        padding = None
-        if valid is not None:
-            valid = tf.reshape(valid, [-1])
-            if static_shapes:
-                flat, padding = tf.where(valid, flat, tf.zeros_like(flat)), ~valid
-            else:
-                flat = tf.boolean_mask(flat, valid)
-        distinct = flat if static_shapes else tf.unique(flat)[0]
+        valid = None if valid is None else tf.reshape(valid, [-1])
+        firsts = None
+        if static_shapes:
+            firsts = _first_occurrences(flat if valid is None else tf.where(valid, flat, -1))
+            if valid is not None:
+                flat, firsts = tf.where(valid, flat, tf.zeros_like(flat)), firsts & valid
+            distinct = flat
+        else:
+            distinct = tf.unique(flat if valid is None else tf.boolean_mask(flat, valid))[0]
         if self.live_items_per_step:
             draw = self.dropout_rng.uniform(tf.shape(distinct))
-            if padding is not None:
-                draw += tf.cast(padding, draw.dtype)  # draws lie in [0, 1): padding sorts after them all
-            distinct = tf.gather(distinct, tf.argsort(draw)[: self.live_items_per_step])
+            if firsts is not None:
+                draw += 1.0 - tf.cast(firsts, draw.dtype)  # draws lie in [0, 1): repeats sort after them all
+            order = tf.argsort(draw)[: self.live_items_per_step]
+            distinct = tf.gather(distinct, order)
+            firsts = None if firsts is None else tf.gather(firsts, order)
         live = tf.cast(self.live_text(distinct, training=True, static_shapes=static_shapes), self.text_table.dtype)
         # Forward, the stored rows, as every other item's; backward, into the encoder. Fresh
         # rows for the batch's own items would let the full softmax tell positives from
         # negatives by how fresh their text is (on Last.fm it learned that: -18% NDCG@10).
-        live = tf.gather(self.text_table, distinct) + (live - tf.stop_gradient(live))
+        change = live - tf.stop_gradient(live)
+        if firsts is not None:
+            # A scattered row's gradient reaches every copy of its index: only one may pass it on.
+            change *= tf.cast(firsts, change.dtype)[:, None]
+        live = tf.gather(self.text_table, distinct) + change
         return tf.tensor_scatter_nd_update(self.text_table, distinct[:, None], live)
 
     def refresh_text_table(self):
@@ -282,3 +291,11 @@ class ItemTower(tf.keras.layers.Layer):
             init_stddev=self.init_stddev,
         )
         return config
+
+
+def _first_occurrences(values):
+    """bool `[n]`: whether each of `values` `[n]` is the first of its value (static shapes, for XLA)."""
+    order = tf.argsort(values, stable=True)
+    ordered = tf.gather(values, order)
+    first = tf.concat([tf.ones([1], tf.int32), tf.cast(ordered[1:] != ordered[:-1], tf.int32)], 0)
+    return tf.tensor_scatter_nd_update(tf.zeros_like(values, tf.int32), order[:, None], first) > 0
