@@ -17,6 +17,8 @@ class LossScaledTrainStep:
       own scale, and are unscaled before they are applied.
     - With an `encoder_optimizer` (fine-tuning), the variables of
       `encoder_variables()` train with it, and the rest with the model's.
+      Their loss scales are independent, like two `LossScaleOptimizer`s':
+      a step that overflows one group's gradients skips that group only.
     """
 
     encoder_optimizer = None
