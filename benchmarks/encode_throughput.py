@@ -78,28 +78,31 @@ def previous_encode(enc, texts, batch_size, cache={}):
     return out
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def chosen_variants(args):
+    """The `--variants` list; exits on an unknown name. `--smoke` drops "st"."""
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     if args.smoke:
         variants = [v for v in variants if v != "st"] or ["ours"]
     unknown = {v.split("@")[0] for v in variants} - {"ours", "ours-xla", "previous", "st"}
     if unknown:
         sys.exit(f"Unknown variants {sorted(unknown)}; use ours, ours-xla, previous, st.")
-    with_st = any(v.split("@")[0] == "st" for v in variants)
-    if with_st:
-        try:
-            import torch  # noqa: F401  (before TensorFlow: the thread settings below)
-            from sentence_transformers import SentenceTransformer
-        except ImportError as e:
-            sys.exit(f"The sentence-transformers side needs the bench extra: "
-                     f"pip install -e '.[bench]' ({e}). --smoke runs our side alone.")
-    import tfllmrec  # noqa: F401  (selects tf-keras before TensorFlow loads)
-    import numpy as np
+    return variants
 
-    _common.set_threads(args.threads, args.inter_op_threads or None)
+
+def import_sentence_transformers():
+    """The `SentenceTransformer` class; exits with a hint when the bench extra is missing."""
+    try:
+        import torch  # noqa: F401  (before TensorFlow: the thread settings below)
+        from sentence_transformers import SentenceTransformer
+    except ImportError as e:
+        sys.exit(f"The sentence-transformers side needs the bench extra: "
+                 f"pip install -e '.[bench]' ({e}). --smoke runs our side alone.")
+    return SentenceTransformer
+
+
+def load_texts_and_encoder(args):
+    """(texts, our TextEncoder); `--smoke`: 64 texts, tiny random BERT, at most 2 rounds."""
     from tfllmrec.encoders import TextEncoder
-    from tfllmrec.encoders.presets import embedded_model_dir
 
     if args.smoke:
         texts = _common.item_texts(limit=64)
@@ -108,40 +111,58 @@ def main(argv=None):
     else:
         texts = _common.item_texts(limit=args.texts or None)
         enc = TextEncoder.from_preset("all-minilm-l6-v2", sequence_length=args.max_seq_length)
-    bs = args.batch_size
-    st = None
-    if with_st:
-        st = SentenceTransformer(str(embedded_model_dir()), device="cpu")
-        st.max_seq_length = args.max_seq_length
+    return texts, enc
 
-    def runner(variant):
-        # "name" or "name@batch_size".
-        name, _, size = variant.partition("@")
-        size = int(size or bs)
-        if name == "ours":
-            return lambda chunk: enc.encode(chunk, batch_size=size)
-        if name == "ours-xla":
-            return lambda chunk: enc.encode(chunk, batch_size=size, jit_compile=True)
-        if name == "previous":
-            return lambda chunk: previous_encode(enc, chunk, size)
-        return lambda chunk: st.encode(chunk, batch_size=size, convert_to_numpy=True)
 
-    run = {variant: runner(variant) for variant in variants}
+def load_sentence_transformer(sentence_transformer_class, max_seq_length):
+    """sentence-transformers on the same all-MiniLM-L6-v2 weights as our encoder."""
+    from tfllmrec.encoders.presets import embedded_model_dir
+
+    st = sentence_transformer_class(str(embedded_model_dir()), device="cpu")
+    st.max_seq_length = max_seq_length
+    return st
+
+
+def runner(variant, enc, st, batch_size):
+    """fn(texts) -> embeddings of a variant spelled "name" or "name@batch_size"."""
+    name, _, size = variant.partition("@")
+    size = int(size or batch_size)
+    if name == "ours":
+        return lambda chunk: enc.encode(chunk, batch_size=size)
+    if name == "ours-xla":
+        return lambda chunk: enc.encode(chunk, batch_size=size, jit_compile=True)
+    if name == "previous":
+        return lambda chunk: previous_encode(enc, chunk, size)
+    return lambda chunk: st.encode(chunk, batch_size=size, convert_to_numpy=True)
+
+
+def shuffle_and_chunk(texts, rounds):
+    """(the texts shuffled, the shuffled texts cut into `rounds` chunks)."""
+    import numpy as np
 
     rng = np.random.default_rng(0)
     shuffled = [texts[i] for i in rng.permutation(len(texts))]
-    chunks = np.array_split(np.asarray(shuffled, dtype=object), args.rounds)
-    chunks = [list(c) for c in chunks]
+    chunks = np.array_split(np.asarray(shuffled, dtype=object), rounds)
+    return shuffled, [list(c) for c in chunks]
 
-    # Warm-up on every text once: tf.function tracing, XLA compilations (one
-    # per padded shape), torch's first-call costs. Timed, reported apart.
+
+def first_pass(run, variants, texts):
+    """(name -> embeddings of `texts`, name -> seconds) of each variant's first pass.
+
+    It pays tf.function tracing, XLA compilations (one per padded shape) and
+    torch's first-call costs, so it is timed and reported apart.
+    """
     warm = {}
     outputs = {}
     for name in variants:
         start = time.perf_counter()
-        outputs[name] = run[name](shuffled)
+        outputs[name] = run[name](texts)
         warm[name] = time.perf_counter() - start
+    return outputs, warm
 
+
+def measure(run, variants, chunks, rounds):
+    """name -> texts/s per round, the variants interleaved on the same chunks."""
     def timed(name):
         def fn(r):
             if r < 0:
@@ -150,22 +171,34 @@ def main(argv=None):
             return len(chunks[r])
         return fn
 
-    rates = _common.interleaved({name: timed(name) for name in variants}, args.rounds, warmup=False)
+    return _common.interleaved({name: timed(name) for name in variants}, rounds, warmup=False)
 
-    reference = next((outputs[v] for v in variants if v.split("@")[0] == "st"), None)
-    baseline = next((v for v in variants if v.split("@")[0] == "st"), None)
+
+def print_caption(args, texts, enc):
     print(f"Encoding {len(texts)} item texts ({'tiny-random' if args.smoke else 'all-MiniLM-L6-v2'}), "
-          f"batch {bs}, max_seq_length {enc.sequence_length}, {args.threads} threads each side, "
-          f"{args.rounds} interleaved rounds")
+          f"batch {args.batch_size}, max_seq_length {enc.sequence_length}, "
+          f"{args.threads} threads each side, {args.rounds} interleaved rounds")
     print(f"Machine: {_common.machine()}; "
           f"{_common.versions('tensorflow', 'keras', 'keras_hub', 'torch', 'sentence_transformers')}")
+
+
+def min_cosine(a, b):
+    """The lowest row-wise cosine between two embedding matrices."""
+    import numpy as np
+
+    cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    return cos.min()
+
+
+def print_results(variants, outputs, warm, rates):
+    """The table, then the RESULT line; sentence-transformers, if run, is the baseline."""
+    baseline = next((v for v in variants if v.split("@")[0] == "st"), None)
+    reference = outputs[baseline] if baseline is not None else None
     rows = []
     for name in variants:
         cosine = "-"
         if reference is not None and name != baseline:
-            a, b = outputs[name], reference
-            cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
-            cosine = f"{cos.min():.6f}"
+            cosine = f"{min_cosine(outputs[name], reference):.6f}"
         vs = f"{_common.ratio(rates, name, baseline):.2f}x" if baseline else "-"
         rows.append([name, f"{_common.median(rates[name]):.0f}", vs, f"{warm[name]:.1f}", cosine])
     _common.print_table(
@@ -176,6 +209,24 @@ def main(argv=None):
         print(f"RESULT encode_speedup_vs_sentence_transformers {_common.ratio(rates, 'ours', baseline):.3f}")
     else:
         print(f"RESULT encode_texts_per_s {_common.median(rates[variants[0]]):.1f}")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    variants = chosen_variants(args)
+    with_st = any(v.split("@")[0] == "st" for v in variants)
+    sentence_transformer_class = import_sentence_transformers() if with_st else None
+    import tfllmrec  # noqa: F401  (selects tf-keras before TensorFlow loads)
+
+    _common.set_threads(args.threads, args.inter_op_threads or None)
+    texts, enc = load_texts_and_encoder(args)
+    st = load_sentence_transformer(sentence_transformer_class, args.max_seq_length) if with_st else None
+    run = {variant: runner(variant, enc, st, args.batch_size) for variant in variants}
+    shuffled, chunks = shuffle_and_chunk(texts, args.rounds)
+    outputs, warm = first_pass(run, variants, shuffled)
+    rates = measure(run, variants, chunks, args.rounds)
+    print_caption(args, texts, enc)
+    print_results(variants, outputs, warm, rates)
 
 
 if __name__ == "__main__":

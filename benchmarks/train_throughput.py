@@ -43,6 +43,7 @@ Usage:
 """
 
 import argparse
+import dataclasses
 import gc
 import os
 import sys
@@ -214,22 +215,26 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    _common.set_threads(args.threads)
+TEXT_OPTIONS = {"naive": {}, "dedup": {"deduplicate": True},
+                "dedup+len4": {"deduplicate": True, "length_buckets": 4}}
+
+
+@dataclasses.dataclass
+class TrainData:
+    """MovieLens-100K's split, its item texts, logQ and the training interactions (int32)."""
+
+    index: object
+    texts: list
+    log_q: np.ndarray
+    train_users: np.ndarray
+    train_items: np.ndarray
+
+
+def load_data(smoke):
+    """The video recipe's data; `smoke` keeps 512 training interactions."""
     from tfllmrec.data import load_movielens_100k, random_split
-    from tfllmrec.encoders import TextEncoder
-    from tfllmrec.evaluation import RankingEvaluator
     from tfllmrec.tasks import IndexedSplit
 
-    tf.get_logger().setLevel("ERROR")  # one tf.function per variant reads as "retracing"
-    preset = "tiny-random" if args.smoke else "all-minilm-l6-v2"
-    if args.smoke:
-        args.batch_size, args.rounds, args.steps = min(args.batch_size, 64), 1, 2
-        args.quality_epochs = min(args.quality_epochs, 1)
-        args.variants = args.variants or "recipe,none+cache,all/naive,all/dedup,top:1/states"
-        args.quality_modes = "top:1/states"
-    tf.keras.utils.set_random_seed(42)
     dataset = load_movielens_100k(str(_common.movielens_path()))
     split = random_split(dataset.interactions, ratios=(0.8, 0.1, 0.1), seed=2020)
     index = IndexedSplit(split, dataset.items)
@@ -238,75 +243,113 @@ def main(argv=None):
     log_q = np.log(np.maximum(counts, 1) / counts.sum()).astype("float32")
     train_users = index.train_users.astype("int32")
     train_items = index.train_items.astype("int32")
-    if args.smoke:
+    if smoke:
         train_users, train_items = train_users[:512], train_items[:512]
+    return TrainData(index, texts, log_q, train_users, train_items)
 
-    def encoder(mode, **options):
-        return TextEncoder.from_preset(preset, sequence_length=64, trainable=mode, **options)
 
-    frozen = encoder("none")
-    start = time.perf_counter()
-    table = frozen.encode(texts)
-    table_seconds = time.perf_counter() - start
-    states_cache, states_seconds = {}, {}
+class VariantBuilder:
+    """Builds a variant's train step from its name.
 
-    def states_for(mode):
-        if mode not in states_cache:
+    The embedding table and the frozen lower-layer states are shared by the
+    throughput and the quality runs, so each is computed once; their times
+    are reported apart as one-off costs.
+    """
+
+    def __init__(self, data, preset):
+        self.data = data
+        self.preset = preset
+        frozen = self.encoder("none")
+        start = time.perf_counter()
+        self.table = frozen.encode(data.texts)
+        self.table_seconds = time.perf_counter() - start
+        self.states_seconds = {}
+        self._states = {}
+
+    def encoder(self, mode, **options):
+        from tfllmrec.encoders import TextEncoder
+
+        return TextEncoder.from_preset(self.preset, sequence_length=64, trainable=mode, **options)
+
+    def states_for(self, mode):
+        if mode not in self._states:
             start = time.perf_counter()
-            states_cache[mode] = encoder(mode).frozen_states(texts)
-            states_seconds[mode] = time.perf_counter() - start
-        return states_cache[mode]
+            self._states[mode] = self.encoder(mode).frozen_states(self.data.texts)
+            self.states_seconds[mode] = time.perf_counter() - start
+        return self._states[mode]
 
-    def build(variant):
+    def model(self, enc, text, **options):
+        data = self.data
+        return TextTwoTower(data.index.num_users, data.index.num_items, enc, data.texts, text,
+                            data.log_q, **options)
+
+    def build(self, variant):
         """(train step, model or None) of a variant name."""
         if variant == "recipe":
-            return make_recipe_step(index, table), None
+            return make_recipe_step(self.data.index, self.table), None
         if variant == "none+cache":
-            model = TextTwoTower(index.num_users, index.num_items, None, texts, "table", log_q,
-                                 table=table, text_dim=table.shape[1])
+            model = self.model(None, "table", table=self.table, text_dim=self.table.shape[1])
             return make_train_step(model), model
         mode, _, how = variant.partition("/")
         if how == "states":
-            enc = encoder(mode, length_buckets=4)
-            model = TextTwoTower(index.num_users, index.num_items, enc, texts, "states", log_q,
-                                 states=states_for(mode), text_dim=enc.embedding_dim)
+            enc = self.encoder(mode, length_buckets=4)
+            model = self.model(enc, "states", states=self.states_for(mode), text_dim=enc.embedding_dim)
         else:
-            options = {"naive": {}, "dedup": {"deduplicate": True},
-                       "dedup+len4": {"deduplicate": True, "length_buckets": 4}}[how]
-            enc = encoder(mode, **options)
-            model = TextTwoTower(index.num_users, index.num_items, enc, texts, "texts", log_q,
-                                 text_dim=enc.embedding_dim)
+            enc = self.encoder(mode, **TEXT_OPTIONS[how])
+            model = self.model(enc, "texts", text_dim=enc.embedding_dim)
         return make_train_step(model), model
 
-    ab = args.ab_mode
-    names = ["recipe", "none+cache", f"{ab}/naive", f"{ab}/dedup", f"{ab}/dedup+len4",
-             "top:2/dedup+len4", "top:1/dedup+len4", "top:2/states", "top:1/states"]
+
+def apply_smoke(args):
+    """The encoder preset; `--smoke` also shrinks `args` to a few small steps."""
+    if not args.smoke:
+        return "all-minilm-l6-v2"
+    args.batch_size, args.rounds, args.steps = min(args.batch_size, 64), 1, 2
+    args.quality_epochs = min(args.quality_epochs, 1)
+    args.variants = args.variants or "recipe,none+cache,all/naive,all/dedup,top:1/states"
+    args.quality_modes = "top:1/states"
+    return "tiny-random"
+
+
+def variant_names(args):
     if args.variants:
-        names = [n.strip() for n in args.variants.split(",") if n.strip()]
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(train_users))
-    batches = [
-        {"user": tf.constant(train_users[order[i : i + args.batch_size]]),
-         "item": tf.constant(train_items[order[i : i + args.batch_size]])}
-        for i in range(0, len(order) - args.batch_size + 1, args.batch_size)
+        return [n.strip() for n in args.variants.split(",") if n.strip()]
+    ab = args.ab_mode
+    return ["recipe", "none+cache", f"{ab}/naive", f"{ab}/dedup", f"{ab}/dedup+len4",
+            "top:2/dedup+len4", "top:1/dedup+len4", "top:2/states", "top:1/states"]
+
+
+def shuffled_batches(data, batch_size):
+    """Full batches of one shuffle, the same for every variant."""
+    order = np.random.default_rng(0).permutation(len(data.train_users))
+    return [
+        {"user": tf.constant(data.train_users[order[i : i + batch_size]]),
+         "item": tf.constant(data.train_items[order[i : i + batch_size]])}
+        for i in range(0, len(order) - batch_size + 1, batch_size)
     ]
-    distinct = np.mean([len(np.unique(b["item"].numpy())) for b in batches])
 
-    # (a) and (b) are the same function of the weights: same loss on a batch.
-    check = ""
-    if f"{ab}/naive" in names and f"{ab}/dedup" in names:
-        enc = encoder(ab)
-        model = TextTwoTower(index.num_users, index.num_items, enc, texts, "texts", log_q,
-                             text_dim=enc.embedding_dim)
-        losses = []
-        for dedup in (False, True):
-            enc.deduplicate = dedup
-            losses.append(float(model.compute_loss(batches[0], training=False)))
-        check = f"(a)/(b) loss on one batch: {losses[0]:.5f} / {losses[1]:.5f}"
 
+def same_loss_check(builder, names, ab, batch):
+    """(a) and (b) are the same function of the weights: same loss on a batch.
+
+    Returns the line to print, or "" when (a) or (b) is not measured.
+    """
+    if f"{ab}/naive" not in names or f"{ab}/dedup" not in names:
+        return ""
+    enc = builder.encoder(ab)
+    model = builder.model(enc, "texts", text_dim=enc.embedding_dim)
+    losses = []
+    for dedup in (False, True):
+        enc.deduplicate = dedup
+        losses.append(float(model.compute_loss(batch, training=False)))
+    return f"(a)/(b) loss on one batch: {losses[0]:.5f} / {losses[1]:.5f}"
+
+
+def measure_throughput(builder, names, batches, args):
+    """(name -> interactions/s per round, name -> seconds of the first, tracing step)."""
     steps, models, first = {}, {}, {}
     for name in names:
-        steps[name], models[name] = build(name)
+        steps[name], models[name] = builder.build(name)
         start = time.perf_counter()
         steps[name](batches[0])  # traces
         first[name] = time.perf_counter() - start
@@ -324,43 +367,68 @@ def main(argv=None):
     steps.clear()
     models.clear()  # each holds a BERT, its optimizer and its graphs: GBs in all
     gc.collect()
+    return rates, first
 
+
+def train_epochs(step, data, epochs, batch_size):
+    """Seconds taken to train `epochs` epochs, each in its own seeded order."""
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        perm = np.random.default_rng(100 + epoch).permutation(len(data.train_users))
+        for i in range(0, len(perm), batch_size):
+            rows = perm[i : i + batch_size]
+            step({"user": tf.constant(data.train_users[rows]), "item": tf.constant(data.train_items[rows])})
+    return time.perf_counter() - start
+
+
+def ranking_metrics(model, users, positives, exclude):
+    """(Recall@10, NDCG@10) ranking every item for each test user."""
+    from tfllmrec.evaluation import RankingEvaluator
+
+    item_vectors = model.all_item_vectors()
+
+    def score(batch):
+        query = model.user_tower(tf.constant(batch, tf.int32))
+        return tf.matmul(query, item_vectors, transpose_b=True).numpy()
+
+    metrics = RankingEvaluator(ks=(10,), metrics=("recall", "ndcg")).evaluate(
+        score, users, positives, exclude)
+    return metrics["recall@10"], metrics["ndcg@10"]
+
+
+def train_for_quality(builder, data, args):
+    """name -> (Recall@10, NDCG@10, training seconds) of each `--quality-modes` variant.
+
+    Each starts from the same seed: the pretrained encoder and fresh towers.
+    """
     quality = {}
-    if not args.no_quality:
-        ks = (10,)
-        users, positives, exclude = index.targets("test", ["train", "valid"])
-        for name in [q.strip() for q in args.quality_modes.split(",") if q.strip()]:
-            tf.keras.utils.set_random_seed(42)
-            step, model = build(name)
-            start = time.perf_counter()
-            for epoch in range(args.quality_epochs):
-                perm = np.random.default_rng(100 + epoch).permutation(len(train_users))
-                for i in range(0, len(perm), args.batch_size):
-                    rows = perm[i : i + args.batch_size]
-                    step({"user": tf.constant(train_users[rows]), "item": tf.constant(train_items[rows])})
-            seconds = time.perf_counter() - start
-            item_vectors = model.all_item_vectors()
+    users, positives, exclude = data.index.targets("test", ["train", "valid"])
+    for name in [q.strip() for q in args.quality_modes.split(",") if q.strip()]:
+        tf.keras.utils.set_random_seed(42)
+        step, model = builder.build(name)
+        seconds = train_epochs(step, data, args.quality_epochs, args.batch_size)
+        recall, ndcg = ranking_metrics(model, users, positives, exclude)
+        quality[name] = (recall, ndcg, seconds)
+        print(f"quality {name}: {args.quality_epochs} epochs in {seconds:.0f} s, "
+              f"Recall@10 {recall:.4f}", flush=True)
+    return quality
 
-            def score(batch, model=model, item_vectors=item_vectors):
-                query = model.user_tower(tf.constant(batch, tf.int32))
-                return tf.matmul(query, item_vectors, transpose_b=True).numpy()
 
-            metrics = RankingEvaluator(ks=ks, metrics=("recall", "ndcg")).evaluate(
-                score, users, positives, exclude)
-            quality[name] = (metrics["recall@10"], metrics["ndcg@10"], seconds)
-            print(f"quality {name}: {args.quality_epochs} epochs in {seconds:.0f} s, "
-                  f"Recall@10 {metrics['recall@10']:.4f}", flush=True)
-
-    print(f"Video recipe training step, MovieLens-100K ({len(train_users)} training interactions), "
+def print_caption(args, preset, data, batches, builder):
+    distinct = np.mean([len(np.unique(b["item"].numpy())) for b in batches])
+    print(f"Video recipe training step, MovieLens-100K ({len(data.train_users)} training interactions), "
           f"batch {args.batch_size} ({distinct:.0f} distinct items per batch on average), "
           f"encoder {preset} (sequence_length 64), {args.threads} threads, "
           f"{args.rounds} interleaved rounds of {args.steps} step(s)")
     print(f"Machine: {_common.machine()}; {_common.versions('tensorflow', 'keras', 'keras_hub')}")
-    caches = [f"embedding table {table_seconds:.1f} s"] + [
-        f"{m} states {s:.1f} s" for m, s in states_seconds.items()]
+    caches = [f"embedding table {builder.table_seconds:.1f} s"] + [
+        f"{m} states {s:.1f} s" for m, s in builder.states_seconds.items()]
     print("One-off caches: " + ", ".join(caches))
-    if check:
-        print(check)
+
+
+def print_results(args, names, rates, first, quality):
+    """The table, then the RESULT line."""
+    ab = args.ab_mode
     naive = f"{ab}/naive"
     rows = []
     for name in names:
@@ -380,6 +448,25 @@ def main(argv=None):
               f"{_common.ratio(rates, f'{ab}/dedup', naive):.3f}")
     else:
         print(f"RESULT train_interactions_per_s {_common.median(rates[names[0]]):.1f}")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    _common.set_threads(args.threads)
+    tf.get_logger().setLevel("ERROR")  # one tf.function per variant reads as "retracing"
+    preset = apply_smoke(args)
+    tf.keras.utils.set_random_seed(42)
+    data = load_data(args.smoke)
+    builder = VariantBuilder(data, preset)
+    names = variant_names(args)
+    batches = shuffled_batches(data, args.batch_size)
+    check = same_loss_check(builder, names, args.ab_mode, batches[0])
+    rates, first = measure_throughput(builder, names, batches, args)
+    quality = {} if args.no_quality else train_for_quality(builder, data, args)
+    print_caption(args, preset, data, batches, builder)
+    if check:
+        print(check)
+    print_results(args, names, rates, first, quality)
 
 
 if __name__ == "__main__":
