@@ -10,6 +10,7 @@ import tensorflow as tf
 from conftest import REPO
 from tfllmrec.recipes import get_recipe, to_yaml, with_overrides
 from tfllmrec.recipes.pipeline import train_recipe
+from tfllmrec.recipes.run_folder import REVISIONS
 from tfllmrec.tasks import ImpressionTask, task_for
 
 TOPICS = ["football match goal", "election vote senate", "recipe kitchen bake", "stock market shares"]
@@ -97,7 +98,7 @@ def test_history_text_is_learned(news_run):
 def test_unfinished_run_resumes_without_retraining_finished_phases(news_run, tmp_path):
     config, out, metrics = news_run
     progress = json.loads((out / "progress.json").read_text())
-    assert set(progress) == {"main", "popularity", "ctr", "id_two_tower", "nrms"}
+    assert set(progress) == {REVISIONS, "main", "popularity", "ctr", "id_two_tower", "nrms"}
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
     (copy / "metrics.json").unlink()

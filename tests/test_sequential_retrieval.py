@@ -197,6 +197,32 @@ def test_a_run_killed_in_a_sequential_phase_resumes_to_the_same_results(sequenti
     assert resumed["baselines"]["sasrec_id"] == sequential_metrics["baselines"]["sasrec_id"]
 
 
+def test_a_folder_from_before_a_phase_s_revision_measures_that_phase_again(sequential_run, sequential_metrics,
+                                                                          sequential_data, tmp_path, capsys):
+    import json
+
+    from testing import interrupted_copy
+    from tfllmrec.recipes.run_folder import REVISIONS
+
+    # Killed during the ID-free model by a tfllmrec that kept no revisions (every phase at 1):
+    # the sequential phases (revision 2) measured their users differently then.
+    copy, _ = interrupted_copy(sequential_run, tmp_path, "sasrec_text")
+    progress = json.loads((copy / "progress.json").read_text())
+    assert progress.pop(REVISIONS) == {"main": 1, "popularity": 1, "sasrec_id": 2, "sasrec_text": 2}
+    progress["sasrec_id"]["test"]["ndcg@10"] = -1.0  # an old result: must not survive
+    (copy / "progress.json").write_text(json.dumps(progress))
+    resumed = train_recipe(sequential_config(sequential_data), copy, verbose=2)
+    log = capsys.readouterr().out
+    assert log.count("finished earlier (progress.json)") == 2  # main and popularity kept
+    assert "checkpoints are from an earlier revision of sasrec_text" in log
+    for name in ("sasrec_id", "sasrec_text"):  # both measured again, from scratch
+        again, before = resumed["baselines"][name], sequential_metrics["baselines"][name]
+        assert again["test"] == before["test"] and again["test_new_users"] == before["test_new_users"]
+        assert again["training"]["epochs_run"] == before["training"]["epochs_run"] == 15
+    # The phases kept from the old folder stay unrecorded, so at revision 1.
+    assert json.loads((copy / "progress.json").read_text())[REVISIONS] == {"sasrec_id": 2, "sasrec_text": 2}
+
+
 def test_sequential_baselines_are_refused_where_they_cannot_run():
     with pytest.raises(ConfigError, match=r"\['sasrec_id'\] are sequential retrieval models"):
         with_overrides(get_recipe("news"), ["eval.baselines=[sasrec_id]"])

@@ -1,5 +1,6 @@
 """`train_recipe`: the one runner. Config -> task -> phases -> run folder."""
 
+import shutil
 import time
 from pathlib import Path
 
@@ -17,7 +18,8 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
     data and declares the phases: ours, each baseline, each cold-start
     model. Each runs once; its result is kept in `progress.json`, and each
     model checkpoints every epoch, so calling this again on an unfinished
-    folder with the same config resumes where it stopped. Nothing is
+    folder with the same config resumes where it stopped (a phase whose
+    `Phase.revision` changed since starts over). Nothing is
     written until the data is loaded and found big enough for the split
     (`Task.prepare`); with `overwrite`, the old run is deleted only then.
     The folder gets `config.yaml` first (a failed run says what it ran),
@@ -51,9 +53,13 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
     results = {}
     for number, phase in enumerate(plan, 1):
         _say(verbose, f"[{number}/{len(plan)}] {phase.name}: {phase.title}")
-        done = phase_result.done(phase.name)
-        results[phase.name] = phase_result(
-            phase.name, lambda: task.run(phase, out / "checkpoints" / phase.workdir))
+        done = phase_result.done(phase)
+        workdir = out / "checkpoints" / phase.workdir
+        if not done and phase_result.stale(phase) and phase.workdir and workdir.exists():
+            _say(verbose, f"    its checkpoints are from an earlier revision of {phase.name} "
+                          f"(measured differently): starting it over")
+            shutil.rmtree(workdir)
+        results[phase.name] = phase_result(phase, lambda: task.run(phase, workdir))
         _say(verbose, f"    {'finished earlier (progress.json); ' if done else ''}{task.headline(results[phase.name])}")
     write_artifacts(out, **task.artifacts())
     return finish_run(out, task.metrics(results), timing, start, task.dataset)

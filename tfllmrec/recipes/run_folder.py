@@ -116,24 +116,46 @@ def finish_run(out, metrics, timing, start, dataset):
     return metrics
 
 
+# Where progress.json keeps each phase's `Phase.revision` (beside the phase results).
+REVISIONS = "_revisions"
+
+
 class PhaseResults:
-    """`results(name, run)` for the run folder `out`: calls `run()` once and
+    """`results(phase, run)` for the run folder `out`: calls `run()` once and
     keeps its (JSON) result in `progress.json`, so a resumed run skips every
-    phase (a trained model, a baseline) that already finished."""
+    phase (a trained model, a baseline) that already finished.
+
+    Each phase's `revision` is kept beside the results when it starts. A
+    phase whose revision has changed since (its result means something else
+    now) is measured again: its result is dropped, and `stale` says so, for
+    the runner to restart its checkpoints. A folder from before revisions
+    were kept holds revision 1 of every phase.
+    """
 
     def __init__(self, out):
         self.path = out / "progress.json"
         self.progress = read_json(self.path) or {}
+        self.revisions = self.progress.pop(REVISIONS, {})
 
-    def done(self, name):
-        """Whether phase `name` finished in an earlier session."""
-        return name in self.progress
+    def stale(self, phase):
+        """Whether this folder holds work of `phase` at another revision."""
+        return self.revisions.get(phase.name, 1) != phase.revision
 
-    def __call__(self, name, run):
-        if name not in self.progress:
-            self.progress[name] = run()
-            write_json(self.path, self.progress)
-        return self.progress[name]
+    def done(self, phase):
+        """Whether `phase` finished in an earlier session, at its revision."""
+        return phase.name in self.progress and not self.stale(phase)
+
+    def __call__(self, phase, run):
+        if not self.done(phase):
+            self.progress.pop(phase.name, None)
+            self.revisions[phase.name] = phase.revision
+            self._write()
+            self.progress[phase.name] = run()
+            self._write()
+        return self.progress[phase.name]
+
+    def _write(self):
+        write_json(self.path, {REVISIONS: self.revisions, **self.progress})
 
 
 def write_artifacts(out, user_ids, item_ids, texts, seen, periods=None):

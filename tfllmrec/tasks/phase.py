@@ -24,6 +24,9 @@ class Phase:
             "baseline_train".
         workdir: str. Its checkpoints and logs, under the run's `checkpoints/`.
         cold: bool. On the cold-start split (items held out of training).
+        revision: int. Raised when the phase's result changes meaning (what
+            it trains on or is measured on), so that a run folder started
+            by an earlier tfllmrec measures it again rather than resuming.
 
     Example:
     >>> Phase("id_two_tower", "ID-only baseline", "two_tower", model="baseline_model").trains
@@ -37,6 +40,7 @@ class Phase:
     train: str = "train"
     workdir: str = ""
     cold: bool = False
+    revision: int = 1
 
     @property
     def trains(self):

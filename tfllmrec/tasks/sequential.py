@@ -16,9 +16,14 @@ TITLES = {"sasrec_id": "SASRec: sequential query tower over item ids (baseline)"
           "sasrec_text": "sequential query tower, ID-free: item text only"}
 
 
+# 2: the held-out users left validation and test (2026-12-07).
+REVISION = 2
+
+
 def sequential_phases(baselines):
     """A phase per sequential model `eval.baselines` names, in `VARIANTS`' order."""
-    return [Phase(name, TITLES[name], "sequential", workdir=name) for name in VARIANTS if name in baselines]
+    return [Phase(name, TITLES[name], "sequential", workdir=name, revision=REVISION)
+            for name in VARIANTS if name in baselines]
 
 
 def needs_text(baselines):
