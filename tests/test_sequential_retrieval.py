@@ -214,7 +214,7 @@ def test_a_folder_from_before_a_phase_s_revision_measures_that_phase_again(seque
     resumed = train_recipe(sequential_config(sequential_data), copy, verbose=2)
     log = capsys.readouterr().out
     assert log.count("finished earlier (progress.json)") == 2  # main and popularity kept
-    assert "checkpoints are from an earlier revision of sasrec_text" in log
+    assert "checkpoints are from another revision of sasrec_text" in log
     for name in ("sasrec_id", "sasrec_text"):  # both measured again, from scratch
         again, before = resumed["baselines"][name], sequential_metrics["baselines"][name]
         assert again["test"] == before["test"] and again["test_new_users"] == before["test_new_users"]

@@ -56,7 +56,7 @@ def train_recipe(config, output_dir, overwrite=False, verbose=1):
         done = phase_result.done(phase)
         workdir = out / "checkpoints" / phase.workdir
         if not done and phase_result.stale(phase) and phase.workdir and workdir.exists():
-            _say(verbose, f"    its checkpoints are from an earlier revision of {phase.name} "
+            _say(verbose, f"    its checkpoints are from another revision of {phase.name} "
                           f"(measured differently): starting it over")
             shutil.rmtree(workdir)
         results[phase.name] = phase_result(phase, lambda: task.run(phase, workdir))

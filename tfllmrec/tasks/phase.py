@@ -27,6 +27,8 @@ class Phase:
         revision: int. Raised when the phase's result changes meaning (what
             it trains on or is measured on), so that a run folder started
             by an earlier tfllmrec measures it again rather than resuming.
+            A phase that reads another's model (a reranker reads ours')
+            must be raised with it.
 
     Example:
     >>> Phase("id_two_tower", "ID-only baseline", "two_tower", model="baseline_model").trains
