@@ -244,6 +244,8 @@ def test_the_zoo_sequential_recipes_add_the_sequential_models(name, split):
     assert config.data.split == split and config.name == name
     assert {"sasrec_id", "sasrec_hybrid", "sasrec_text", "id_two_tower"} <= set(config.eval.baselines)
     assert config.export.history_model == "sasrec_hybrid" and config.model == get_recipe(name).model
+    # ecommerce's hybrid drops ids as the recipe's two-tower does (zoo/ecommerce/README.md).
+    assert config.sequence.id_dropout == {"video": 0.0, "ecommerce": 0.3}[name]
 
 
 @pytest.mark.parametrize("option", ["sequence.train.jit_compile=false", "sequence.train.jit_compile=true"])
