@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from tfllmrec.export.id_lookup import id_lookup
 from tfllmrec.export.ivf_index import IVFIndex
-from tfllmrec.export.recommender_module import SEEN_PENALTY, checked
+from tfllmrec.export.recommender_module import SEEN_PENALTY, checked, popular_order, popular_where_unknown
 
 HISTORY = tf.TensorSpec([None, None], tf.string, name="item_ids")
 USER_ID = tf.TensorSpec([None], tf.string, name="user_id")
@@ -72,8 +72,7 @@ class HistoryRecommenderModule(tf.Module):
         self.index = None
         if index is not None:
             self.index = IVFIndex(self.item_vectors, **index)
-            order = np.argsort(-np.asarray(popularity), kind="stable")[:self.top_k]
-            self.popular_order = tf.Variable(order.astype(np.int64), trainable=False, name="popular_order")
+            self.popular_order = popular_order(popularity, self.top_k)
         self.user_table = self.stored_history = self.recommend_for_user = None
         if user_ids is not None:
             self.user_table = id_lookup(user_ids)
@@ -132,9 +131,7 @@ class HistoryRecommenderModule(tf.Module):
             return tf.where(held, SEEN_PENALTY, 0.0)
 
         scores, items = self.index.search(query, self.top_k, history_penalty, penalized=tf.shape(history)[1])
-        popular = tf.broadcast_to(self.popular_order[None, :tf.shape(items)[1]], tf.shape(items))
-        return (tf.where(anything, scores, tf.gather(self.popularity, popular)),
-                tf.where(anything, items, popular))
+        return popular_where_unknown(scores, items, anything, self.popular_order, self.popularity)
 
     def _nearest_history_item(self, item_ids, vectors, known, recommended):
         """`[batch, k]`: the history item whose vector is closest to each recommendation ("" for none)."""

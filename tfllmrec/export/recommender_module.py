@@ -138,8 +138,7 @@ class RecommenderModule(tf.Module):
         # -1 first: the search below always finds a key to compare with.
         self.seen_keys = tf.Variable(np.concatenate([[-1]] + keys).astype(np.int64), trainable=False,
                                      name="seen_keys")
-        self.popular_order = tf.Variable(np.argsort(-np.asarray(popularity), kind="stable").astype(np.int64),
-                                         trainable=False, name="popular_order")
+        self.popular_order = popular_order(popularity)
 
     has_text = False
 
@@ -185,9 +184,7 @@ class RecommenderModule(tf.Module):
         seen_counts = tf.gather(self.seen_splits, rows + 1) - tf.gather(self.seen_splits, rows)
         scores, items = self.index.search(queries, tf.minimum(tf.cast(k, tf.int32), self.num_items), seen_penalty,
                                           penalized=tf.reduce_max(seen_counts))
-        popular = tf.broadcast_to(self.popular_order[None, :tf.shape(items)[1]], tf.shape(items))
-        items = tf.where(known[:, None], items, popular)
-        scores = tf.where(known[:, None], scores, tf.gather(self.popularity, popular))
+        scores, items = popular_where_unknown(scores, items, known[:, None], self.popular_order, self.popularity)
         # Not a concat of "" to the catalogue's ids: that copies every id per request.
         ids = tf.where(items >= 0, tf.gather(self.item_ids, tf.maximum(items, 0)), "")
         return {"item_ids": ids, "scores": scores}
@@ -216,3 +213,17 @@ class RecommenderModule(tf.Module):
             signatures.update({name: function for name, function in self.history.signatures().items()
                                if name != "serving_default"})
         return signatures
+
+
+def popular_order(popularity, k=None):
+    """A `tf.Variable` of the item indices, most popular first (the first `k`; None: all):
+    an index search's answer to a query with nothing to go on."""
+    order = np.argsort(-np.asarray(popularity), kind="stable")[:k]
+    return tf.Variable(order.astype(np.int64), trainable=False, name="popular_order")
+
+
+def popular_where_unknown(scores, items, known, order, popularity):
+    """(scores, items) `[batch, k]` of an index search, with the most popular items
+    (`order`, a `popular_order`) in the rows where `known` `[batch, 1]` is False."""
+    popular = tf.broadcast_to(order[None, :tf.shape(items)[1]], tf.shape(items))
+    return tf.where(known, scores, tf.gather(popularity, popular)), tf.where(known, items, popular)

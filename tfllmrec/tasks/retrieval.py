@@ -183,14 +183,16 @@ class RetrievalTask(Task):
                                                    users_left_out)
         return result
 
+    def _rating_text_table(self):
+        return self.text_table if self.config.ranking.use_text else None
+
     def _run_rating(self, phase, workdir):
-        table = self.text_table if self.config.ranking.use_text else None
-        return train_rating_model(self.config.ranking, self.index, table, workdir, self.verbose, self.profile_table)
+        return train_rating_model(self.config.ranking, self.index, self._rating_text_table(), workdir, self.verbose,
+                                  self.profile_table)
 
     def _run_rating_new_users(self, phase, workdir):
-        table = self.text_table if self.config.ranking.use_text else None
-        return train_for_new_users(self.config.ranking, self.index, table, workdir, self.verbose, self.profile_table,
-                                   self.config.data.split_seed)
+        return train_for_new_users(self.config.ranking, self.index, self._rating_text_table(), workdir, self.verbose,
+                                   self.profile_table, self.config.data.split_seed)
 
     def _run_rerank(self, phase, workdir):
         retrieval = with_main_phase_weights(self._two_tower(self.config.model, self.index), workdir)
