@@ -131,6 +131,21 @@ def test_user_vectors_are_added_at_every_position():
     np.testing.assert_allclose(shifted[MASK], moved[MASK], atol=1e-5)
 
 
+def test_time_vectors_move_each_query_before_it_is_normalised():
+    tower = _tower(normalize=False)
+    plain = tower(ITEMS, MASK).numpy()
+    time = np.random.default_rng(7).normal(size=(3, 6, 4)).astype("float32")
+    moved = tower(ITEMS, MASK, time_vectors=time).numpy()
+    np.testing.assert_allclose(moved[MASK], plain[MASK] + time[MASK], atol=1e-5)
+    assert not moved[~MASK].any()  # padding stays zero
+    # Serving: one request time per row, for the query after the newest item.
+    np.testing.assert_allclose(tower.last(ITEMS, MASK, time_vectors=time[:, 0]).numpy(),
+                               tower.last(ITEMS, MASK).numpy() + time[:, 0], atol=1e-5)
+    normalized = _tower()
+    queries = normalized(ITEMS, MASK, time_vectors=time).numpy()
+    np.testing.assert_allclose(np.linalg.norm(queries[MASK], axis=-1), 1.0, atol=1e-5)
+
+
 # ----------------------------------------------------------------------------- training
 
 NUM_ITEMS, SEQUENCE = 8, 6

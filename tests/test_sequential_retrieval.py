@@ -47,7 +47,8 @@ def test_latest_items_keep_the_newest_left_padded():
     table = latest_items([[1, 2, 3, 4], [5], []], 3, 4)
     assert table.tolist() == [[2, 3, 4], [-1, -1, 5], [-1, -1, -1], [-1, -1, -1]]
     # A user with one item has nothing to predict from: no training sequence.
-    assert training_sequences([[1, 2, 3], [4], [5, 6]], 2).tolist() == [[1, 2, 3], [-1, 5, 6]]
+    features = training_sequences([[1, 2, 3], [4], [5, 6]], 2)
+    assert features["sequence"].tolist() == [[1, 2, 3], [-1, 5, 6]] and features["user"].tolist() == [0, 2]
 
 
 @pytest.mark.parametrize("text", [False, True])

@@ -56,7 +56,8 @@ def test_a_user_without_interactions_has_no_period():
 
 def test_periods_without_timestamps_are_a_clear_error():
     index = _index({"u0": [0, 20]}, {}, {}, timestamps=False)
-    with pytest.raises(DataError, match="need timestamps.*model.period_days=0 and baseline_model.period_days=0"):
+    with pytest.raises(DataError, match="need timestamps.*set model.period_days, baseline_model.period_days and "
+                                      "sequence.period_days to 0"):
         index.num_periods(7)
 
 

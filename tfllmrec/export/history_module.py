@@ -6,6 +6,7 @@ import tensorflow as tf
 from tfllmrec.export.id_lookup import id_lookup
 from tfllmrec.export.ivf_index import IVFIndex
 from tfllmrec.export.recommender_module import SEEN_PENALTY, checked, popular_order, popular_where_unknown
+from tfllmrec.models.sequential_retrieval import rows_or_zeros
 
 HISTORY = tf.TensorSpec([None, None], tf.string, name="item_ids")
 USER_ID = tf.TensorSpec([None], tf.string, name="user_id")
@@ -73,16 +74,22 @@ class HistoryRecommenderModule(tf.Module):
         if index is not None:
             self.index = IVFIndex(self.item_vectors, **index)
             self.popular_order = popular_order(popularity, self.top_k)
-        self.user_table = self.stored_history = self.recommend_for_user = None
+        # The request's time is the latest trained period (a request comes after training).
+        now = model.time_vectors(tf.constant([model.latest_period]))
+        self.now = None if now is None else tf.Variable(now.numpy(), trainable=False, name="now")
+        self.user_table = self.stored_history = self.recommend_for_user = self.user_vectors = None
         if user_ids is not None:
             self.user_table = id_lookup(user_ids)
             self.stored_history = tf.Variable(model.user_history.numpy(), trainable=False, name="stored_history")
+            if model.user_embedding is not None:
+                self.user_vectors = tf.Variable(model.user_embedding.embeddings.numpy(), trainable=False,
+                                                name="user_vectors")
             self.recommend_for_user = tf.function(self._recommend_for_user, input_signature=[USER_ID, HISTORY])
 
     @tf.function(input_signature=[HISTORY])
     def recommend_by_history(self, item_ids):
         item_ids = checked(item_ids, [None, None])[:, -self.max_length:]
-        return self._recommend(item_ids, tf.cast(self.item_table.lookup(item_ids), tf.int32))
+        return self._recommend(item_ids, tf.cast(self.item_table.lookup(item_ids), tf.int32), users=None)
 
     def _recommend_for_user(self, user_id, item_ids):
         user_id = checked(user_id, [None])
@@ -94,12 +101,14 @@ class HistoryRecommenderModule(tf.Module):
         # A row with no known item, for a known user, reads the stored history.
         fall_back = ((~tf.reduce_any(history >= 0, axis=1)) & (users >= 0))[:, None]
         stored_ids = tf.where(stored >= 0, tf.gather(self.catalogue_ids, tf.maximum(stored, 0)), "")
-        return self._recommend(tf.where(fall_back, stored_ids, item_ids), tf.where(fall_back, stored, history))
+        return self._recommend(tf.where(fall_back, stored_ids, item_ids), tf.where(fall_back, stored, history),
+                               users)
 
-    def _recommend(self, item_ids, history):
+    def _recommend(self, item_ids, history, users):
         known = history >= 0
         vectors = tf.gather(self.item_vectors, tf.maximum(history, 0))
-        query = self.query_tower.last(vectors, known)
+        query = self.query_tower.last(vectors, known, user_vectors=self._user_vectors(users),
+                                      time_vectors=self._time_vectors(tf.shape(history)[0]))
         anything = tf.reduce_any(known, axis=1, keepdims=True)
         top = self._index_top(query, history, anything) if self.index is not None else \
             self._scanned_top(query, history, known, anything)
@@ -109,6 +118,15 @@ class HistoryRecommenderModule(tf.Module):
         because = self._nearest_history_item(item_ids, vectors, known, recommended)
         return {"item_ids": tf.where(found, tf.gather(self.catalogue_ids, recommended), ""), "scores": scores,
                 "because_item_ids": tf.where(found, because, "")}
+
+    def _user_vectors(self, users):
+        """The user-id vectors of a model with user ids (zeros for an unknown user), else None."""
+        if self.user_vectors is None or users is None:
+            return None
+        return rows_or_zeros(self.user_vectors, users)
+
+    def _time_vectors(self, batch):
+        return None if self.now is None else tf.tile(self.now, [batch, 1])
 
     def _scanned_top(self, query, history, known, anything):
         """(scores, item indices) `[batch, top_k]` of every item scored, the history's items last."""

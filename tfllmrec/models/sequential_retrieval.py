@@ -20,18 +20,34 @@ class SequentialRetrieval(EncoderFineTuningMixin, tfrs.Model):
     is its text and a user what they did (the ID-free mode).
 
     Features: `{"sequence": int [batch, max_length + 1]}`, item indices
-    oldest first, -1 padding. `set_history` stores each user's latest items
-    for `query` and `score` (evaluation, serving).
+    oldest first, -1 padding; with `use_user_ids`, `"user": int [batch]`;
+    with time periods, `"periods": int [batch, max_length + 1]`, each
+    item's period (-1: none). `set_history` stores each user's latest items
+    for `query` and `score` (evaluation, serving), and `set_periods` the
+    period of each user's request.
+
+    Two optional inputs, as a two-tower query has: a user-id vector added
+    to every position's input (`use_user_ids`), and the request's time
+    (`num_periods`): a learned vector per period of `period_days` days,
+    added to each position's query, the period being that of the item it
+    answers with (training) or of the request (evaluation; serving asks in
+    the latest trained period). Both start at zero, so a user or a period
+    that training never saw adds nothing.
 
     Args:
         num_users: int. Users whose histories `query` reads.
         num_items: int. Catalogue size.
         text_dim: int or None. Item text embedding size; None: ids only.
+        num_periods: int. Time periods of the request-time vector (from the
+            data, with `period_days`); 0: off.
         embedding_dim: int. Item vector and transformer width.
         use_item_ids: bool. Item-id embeddings (False: ID-free).
         text_hidden_dim: int. Hidden units of the text MLP; 0: linear.
         id_dropout: float. Probability of zeroing an item's id vector in
             training (with ids and text), so that its text carries it.
+        use_user_ids: bool. A user-id vector at every position (needs item
+            ids: the ID-free mode has no id of any kind).
+        period_days: int. Days per time period; needs `num_periods`.
         max_length: int. Latest items a query reads.
         num_layers: int. Transformer blocks.
         num_heads: int. Attention heads (dividing `embedding_dim`).
@@ -53,19 +69,18 @@ class SequentialRetrieval(EncoderFineTuningMixin, tfrs.Model):
     TensorShape([2, 6])
     """
 
-    def __init__(self, num_users, num_items, text_dim=None, embedding_dim=64, use_item_ids=True, text_hidden_dim=256,
-                 id_dropout=0.0, max_length=50, num_layers=2, num_heads=1, dropout=0.2, temperature=0.1,
-                 encoder="all-minilm-l6-v2", sequence_length=64, trainable="none", fine_tune_items=64, **kwargs):
+    def __init__(self, num_users, num_items, text_dim=None, num_periods=0, embedding_dim=64, use_item_ids=True,
+                 text_hidden_dim=256, id_dropout=0.0, use_user_ids=False, period_days=0, max_length=50, num_layers=2,
+                 num_heads=1, dropout=0.2, temperature=0.1, encoder="all-minilm-l6-v2", sequence_length=64,
+                 trainable="none", fine_tune_items=64, **kwargs):
         super().__init__(**kwargs)
         self.num_users, self.num_items = int(num_users), int(num_items)
         self.text_dim = None if not text_dim else int(text_dim)
-        if not use_item_ids and not self.text_dim:
-            raise ValueError("use_item_ids=False needs item text (text_dim): an item would be nothing. "
-                             "Fix: keep the item ids, or give the items' text.")
-        if not temperature > 0:
-            raise ValueError(f"temperature={temperature}: it divides the scores; use a number > 0, e.g. 0.1.")
+        self.num_periods = int(num_periods)
+        _check_arguments(use_item_ids, self.text_dim, use_user_ids, self.num_periods, period_days, temperature)
         self.options = dict(embedding_dim=int(embedding_dim), use_item_ids=bool(use_item_ids),
                             text_hidden_dim=int(text_hidden_dim), id_dropout=float(id_dropout),
+                            use_user_ids=bool(use_user_ids), period_days=int(period_days),
                             max_length=int(max_length),
                             num_layers=int(num_layers), num_heads=int(num_heads), dropout=float(dropout),
                             temperature=float(temperature), encoder=str(encoder),
@@ -82,7 +97,19 @@ class SequentialRetrieval(EncoderFineTuningMixin, tfrs.Model):
         self.query_tower = SequenceQueryTower(self.options["embedding_dim"], max_length=self.max_length,
                                               num_layers=num_layers, num_heads=num_heads, dropout=dropout,
                                               name="query_tower")
+        # Zero at the start: a user or period without training rows adds nothing.
+        self.user_embedding = tf.keras.layers.Embedding(
+            self.num_users, self.options["embedding_dim"], embeddings_initializer="zeros",
+            name="user_embedding") if use_user_ids else None
+        self.period_embedding = tf.keras.layers.Embedding(
+            self.num_periods, self.options["embedding_dim"], embeddings_initializer="zeros",
+            name="period_embedding") if self.num_periods else None
+        for table in (self.user_embedding, self.period_embedding):
+            if table is not None:
+                table.build([None])  # read as tables (rows_or_zeros), never called
         self.user_history = tf.Variable(tf.fill([self.num_users, self.max_length], -1), trainable=False, name="user_history")
+        # Each user's request period, -1: none (set_periods).
+        self.user_period = tf.Variable(tf.fill([self.num_users], -1), trainable=False, name="user_period")
         # Items without a training interaction are no negatives (as in TwoTowerRetrieval).
         self.in_training = tf.Variable(tf.ones([self.num_items]), trainable=False, name="in_training")
         self._all_items = tf.range(self.num_items)
@@ -100,16 +127,49 @@ class SequentialRetrieval(EncoderFineTuningMixin, tfrs.Model):
         """Stores each user's latest `max_length` items (a list per user, oldest first)."""
         self.user_history.assign(latest_items(histories, self.max_length, self.num_users))
 
+    def set_periods(self, periods):
+        """Stores each user's request period (int `[num_users]`, -1: none), which `query` reads."""
+        periods = np.asarray(periods, np.int64)
+        if (periods.shape != (self.num_users,) or periods.min(initial=-1) < -1
+                or periods.max(initial=-1) >= self.num_periods):
+            raise ValueError(f"set_periods needs {self.num_users} periods from -1 to {self.num_periods - 1}; got "
+                             f"shape {periods.shape}, range {periods.min(initial=-1)}..{periods.max(initial=-1)}.")
+        self.user_period.assign(periods.astype(np.int32))
+
+    @property
+    def latest_period(self):
+        """The period a request after training falls in (-1: no periods)."""
+        return self.num_periods - 1
 
     def query(self, users):
-        """`[batch, embedding_dim]`: each user's query after their latest stored item."""
-        return self.query_for_history(tf.gather(self.user_history, users))
+        """`[batch, embedding_dim]`: each user's query after their latest stored item, at their stored period."""
+        return self.query_for_history(tf.gather(self.user_history, users), users=users,
+                                      periods=tf.gather(self.user_period, users))
 
-    def query_for_history(self, history):
-        """`[batch, embedding_dim]` queries of histories `[batch, max_length]` (-1 padding, newest last)."""
+    def query_for_history(self, history, users=None, periods=None):
+        """`[batch, embedding_dim]` queries of histories `[batch, max_length]` (-1 padding, newest last).
+
+        `users` (int `[batch]`, -1: unknown) add their id vectors; `periods`
+        (int `[batch]`) are the requests' periods, None: the latest one.
+        """
         flat = tf.reshape(tf.maximum(history, 0), [-1])
         vectors = tf.reshape(self.item_tower(flat), tf.concat([tf.shape(history), [-1]], 0))
-        return self.query_tower.last(vectors, history >= 0)
+        if periods is None:
+            periods = tf.fill(tf.shape(history)[:1], self.latest_period)
+        return self.query_tower.last(vectors, history >= 0, user_vectors=self.user_vectors(users),
+                                     time_vectors=self.time_vectors(periods))
+
+    def user_vectors(self, users):
+        """`[batch, embedding_dim]` user-id vectors (zero for -1), or None without user ids."""
+        if self.user_embedding is None or users is None:
+            return None
+        return rows_or_zeros(self.user_embedding.embeddings, users)
+
+    def time_vectors(self, periods):
+        """Request-time vectors of `periods` (int, any shape; -1: none), or None without periods."""
+        if self.period_embedding is None:
+            return None
+        return rows_or_zeros(self.period_embedding.embeddings, periods)
 
     def candidates(self):
         """`[num_items, embedding_dim]` item vectors."""
@@ -132,7 +192,10 @@ class SequentialRetrieval(EncoderFineTuningMixin, tfrs.Model):
                                            valid=sequence >= 0) if self.text_dim else None
         vectors = tf.reshape(self.item_tower(tf.reshape(tf.maximum(inputs, 0), [-1]), training=training, table=table),
                              [shape[0], shape[1], -1])
-        queries = self.query_tower(vectors, inputs >= 0, training=training)
+        # Position t answers with item t + 1: its request happens at that item's time.
+        periods = features["periods"][:, 1:] if self.num_periods else None
+        queries = self.query_tower(vectors, inputs >= 0, user_vectors=self.user_vectors(features.get("user")),
+                                   time_vectors=self.time_vectors(periods), training=training)
         scored = (inputs >= 0) & (targets >= 0)
         queries, targets = tf.boolean_mask(queries, scored), tf.boolean_mask(targets, scored)
         candidates = self.item_tower(self._all_items, training=training, table=table)
@@ -144,11 +207,32 @@ class SequentialRetrieval(EncoderFineTuningMixin, tfrs.Model):
             tf.cast(tf.size(targets), logits.dtype), 1.0)
 
     def get_config(self):
-        return dict(num_users=self.num_users, num_items=self.num_items, text_dim=self.text_dim, **self.options)
+        return dict(num_users=self.num_users, num_items=self.num_items, text_dim=self.text_dim,
+                    num_periods=self.num_periods, **self.options)
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def rows_or_zeros(table, indices):
+    """`table`'s rows at `indices` (int, any shape), zeros where an index is -1 (none)."""
+    indices = tf.cast(indices, tf.int32)
+    return tf.gather(table, tf.maximum(indices, 0)) * tf.cast(indices >= 0, table.dtype)[..., None]
+
+
+def _check_arguments(use_item_ids, text_dim, use_user_ids, num_periods, period_days, temperature):
+    if not use_item_ids and not text_dim:
+        raise ValueError("use_item_ids=False needs item text (text_dim): an item would be nothing. "
+                         "Fix: keep the item ids, or give the items' text.")
+    if use_user_ids and not use_item_ids:
+        raise ValueError("use_user_ids=True with use_item_ids=False: the ID-free mode has no id of any kind, "
+                         "so that every new user is first-class. Fix: use_user_ids=False, or keep the item ids.")
+    if bool(num_periods) != bool(period_days > 0):
+        raise ValueError(f"num_periods={num_periods} with period_days={period_days}: time periods need both "
+                         "(or neither). Fix: give both, or set both to 0.")
+    if not temperature > 0:
+        raise ValueError(f"temperature={temperature}: it divides the scores; use a number > 0, e.g. 0.1.")
 
 
 def latest_items(histories, length, num_users):

@@ -16,6 +16,7 @@ RANGES = {
     "text_hidden_dim": Range(int, 0, example=256, meaning="0: a linear projection"),
     "id_dropout": Range(float, 0, 1, high_open=True, example=0.3, meaning="0: off"),
     "fine_tune_items": Range(int, 0, example=64, meaning="0: every item of the step"),
+    "period_days": Range(int, 0, example=7, meaning="0: no time periods"),
     "held_out_users": Range(float, 0, 1, high_open=True, example=0.1, meaning="0: no user cold-start protocol"),
 }
 
@@ -52,6 +53,14 @@ class SequenceConfig:
             models ("sasrec_hybrid", "sasrec_text"), with the `train`
             section's `encoder_*` settings, as `model.trainable` does in ours.
         fine_tune_items: int. Items a step re-embeds with gradients.
+        use_user_ids: bool. A user-id vector at every position of the
+            models with item ids ("sasrec_id", "sasrec_hybrid"); the
+            ID-free one never has one.
+        period_days: int. The request's time: a learned vector per period
+            of this many days, added to each query (training: the period of
+            the item it answers with; evaluation: of the validation or test
+            item, as `model.period_days` does; serving: the latest trained
+            period). Needs timestamps; 0: off.
         held_out_users: float. Share of the users (drawn by
             `data.split_seed`) left out of their training: the user
             cold-start protocol serves each from the first half of their
@@ -75,6 +84,8 @@ class SequenceConfig:
     id_dropout: float = 0.0
     trainable: str = "none"
     fine_tune_items: int = 64
+    use_user_ids: bool = False
+    period_days: int = 0
     held_out_users: float = 0.1
     train: TrainConfig = dataclasses.field(default_factory=_schedule)
 
@@ -88,4 +99,4 @@ class SequenceConfig:
     def model_options(self):
         """The `SequentialRetrieval` arguments it sets."""
         return dict({name: getattr(self, name) for name in RANGES if name != "held_out_users"},
-                    trainable=self.trainable)
+                    trainable=self.trainable, use_user_ids=self.use_user_ids)

@@ -18,8 +18,14 @@ def load_sequential(run_dir, config, name, num_users, num_items):
     except (tf.errors.NotFoundError, ValueError):
         raise ConfigError(f"{run_dir} has no trained {name!r} model ({checkpoint} is missing). Fix: train the run "
                           f"with {name} in eval.baselines, or export without export.history_model.") from None
-    text_dim = next((shape[1] for key, shape in shapes.items() if "text_table" in key), None)
-    model = build_sequential(config, name, num_users, num_items, text_dim)
+    text_dim = _width(shapes, "text_table", 1)
+    model = build_sequential(config, name, num_users, num_items, text_dim, _width(shapes, "period_embedding", 0) or 0)
     model.score(tf.constant([0]))  # creates every variable to restore into
     model.load_weights(str(checkpoint)).expect_partial().assert_existing_objects_matched()
     return model
+
+
+def _width(shapes, variable, axis):
+    """Size `axis` of the checkpoint variable whose key names `variable`, or None: the trained sizes
+    (text width, time periods) come from the weights, not from the data as it is now."""
+    return next((shape[axis] for key, shape in shapes.items() if variable in key), None)

@@ -75,7 +75,8 @@ class IndexedSplit:
         """
         if period_days <= 0:
             raise ValueError("period_days must be positive.")
-        off = "Fix: set model.period_days=0 and baseline_model.period_days=0 (no time periods)"
+        off = ("Fix: set model.period_days, baseline_model.period_days and sequence.period_days to 0 "
+               "(no time periods)")
         if self.train_times.size == 0 or self.train_times.max() == self.train_times.min() == 0:
             raise DataError("Time periods need timestamps, and the training interactions have none. "
                             f"{off}, or add a timestamp column.")
@@ -105,11 +106,17 @@ class IndexedSplit:
 
     def per_user(self, *parts):
         """Item lists per user (oldest first) of the named parts ("train", ...)."""
+        return self._per_user(parts, lambda part: getattr(self, f"{part}_items"))
+
+    def per_user_periods(self, period_days, *parts):
+        """The periods of `per_user(*parts)`'s items, in the same lists and order."""
+        return self._per_user(parts, lambda part: self.periods(period_days, part))
+
+    def _per_user(self, parts, values_of):
         lists = [[] for _ in range(self.num_users)]
         for part in parts:
-            users, items = getattr(self, f"{part}_users"), getattr(self, f"{part}_items")
-            for user, item in zip(users, items):
-                lists[user].append(int(item))
+            for user, value in zip(getattr(self, f"{part}_users"), values_of(part)):
+                lists[user].append(int(value))
         return lists
 
     def targets(self, part, seen_parts):

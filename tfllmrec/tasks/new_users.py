@@ -3,6 +3,7 @@
 import copy
 
 import numpy as np
+import tensorflow as tf
 
 from tfllmrec.errors import ConfigError
 from tfllmrec.evaluation import Popularity, RankingEvaluator
@@ -64,7 +65,7 @@ def first_and_second_halves(histories):
     return np.asarray(rows, np.int64), given, wanted
 
 
-def new_user_metrics(model, histories, item_counts, ks):
+def new_user_metrics(model, histories, item_counts, ks, periods=None):
     """Recall/NDCG@K of `model` serving users it never trained on from the first half of
     their interactions, against the popularity fallback (what an ID model serves a new user).
 
@@ -72,6 +73,9 @@ def new_user_metrics(model, histories, item_counts, ks):
         model: SequentialRetrieval (`query_for_history`, `candidates`).
         histories: list of item lists (oldest first) of the held-out users.
         item_counts: array `[num_items]`: training interactions per item.
+        periods: lists parallel to `histories`, each item's time period, or
+            None. A request is asked at the period of the first item of the
+            second half (when the first half ends); None: the latest period.
 
     Returns:
         {"users": int, "ours": metrics, "popularity": metrics}.
@@ -79,7 +83,8 @@ def new_user_metrics(model, histories, item_counts, ks):
     rows, given, wanted = first_and_second_halves(histories)
     if not rows.size:
         return {"users": 0}
-    queries = model.query_for_history(latest_items(given, model.max_length, len(given))).numpy()
+    asked = None if periods is None else tf.constant([periods[row][len(items)] for row, items in zip(rows, given)])
+    queries = model.query_for_history(latest_items(given, model.max_length, len(given)), periods=asked).numpy()
     scores = queries @ model.candidates().numpy().T
     popularity = Popularity().fit(np.arange(len(item_counts)), num_items=len(item_counts),
                                   weights=np.asarray(item_counts, np.float64))

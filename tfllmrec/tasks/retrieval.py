@@ -89,6 +89,8 @@ class RetrievalTask(Task):
         check_rating_stage(config.ranking, self.index, dataset)
         if sequential_phases(config.eval.baselines):
             check_held_out_users(config.sequence.held_out_users, self.index.num_users, "sequence.held_out_users")
+            if config.sequence.period_days:
+                self.index.num_periods(config.sequence.period_days)  # fails now if the data has no timestamps
         if (config.model.use_text or (config.ranking.enabled and config.ranking.use_text)
                 or needs_text(config.eval.baselines)):
             self.text_table = text_table_of(config.model, dataset.items.texts())

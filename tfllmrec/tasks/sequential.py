@@ -31,18 +31,28 @@ def needs_text(baselines):
     return any(VARIANTS[name][1] for name in VARIANTS if name in baselines)
 
 
-def build_sequential(config, variant, num_users, num_items, text_dim):
-    """The `SequentialRetrieval` of a recipe's `sequence:` section (the encoder: `model:`'s) and a variant name."""
+def build_sequential(config, variant, num_users, num_items, text_dim, num_periods=0):
+    """The `SequentialRetrieval` of a recipe's `sequence:` section (the encoder: `model:`'s) and a variant name.
+
+    User ids (`sequence.use_user_ids`) go to the variants with item ids: the ID-free one has no id of any kind.
+    """
     use_ids, use_text = VARIANTS[variant]
+    options = config.sequence.model_options()
+    options["use_user_ids"] = options["use_user_ids"] and use_ids
     return SequentialRetrieval(num_users=num_users, num_items=num_items, text_dim=text_dim if use_text else None,
-                               use_item_ids=use_ids, encoder=config.model.encoder,
-                               sequence_length=config.model.sequence_length, **config.sequence.model_options())
+                               num_periods=num_periods, use_item_ids=use_ids, encoder=config.model.encoder,
+                               sequence_length=config.model.sequence_length, **options)
 
 
-def training_sequences(histories, length):
-    """`[users with 2+ items, length + 1]`: each user's latest training items, the targets of a shift."""
-    kept = [items for items in histories if len(items) >= 2]
-    return latest_items(kept, length + 1, len(kept))
+def training_sequences(histories, length, periods=None):
+    """The training features of users with 2+ items: `"sequence"` `[users, length + 1]`, each one's
+    latest training items (the targets of a shift), `"user"` their indices, and with `periods` (lists
+    parallel to `histories`) `"periods"`, the items' periods."""
+    users = np.asarray([user for user, items in enumerate(histories) if len(items) >= 2], np.int32)
+    features = {"sequence": latest_items([histories[u] for u in users], length + 1, len(users)), "user": users}
+    if periods is not None:
+        features["periods"] = latest_items([periods[u] for u in users], length + 1, len(users))
+    return features
 
 
 def train_sequential(config, variant, index, text_table, workdir, verbose, evaluate, attach_text_inputs):
@@ -52,7 +62,10 @@ def train_sequential(config, variant, index, text_table, workdir, verbose, evalu
     left out of training entirely; the model still serves them from their
     history like everyone else, and `test_new_users` measures it on them:
     the first half of each one's interactions given, the rest to be found.
-    Validation and test (`evaluate`) measure the other users only.
+    Validation and test (`evaluate`) measure the other users only. With
+    `sequence.period_days`, each evaluated request is asked at its target's
+    time (the period of the user's validation or test item), as the
+    two-tower's periods are.
 
     Args:
         evaluate: callable(model, part, users_left_out) -> metrics of "valid"
@@ -64,30 +77,43 @@ def train_sequential(config, variant, index, text_table, workdir, verbose, evalu
     Returns:
         (model, {"test", "training", "test_new_users"}, bool `[num_users]`: the held-out users).
     """
-    sequence = config.sequence
+    sequence, days = config.sequence, config.sequence.period_days
     train = sequence.train
     held = held_out_users(index.num_users, sequence.held_out_users, config.data.split_seed)
     histories = index.per_user("train")
     trained = [[] if held[user] else items for user, items in enumerate(histories)]
-    sequences = training_sequences(trained, sequence.max_length)
+    features = training_sequences(trained, sequence.max_length,
+                                  index.per_user_periods(days, "train") if days else None)
     counts = np.bincount(index.train_items[~held[index.train_users]], minlength=index.num_items)
     with training_scope(train):
         model = build_sequential(config, variant, index.num_users, index.num_items,
-                                 None if text_table is None else text_table.shape[1])
+                                 None if text_table is None else text_table.shape[1],
+                                 index.num_periods(days) if days else 0)
         model.set_training_data(counts, histories, text_table)
+        _ask_at(model, index, "valid")
         attach_text_inputs(model)
         fit = train_model(
-            model, lambda epoch: epoch_batches({"sequence": tf.constant(sequences)}, train.batch_size, train.seed,
-                                               epoch),
-            {"sequence": tf.constant(sequences[:2])}, train, lambda: evaluate(model, "valid", held),
-            config.eval.monitor, workdir, verbose)
+            model, lambda epoch: epoch_batches(features, train.batch_size, train.seed, epoch),
+            {name: tf.constant(values[:2]) for name, values in features.items()}, train,
+            lambda: evaluate(model, "valid", held), config.eval.monitor, workdir, verbose)
     model.set_history(index.per_user("train", "valid"))
-    result = {"test": evaluate(model, "test", held), "training": dict(fit, sequences=int(len(sequences)))}
+    _ask_at(model, index, "test")
+    result = {"test": evaluate(model, "test", held),
+              "training": dict(fit, sequences=int(len(features["sequence"])))}
     if held.any():
-        everything = index.per_user("train", "valid", "test")
-        result["test_new_users"] = new_user_metrics(model, [everything[u] for u in np.flatnonzero(held)], counts,
-                                                    tuple(config.eval.ks))
+        parts = ("train", "valid", "test")
+        everything = index.per_user(*parts)
+        periods = index.per_user_periods(days, *parts) if days else None
+        result["test_new_users"] = new_user_metrics(
+            model, [everything[u] for u in np.flatnonzero(held)], counts, tuple(config.eval.ks),
+            None if periods is None else [periods[u] for u in np.flatnonzero(held)])
     return model, result, held
+
+
+def _ask_at(model, index, part):
+    """With time periods, each user's request is asked at the period of their latest `part` interaction."""
+    if model.num_periods:
+        model.set_periods(index.latest_periods(model.options["period_days"], part))
 
 
 def new_user_lines(metrics, k):

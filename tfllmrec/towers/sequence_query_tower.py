@@ -98,7 +98,7 @@ class SequenceQueryTower(Keras3BridgeMixin, tf.keras.layers.Layer):
     def _keras3_layers(self):
         return list(self.blocks)
 
-    def call(self, item_vectors, mask, user_vectors=None, training=None):
+    def call(self, item_vectors, mask, user_vectors=None, time_vectors=None, training=None):
         """Queries `[batch, n, output_dim]` (float32), zero at padded positions.
 
         Args:
@@ -106,6 +106,11 @@ class SequenceQueryTower(Keras3BridgeMixin, tf.keras.layers.Layer):
             mask: bool tensor `[batch, n]`; False marks padding, anywhere.
             user_vectors: float tensor `[batch, input_dim]` or None. Added
                 to every position's input (e.g. a user-id embedding).
+            time_vectors: float tensor `[batch, n, output_dim]` or None.
+                Added to each position's query before it is normalised: the
+                time of the request it answers (the next item's), as a
+                two-tower query adds its period vector. Only the query reads
+                it, so a history needs no timestamps at serving time.
             training: bool. Dropout on.
         """
         mask = tf.cast(mask, tf.bool)
@@ -121,16 +126,22 @@ class SequenceQueryTower(Keras3BridgeMixin, tf.keras.layers.Layer):
         for block in self.blocks:
             x = block(x, attention_mask=attention_mask, training=training)
         queries = tf.cast(self.projection(self.final_norm(x)), tf.float32)
+        if time_vectors is not None:
+            queries = queries + tf.cast(time_vectors, tf.float32)
         queries = tf.where(mask[:, :, None], queries, tf.zeros([], tf.float32))
         # l2_normalize maps a zero row to zeros: a fully padded row stays finite.
         return tf.math.l2_normalize(queries, axis=-1) if self.normalize else queries
 
-    def last(self, item_vectors, mask, user_vectors=None):
+    def last(self, item_vectors, mask, user_vectors=None, time_vectors=None):
         """The query after the most recent real item, `[batch, output_dim]` (serving).
 
-        A row without any real item gets zeros.
+        `time_vectors` `[batch, output_dim]`: the request's time. A row
+        without any real item gets zeros.
         """
-        queries = self(item_vectors, mask, user_vectors=user_vectors, training=False)
+        if time_vectors is not None:
+            time_vectors = tf.broadcast_to(tf.cast(time_vectors, tf.float32)[:, None, :],
+                                           tf.concat([tf.shape(mask), [self.output_dim]], 0))
+        queries = self(item_vectors, mask, user_vectors=user_vectors, time_vectors=time_vectors, training=False)
         real = tf.cast(tf.cast(mask, tf.bool), tf.int32)
         length = tf.shape(real)[1]
         # argmax of the reversed mask finds the last True; a row of False reads index n - 1, a padded zero row.
