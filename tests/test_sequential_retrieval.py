@@ -225,8 +225,11 @@ def test_a_folder_from_before_a_phase_s_revision_measures_that_phase_again(seque
 
 
 def test_sequential_baselines_are_refused_where_they_cannot_run():
-    with pytest.raises(ConfigError, match=r"\['sasrec_id'\] are sequential retrieval models"):
-        with_overrides(get_recipe("news"), ["eval.baselines=[sasrec_id]"])
+    # News trains them on impressions, over frozen text, without periods, and exports none yet.
+    with pytest.raises(ConfigError, match=r"sequence.trainable with data.split=impressions.*\['sasrec_text'\]"):
+        with_overrides(get_recipe("news"), ["eval.baselines=[sasrec_text]", "sequence.trainable=top:1"])
+    with pytest.raises(ConfigError, match="export.history_model with data.split=impressions.*Fix"):
+        with_overrides(get_recipe("news"), ["eval.baselines=[sasrec_text]", "export.history_model=sasrec_text"])
     with pytest.raises(ConfigError, match=r"read each user's items in time order.*data.split=leave_one_out"):
         with_overrides(get_recipe("music"), ["eval.baselines=[sasrec_text]"])
     with pytest.raises(ConfigError, match="num_heads=3 does not divide embedding_dim=64"):

@@ -1,5 +1,6 @@
-"""`impression_softmax_loss`: NRMS's loss over the items shown in one impression."""
+"""`impression_softmax_loss`: NRMS's loss over the items shown in one impression; `ctr_prior_scores`."""
 
+import numpy as np
 import tensorflow as tf
 
 
@@ -33,3 +34,17 @@ def impression_softmax_loss(logits, candidates):
     # The replicas' parts of a batch can differ in size by one.
     global_size = replica.all_reduce("sum", tf.cast(tf.size(losses), tf.float32))
     return tf.reduce_sum(losses) / global_size
+
+
+def ctr_prior_scores(log_rates, weight, temperature):
+    """A click-through-rate prior (`IndexedImpressions.log_ctr_prior`) in score units.
+
+    `weight` x the log rate is meant beside the logits, which divide the
+    scores by the temperature; scores do not, so the offset added to a
+    score is `weight * temperature * log_rate`.
+
+    Example:
+    >>> ctr_prior_scores(np.log([0.5, 0.25]), weight=4, temperature=0.1).round(4).tolist()
+    [-0.2773, -0.5545]
+    """
+    return weight * temperature * np.asarray(log_rates, np.float64)

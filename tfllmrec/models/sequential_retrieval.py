@@ -5,6 +5,7 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from tfllmrec.models.encoder_fine_tuning import EncoderFineTuningMixin
+from tfllmrec.models.impression_loss import impression_softmax_loss
 from tfllmrec.towers import ItemTower, SequenceQueryTower
 
 
@@ -146,18 +147,18 @@ class SequentialRetrieval(EncoderFineTuningMixin, tfrs.Model):
         return self.query_for_history(tf.gather(self.user_history, users), users=users,
                                       periods=tf.gather(self.user_period, users))
 
-    def query_for_history(self, history, users=None, periods=None):
+    def query_for_history(self, history, users=None, periods=None, training=False):
         """`[batch, embedding_dim]` queries of histories `[batch, max_length]` (-1 padding, newest last).
 
         `users` (int `[batch]`, -1: unknown) add their id vectors; `periods`
         (int `[batch]`) are the requests' periods, None: the latest one.
         """
         flat = tf.reshape(tf.maximum(history, 0), [-1])
-        vectors = tf.reshape(self.item_tower(flat), tf.concat([tf.shape(history), [-1]], 0))
+        vectors = tf.reshape(self.item_tower(flat, training=training), tf.concat([tf.shape(history), [-1]], 0))
         if periods is None:
             periods = tf.fill(tf.shape(history)[:1], self.latest_period)
         return self.query_tower.last(vectors, history >= 0, user_vectors=self.user_vectors(users),
-                                     time_vectors=self.time_vectors(periods))
+                                     time_vectors=self.time_vectors(periods), training=training)
 
     def user_vectors(self, users):
         """`[batch, embedding_dim]` user-id vectors (zero for -1), or None without user ids."""
@@ -183,6 +184,8 @@ class SequentialRetrieval(EncoderFineTuningMixin, tfrs.Model):
         return [self.item_tower] if self.text_dim else []
 
     def compute_loss(self, features, training=False):
+        if "candidates" in features:
+            return self._impression_loss(features["user"], features["candidates"], training)
         sequence = features["sequence"]
         inputs, targets = sequence[:, :-1], sequence[:, 1:]
         shape = tf.shape(inputs)
@@ -205,6 +208,18 @@ class SequentialRetrieval(EncoderFineTuningMixin, tfrs.Model):
         target = tf.reduce_sum(logits * tf.one_hot(targets, self.num_items, dtype=logits.dtype), 1)
         return tf.reduce_sum(tf.reduce_logsumexp(logits, 1) - target) / tf.maximum(
             tf.cast(tf.size(targets), logits.dtype), 1.0)
+
+    def _impression_loss(self, users, candidates, training):
+        """News: each click (column 0 of `candidates`, -1 padding) against its impression's
+        non-clicks, the query read after the user's stored history (`set_history`), as
+        `TwoTowerRetrieval` trains on impressions; the click leaves the history it is asked of."""
+        history = tf.gather(self.user_history, users)
+        history = tf.where(history == tf.cast(candidates[:, :1], history.dtype), -1, history)
+        queries = self.query_for_history(history, users=users, training=training)
+        items = tf.reshape(self.item_tower(tf.reshape(tf.maximum(candidates, 0), [-1]), training=training),
+                           tf.concat([tf.shape(candidates), [-1]], 0))
+        logits = tf.einsum("bd,bcd->bc", queries, items) / self.temperature
+        return impression_softmax_loss(logits, candidates)
 
     def get_config(self):
         return dict(num_users=self.num_users, num_items=self.num_items, text_dim=self.text_dim,

@@ -5,7 +5,7 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from tfllmrec.model_rules import check_two_tower, effective_options
-from tfllmrec.models.impression_loss import impression_softmax_loss
+from tfllmrec.models.impression_loss import ctr_prior_scores, impression_softmax_loss
 from tfllmrec.models.encoder_fine_tuning import EncoderFineTuningMixin
 from tfllmrec.towers import ItemTower, UserTower
 
@@ -214,8 +214,8 @@ class TwoTowerRetrieval(EncoderFineTuningMixin, tfrs.Model):
         """Sets the offsets to `ctr_prior_weight` x each item's log click-through rate
         (`IndexedImpressions.log_ctr_prior`), in dot-product units: logits divide by
         the temperature, scores do not."""
-        scale = self.ctr_prior_weight * self.temperature
-        self.set_item_bias(scale * np.asarray(log_rates), scale * log_overall_rate)
+        self.set_item_bias(*(ctr_prior_scores(rates, self.ctr_prior_weight, self.temperature)
+                             for rates in (log_rates, log_overall_rate)))
 
     def offsets(self):
         """The per-item score offsets `[num_items]` as a NumPy array, or None without them."""

@@ -61,6 +61,18 @@ class RecipeConfig:
     search: SearchConfig = dataclasses.field(default_factory=SearchConfig)
     sequence: SequenceConfig = dataclasses.field(default_factory=SequenceConfig)
 
+    def _check_news_sequential(self):
+        """What the news task's sequential models (trained on impressions, frozen text) do not do yet."""
+        sequential = sorted(set(self.eval.baselines) & set(SEQUENTIAL_BASELINES))
+        unsupported = [(sequential and self.sequence.trainable != "none", "sequence.trainable",
+                        "sequence.trainable=none"),
+                       (sequential and self.sequence.period_days, "sequence.period_days", "sequence.period_days=0"),
+                       (self.export.history_model, "export.history_model", 'export.history_model=""')]
+        for used, key, fix in unsupported:
+            if used:
+                raise ValueError(f"{key} with data.split=impressions: the news task's sequential models "
+                                 f"{sequential} do not support it yet. Fix: `--set {fix}`.")
+
     @property
     def task(self):
         """The runner's task plug-in (`tfllmrec.tasks`): "impressions" for news
@@ -77,11 +89,7 @@ class RecipeConfig:
                 raise ValueError("model.fuse_text=false and model.cold_neighbors are not supported with "
                                  "data.split=impressions yet (the news task trains no text loss): use "
                                  "model.fuse_text=true and model.cold_neighbors=0.")
-            sequential = sorted(set(self.eval.baselines) & set(SEQUENTIAL_BASELINES))
-            if sequential:
-                raise ValueError(f"eval.baselines {sequential} are sequential retrieval models, and "
-                                 "data.split=impressions ranks each impression's candidates: not yet. Fix: "
-                                 "leave them out of eval.baselines.")
+            self._check_news_sequential()
             if self.ranking.enabled and self.ranking.objective != "rerank":
                 raise ValueError(f"ranking.objective={self.ranking.objective!r} needs ratings, and "
                                  "data.split=impressions has clicks: its ranking stage re-scores each "

@@ -36,7 +36,11 @@ class SequenceConfig:
 
     Each reads a user's latest `max_length` training items, oldest first,
     and is trained with the next item as the target at every position
-    (full softmax); its best epoch is picked on `eval.monitor`.
+    (full softmax); its best epoch is picked on `eval.monitor`. In the news
+    recipe (`data.split: impressions`) each reads the user's click history
+    and learns from the training impressions as ours does (each click
+    against its impression's non-clicks), its scores plus ours'
+    click-through-rate prior; `held_out_users` plays no part there.
 
     Args:
         max_length: int. Latest items a query reads.

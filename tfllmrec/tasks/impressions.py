@@ -8,10 +8,12 @@ import tensorflow as tf
 from tfllmrec.data import impression_split, load_dataset
 from tfllmrec.errors import ConfigError
 from tfllmrec.models import NRMS
+from tfllmrec.models.impression_loss import ctr_prior_scores
 from tfllmrec.tasks.impression_rerank import impression_rerank_phases, train_impression_reranker
 from tfllmrec.tasks.indexed_impressions import IndexedImpressions
 from tfllmrec.tasks.phase import Phase
 from tfllmrec.tasks.protocol_checks import check_impressions
+from tfllmrec.tasks.sequential import VARIANTS, build_sequential, sequential_phases
 from tfllmrec.tasks.task import Task, build_two_tower, query_vectors, text_table_of, with_main_phase_weights
 from tfllmrec.training import train_model, training_scope
 
@@ -46,8 +48,10 @@ class ImpressionTask(Task):
     test impression (per-impression AUC, MRR and nDCG@K). `model.loss` and
     `model.logq_correction` play no part. Phases: ours (`TwoTowerRetrieval`,
     the user being the pooled text of their click history), popularity,
-    the click-through-rate prior alone, the ID-only two-tower and an
-    NRMS-style user encoder over the same frozen text vectors.
+    the click-through-rate prior alone, the ID-only two-tower, an
+    NRMS-style user encoder over the same frozen text vectors, and the
+    sequential models (`SequentialRetrieval`, "sasrec_*") over each user's
+    history.
     """
 
     name = "impressions"
@@ -78,9 +82,11 @@ class ImpressionTask(Task):
                   workdir="id_two_tower"),
             Phase("nrms", "NRMS-style user encoder over the frozen text", "nrms", train="baseline_train",
                   workdir="nrms"),
-        ) if phase.name == "main" or phase.name in wanted] + ranking
+        ) if phase.name == "main" or phase.name in wanted] + sequential_phases(wanted) + ranking
 
-    def _fit_and_test(self, build, train, workdir):
+    def _fit_and_test(self, build, train, workdir, offsets=None):
+        """Trains `build()` on the training impressions; `offsets` `[num_items]`: added to its scores
+        (None: the model's own `offsets()`)."""
         data, ks = self.data, tuple(self.config.eval.ks)
         # `prepare` checked that some training impression has a click and a non-click.
         users, candidates = data.examples(NEGATIVES, train.seed, 0)
@@ -89,7 +95,7 @@ class ImpressionTask(Task):
 
             def evaluate(part):
                 return data.evaluate(part, query_vectors(model, data.num_users), model.candidates().numpy(),
-                                     ks, score_offset=model.offsets())
+                                     ks, score_offset=model.offsets() if offsets is None else offsets)
 
             def epoch_data(epoch):
                 users, candidates = data.examples(NEGATIVES, train.seed, epoch)
@@ -137,6 +143,23 @@ class ImpressionTask(Task):
 
         return dict(self._fit_and_test(build, train, workdir), settings=NRMS_SETTINGS)
 
+    def _run_sequential(self, phase, workdir):
+        """A `SequentialRetrieval` over each user's history, trained on the impressions as ours is,
+        its scores plus ours' click-through-rate prior (`model.ctr_prior_weight`), so it is measured
+        as ours is against the prior alone."""
+        data, config = self.data, self.config
+
+        def build():
+            model = build_sequential(config, phase.name, data.num_users, data.num_items, self.text_dim)
+            model.set_training_data(data.trained_items(), data.histories, self.text_table)
+            return model
+
+        weight = config.model.ctr_prior_weight
+        prior = ctr_prior_scores(data.log_ctr_prior(config.model.ctr_prior_strength)[0], weight,
+                                 config.sequence.temperature) if weight else None
+        return dict(self._fit_and_test(build, config.sequence.train, workdir, offsets=prior),
+                    ctr_prior_weight=weight)
+
     def _run_popularity(self, phase, workdir):
         # Noise below one click breaks ties (most candidates have few clicks) at random.
         return self._rank_by(self.data.click_counts("train"), tie_noise=0.5)
@@ -158,8 +181,8 @@ class ImpressionTask(Task):
         config, main = self.config, results["main"]
         metrics = {"recipe": config.name, "split_seed": config.data.split_seed, "seed": config.train.seed,
                    "test": main["test"], "valid": main["training"]["valid"], "training": main["training"],
-                   "baselines": {name: results[name] for name in ("popularity", "ctr", "id_two_tower", "nrms")
-                                 if name in results}}
+                   "baselines": {name: results[name] for name in ("popularity", "ctr", "id_two_tower", "nrms",
+                                                                   *VARIANTS) if name in results}}
         if "ranking" in results:
             metrics["ranking"] = results["ranking"]
         metrics["split"] = {name: int(self.data.parts[name].size) for name in ("train", "valid", "test")}

@@ -132,7 +132,7 @@ class SequenceQueryTower(Keras3BridgeMixin, tf.keras.layers.Layer):
         # l2_normalize maps a zero row to zeros: a fully padded row stays finite.
         return tf.math.l2_normalize(queries, axis=-1) if self.normalize else queries
 
-    def last(self, item_vectors, mask, user_vectors=None, time_vectors=None):
+    def last(self, item_vectors, mask, user_vectors=None, time_vectors=None, training=False):
         """The query after the most recent real item, `[batch, output_dim]` (serving).
 
         `time_vectors` `[batch, output_dim]`: the request's time. A row
@@ -141,7 +141,7 @@ class SequenceQueryTower(Keras3BridgeMixin, tf.keras.layers.Layer):
         if time_vectors is not None:
             time_vectors = tf.broadcast_to(tf.cast(time_vectors, tf.float32)[:, None, :],
                                            tf.concat([tf.shape(mask), [self.output_dim]], 0))
-        queries = self(item_vectors, mask, user_vectors=user_vectors, time_vectors=time_vectors, training=False)
+        queries = self(item_vectors, mask, user_vectors=user_vectors, time_vectors=time_vectors, training=training)
         real = tf.cast(tf.cast(mask, tf.bool), tf.int32)
         length = tf.shape(real)[1]
         # argmax of the reversed mask finds the last True; a row of False reads index n - 1, a padded zero row.
