@@ -250,6 +250,8 @@ def test_the_zoo_sequential_recipes_add_the_sequential_models(name, split):
     assert config.export.history_model == "sasrec_hybrid" and config.model == get_recipe(name).model
     # ecommerce's hybrid drops ids as the recipe's two-tower does (zoo/ecommerce/README.md).
     assert config.sequence.id_dropout == {"video": 0.0, "ecommerce": 0.3}[name]
+    # ecommerce's queries read the week, as its two-tower does.
+    assert config.sequence.period_days == config.model.period_days == {"video": 0, "ecommerce": 7}[name]
 
 
 @pytest.mark.parametrize("option", ["sequence.train.jit_compile=false", "sequence.train.jit_compile=true"])
