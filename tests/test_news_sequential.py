@@ -44,3 +44,12 @@ def test_the_news_run_measures_the_sequential_models_against_the_prior(news_metr
     # Each user's history holds their topic's news: the tower reads it, far beyond the prior
     # (seen: 0.886 against 0.561; the ID-free one, over the tiny random encoder's text, 0.568).
     assert baselines["sasrec_id"]["test"]["auc"] > baselines["ctr"]["test"]["auc"] + 0.2
+
+
+def test_without_the_prior_the_sequential_models_score_alone(tmp_path):
+    folder = write_tiny_news(tmp_path / "nemig" / "en")
+    config = with_overrides(get_recipe("news"), overrides(folder, epochs=1) + [
+        "eval.baselines=[sasrec_id]", "model.ctr_prior_weight=0", "sequence.train.epochs=1",
+        "sequence.embedding_dim=16", "sequence.max_length=4"])
+    result = train_recipe(config, tmp_path / "run", verbose=0)["baselines"]["sasrec_id"]
+    assert result["ctr_prior_weight"] == 0 and 0 <= result["test"]["auc"] <= 1

@@ -156,7 +156,7 @@ class ImpressionTask(Task):
 
         weight = config.model.ctr_prior_weight
         prior = ctr_prior_scores(data.log_ctr_prior(config.model.ctr_prior_strength)[0], weight,
-                                 config.sequence.temperature) if weight else None
+                                 config.sequence.temperature) if weight else np.zeros(data.num_items)
         return dict(self._fit_and_test(build, config.sequence.train, workdir, offsets=prior),
                     ctr_prior_weight=weight)
 
