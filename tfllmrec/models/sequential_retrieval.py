@@ -153,8 +153,7 @@ class SequentialRetrieval(EncoderFineTuningMixin, tfrs.Model):
         `users` (int `[batch]`, -1: unknown) add their id vectors; `periods`
         (int `[batch]`) are the requests' periods, None: the latest one.
         """
-        flat = tf.reshape(tf.maximum(history, 0), [-1])
-        vectors = tf.reshape(self.item_tower(flat, training=training), tf.concat([tf.shape(history), [-1]], 0))
+        vectors = self._item_vectors(history, training)
         if periods is None:
             periods = tf.fill(tf.shape(history)[:1], self.latest_period)
         return self.query_tower.last(vectors, history >= 0, user_vectors=self.user_vectors(users),
@@ -172,6 +171,11 @@ class SequentialRetrieval(EncoderFineTuningMixin, tfrs.Model):
             return None
         return rows_or_zeros(self.period_embedding.embeddings, periods)
 
+    def _item_vectors(self, indices, training, table=None):
+        """`[..., embedding_dim]` vectors of item indices of any shape (-1 padding reads item 0)."""
+        flat = self.item_tower(tf.reshape(tf.maximum(indices, 0), [-1]), training=training, table=table)
+        return tf.reshape(flat, tf.concat([tf.shape(indices), [-1]], 0))
+
     def candidates(self):
         """`[num_items, embedding_dim]` item vectors."""
         return self.item_tower(self._all_items)
@@ -188,13 +192,11 @@ class SequentialRetrieval(EncoderFineTuningMixin, tfrs.Model):
             return self._impression_loss(features["user"], features["candidates"], training)
         sequence = features["sequence"]
         inputs, targets = sequence[:, :-1], sequence[:, 1:]
-        shape = tf.shape(inputs)
         # The step's items carry the encoder's gradient when it fine-tunes (ItemTower.step_table);
         # an XLA-compiled step (compile(jit_compile=True)) needs static shapes.
         table = self.item_tower.step_table(sequence, training, static_shapes=bool(getattr(self, "jit_compile", False)),
                                            valid=sequence >= 0) if self.text_dim else None
-        vectors = tf.reshape(self.item_tower(tf.reshape(tf.maximum(inputs, 0), [-1]), training=training, table=table),
-                             [shape[0], shape[1], -1])
+        vectors = self._item_vectors(inputs, training, table)
         # Position t answers with item t + 1: its request happens at that item's time.
         periods = features["periods"][:, 1:] if self.num_periods else None
         queries = self.query_tower(vectors, inputs >= 0, user_vectors=self.user_vectors(features.get("user")),
@@ -216,9 +218,7 @@ class SequentialRetrieval(EncoderFineTuningMixin, tfrs.Model):
         history = tf.gather(self.user_history, users)
         history = tf.where(history == tf.cast(candidates[:, :1], history.dtype), -1, history)
         queries = self.query_for_history(history, users=users, training=training)
-        items = tf.reshape(self.item_tower(tf.reshape(tf.maximum(candidates, 0), [-1]), training=training),
-                           tf.concat([tf.shape(candidates), [-1]], 0))
-        logits = tf.einsum("bd,bcd->bc", queries, items) / self.temperature
+        logits = tf.einsum("bd,bcd->bc", queries, self._item_vectors(candidates, training)) / self.temperature
         return impression_softmax_loss(logits, candidates)
 
     def get_config(self):
