@@ -108,7 +108,7 @@ def test_config_round_trip_scores_identically(switches):
 
 def test_feature_names_follow_the_config():
     text = {f for f in FEATURES if f.startswith("text")}
-    pairs = {f for f in FEATURES if f.startswith("log_pairs")}
+    pairs = {f for f in FEATURES if f.startswith("log_pairs")} - {"log_pairs_cosine_recent"}
     assert text and pairs and "log_periods_since_item" in FEATURES
     for switches in SWITCHES[:-1]:  # the last adds cross layers, not features
         model = _reranker(standardize=False, **switches)
@@ -120,7 +120,10 @@ def test_feature_names_follow_the_config():
         expected = ((set() if switches["text"] else text) | (set() if switches["pairs"] else pairs)
                     | (set() if switches["periods"] else {"log_periods_since_item", "log_purchases_this_period",
                                                           "log_purchases_recent_periods"})
-                    | (set() if switches["bias"] else {"item_offset"}))
+                    | (set() if switches["bias"] else {"item_offset"})
+                    | {"log_neighbor_votes", "second_score"})  # off unless asked for (tests below)
+        if not switches["pairs"]:
+            expected.add("log_pairs_cosine_recent")
         assert dropped == expected, switches
         assert model.feature_mean.shape == model.feature_scale.shape == (len(names),)
 
@@ -218,6 +221,12 @@ def test_pair_counts_agree_with_a_count_over_the_histories():
     assert last.max() > 0 and (recent > last).any()
     np.testing.assert_allclose(_column(model, values, "log_pairs_last"), np.log1p(last), atol=1e-6)
     np.testing.assert_allclose(_column(model, values, "log_pairs_recent"), np.log1p(recent), atol=1e-6)
+    # Item-kNN's cosine: each pair count over the root of both items' training counts (at least 1).
+    popularity = np.maximum(np.asarray(COUNTS, np.float64), 1)
+    cosine = np.array([[sum(counts[r, c] / np.sqrt(popularity[r] * popularity[c]) for r in latest) for c in row]
+                       for latest, row in zip(LATEST, CANDIDATES)])
+    assert (cosine > 0).any() and not np.allclose(cosine, recent)
+    np.testing.assert_allclose(_column(model, values, "log_pairs_cosine_recent"), np.log1p(cosine), atol=1e-5)
 
 
 def test_periods_since_the_item_was_last_bought():
@@ -346,3 +355,51 @@ def test_it_learns_to_put_the_planted_choice_first():
     assert after >= 0.9, (before, after)
     assert after > before + 0.3
     assert history["loss"][-1] < 0.5 * history["loss"][0]
+
+
+def _with_neighbors_and_second(neighbors=2, second=None):
+    tf.keras.utils.set_random_seed(0)
+    second = second or _retrieval(seed=5, offsets=False)
+    model = CandidateReranker(**dict(_config(text=False, periods=False), neighbors=neighbors,
+                                     second_dim=TINY_TWO_TOWER["embedding_dim"]))
+    model.set_item_statistics(COUNTS, pairs=PAIRS)
+    model.follow(RETRIEVAL, HISTORIES, second)
+    return model, second
+
+
+def test_neighbor_votes_count_the_similar_users_latest_items():
+    model, _ = _with_neighbors_and_second()
+    ids, weights = model.neighbor_ids.numpy(), model.neighbor_weights.numpy()
+    assert (ids >= 0).sum() >= TINY_USERS and (ids != np.arange(TINY_USERS)[:, None]).all()
+    votes = np.array([[sum(w for v, w in zip(ids[u], weights[u]) if v >= 0 and c in LATEST[v]) for c in row]
+                      for u, row in enumerate(CANDIDATES)])
+    assert votes.max() > 0 and (votes == 0).any()
+    values = _features(model, users=[0, 1, 2, 3, 4, 5])
+    np.testing.assert_allclose(_column(model, values, "log_neighbor_votes"), np.log1p(votes), atol=1e-6)
+    # A user the model does not know has no neighbours to ask.
+    np.testing.assert_array_equal(_column(model, _features(model, users=[-1], candidates=CANDIDATES[:1]),
+                                          "log_neighbor_votes"), 0.0)
+
+
+def test_the_second_models_score_is_a_feature_and_follow_requires_it():
+    model, second = _with_neighbors_and_second()
+    users = tf.range(TINY_USERS)
+    np.testing.assert_allclose(_column(model, _features(model), "second_score"),
+                               np.take_along_axis(second.score(users).numpy(), CANDIDATES, axis=1), atol=1e-5)
+    assert not np.allclose(_column(model, _features(model), "second_score"),
+                           _column(model, _features(model), "retrieval_score"), atol=1e-2)
+    with pytest.raises(ValueError, match=r"second retrieval model.*follow\(retrieval, histories, second=\.\.\.\)"):
+        model.follow(RETRIEVAL, HISTORIES)
+
+
+def test_neighbors_and_second_model_survive_the_config_round_trip():
+    model, second = _with_neighbors_and_second(neighbors=3)
+    model.set_standardization(np.arange(TINY_USERS), CANDIDATES)
+    users, candidates = tf.constant([0, 3, -1, 5]), tf.constant(CANDIDATES[[0, 3, 4, 5]])
+    expected = model.score_candidates(users, candidates).numpy()
+    clone = CandidateReranker.from_config(json.loads(json.dumps(model.get_config())))
+    assert clone.get_config() == model.get_config() and clone.neighbors == 3
+    assert {"log_neighbor_votes", "second_score", "log_pairs_cosine_recent"} <= set(clone.feature_names)
+    clone.score_candidates(users, candidates)  # builds the scorer's layers
+    clone.set_weights(model.get_weights())
+    np.testing.assert_allclose(clone.score_candidates(users, candidates).numpy(), expected, atol=1e-6)

@@ -18,7 +18,9 @@ from tfllmrec.tasks.rerank import shortlists, two_stage_scores
 CANDIDATES, KS, TOP_K = 10, (5, 10, 20), 5
 RERANK = ["ranking.enabled=true", "ranking.objective=rerank", "ranking.baselines=[]",
           f"ranking.candidates={CANDIDATES}", "ranking.hidden_units=[8]", "ranking.train.epochs=3",
-          "ranking.train.batch_size=16", "ranking.train.learning_rate=0.01", "eval.baselines=[]",
+          "ranking.train.batch_size=16", "ranking.train.learning_rate=0.01", "ranking.neighbors=3",
+          # The reranker also reads the ID-only baseline's score: it is trained in the same run.
+          "ranking.second_retrieval=id_two_tower", "eval.baselines=[id_two_tower]", "baseline_train.epochs=2",
           "data.cold_start_fraction=0", f"export.rank_candidates={CANDIDATES}", f"export.top_k={TOP_K}"]
 
 
@@ -117,6 +119,12 @@ def test_trained_run_reorders_the_retrieved_shortlist_by_the_reranker(rerank_run
                                atol=1e-6)
     latest = list(run.seen[user])[-run.config.ranking.recent_items:]
     assert run.ranker.recent.numpy()[user].tolist() == latest
+    # The second model (ranking.second_retrieval) is the run's ID-only baseline, restored and followed too.
+    assert run.second is not None and run.second.get_config()["use_text"] is False
+    np.testing.assert_allclose(run.ranker.second_user_vectors.numpy()[user],
+                               run.second.query(tf.constant([user])).numpy()[0], atol=1e-6)
+    assert {"second_score", "log_neighbor_votes", "log_pairs_cosine_recent"} <= set(run.ranker.feature_names)
+    assert (run.ranker.neighbor_ids.numpy() >= 0).any()
 
 
 def test_the_export_serves_rank_and_two_stages_as_trained_run_does(rerank_run, tmp_path):
@@ -159,6 +167,18 @@ def test_the_two_stage_summary_is_printed_beside_the_retrieval_stage(rerank_run)
 def test_rerank_with_rating_baselines_names_the_fix():
     with pytest.raises(ConfigError, match=r"rating baselines.*ranking\.baselines=\[\]"):
         with_overrides(get_recipe("video"), ["ranking.objective=rerank"])  # video keeps svd and svdpp
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["ranking.second_retrieval=id_two_tower", "eval.baselines=[popularity]"],
+     r"eval\.baselines has no 'id_two_tower'.*add it to eval\.baselines"),
+    (["ranking.second_retrieval=sasrec_id"], r"second_retrieval='sasrec_id': use one of id_two_tower"),
+    (["ranking.objective=rating", "ranking.neighbors=5"], r"reranker features.*ranking\.objective=rerank"),
+])
+def test_second_retrieval_and_neighbors_name_the_fix(overrides, message):
+    base = ["ranking.enabled=true", "ranking.objective=rerank", "ranking.baselines=[]"]
+    with pytest.raises(ConfigError, match=message):
+        with_overrides(get_recipe("music"), base + overrides)
 
 
 def test_an_unknown_objective_names_the_choices():

@@ -5,9 +5,13 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from tfllmrec.models.loss_scaled_train_step import LossScaledTrainStep
-FEATURES = ("retrieval_score", "log_rank_in_list", "log_item_count", "item_offset", "vector_cos_last",
-            "vector_cos_recent", "vector_max_cos_recent", "text_cos_last", "text_cos_recent", "text_max_cos_recent",
-            "log_pairs_last", "log_pairs_recent", "log_periods_since_item", "log_purchases_this_period",
+from tfllmrec.models.reranker_lookups import copy_scores, cosines, pair_counts, purchases_between
+from tfllmrec.models.user_neighbors import nearest_users, neighbor_votes
+
+FEATURES = ("retrieval_score", "log_rank_in_list", "log_item_count", "item_offset", "second_score",
+            "vector_cos_last", "vector_cos_recent", "vector_max_cos_recent", "text_cos_last", "text_cos_recent",
+            "text_max_cos_recent", "log_pairs_last", "log_pairs_recent", "log_pairs_cosine_recent",
+            "log_neighbor_votes", "log_periods_since_item", "log_purchases_this_period",
             "log_purchases_recent_periods")
 # How many periods up to the request's "recent periods" counts purchases in.
 RECENT_PERIODS = 4
@@ -26,7 +30,11 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
     to the user's most recent items (in the retrieval model's item space,
     and in the frozen MiniLM text space: the last item, the mean and the
     best match of the last `recent_items`), how often it stood near those
-    items in training histories (`num_pairs` item pairs), and, with time
+    items in training histories (`num_pairs` item pairs; also as item-kNN's
+    cosine, the counts over the root of both items' popularity), how many
+    of the user's `neighbors` most similar users hold it among their latest
+    `recent_items` (user-kNN, weighted by cosine), the score a second
+    retrieval model gives it, and, with time
     periods, how many periods ago the item was last bought before the
     request and how often it was bought in the request's period and the
     `RECENT_PERIODS` up to it. A linear term plus a small MLP over the
@@ -34,7 +42,8 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
     `tasks.Ranking` with a listwise softmax over each shortlist.
 
     The retrieval model's state (every user's query vector, the item vectors,
-    their offsets, each user's request period) is copied in by `follow`,
+    their offsets, each user's request period; the same of the second
+    model; each user's neighbours) is copied in by `follow`,
     so scoring needs nothing but this model, as an export does.
     Features: `{"user": int [batch], "item": int [batch, n] (the shortlist),
     "label": float [batch, n] (1: an item the user chose)}`.
@@ -52,6 +61,9 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
         item_bias: bool. The retrieval model adds a per-item offset (news'
             click-through-rate prior), which becomes a feature of its own.
         recent_items: int. How many of a user's latest items the features compare with.
+        neighbors: int. Similar users whose latest items vote for a candidate; 0: none.
+        second_dim: int. Vector size of a second retrieval model whose score
+            is a feature (`follow(..., second=)`); 0: none.
         hidden_units: tuple of int. The MLP beside the linear term; (): linear only.
         cross_layers: int. DCN cross layers (`tfrs.layers.dcn.Cross`) the
             standardised features pass through first; 0: none.
@@ -63,11 +75,13 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
     """
 
     def __init__(self, num_users, num_items, embedding_dim, text_dim=None, num_periods=0, num_purchases=0, num_pairs=0,
-                 item_bias=False, recent_items=5, hidden_units=(32,), cross_layers=0, **kwargs):
+                 item_bias=False, recent_items=5, neighbors=0, second_dim=0, hidden_units=(32,), cross_layers=0,
+                 **kwargs):
         super().__init__(**kwargs)
         self.num_users, self.num_items, self.embedding_dim = int(num_users), int(num_items), int(embedding_dim)
         self.text_dim = int(text_dim) if text_dim else None
         self.num_periods, self.num_pairs, self.recent_items = int(num_periods), int(num_pairs), int(recent_items)
+        self.neighbors, self.second_dim = int(neighbors), int(second_dim)
         self.num_purchases = int(num_purchases) if self.num_periods else 0
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.item_bias, self.cross_layers = bool(item_bias), int(cross_layers)
@@ -76,6 +90,8 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
         self.feature_names = tuple(f for f in FEATURES if (self.text_dim or not f.startswith("text"))
                                    and (self.num_pairs or not f.startswith("log_pairs"))
                                    and (self.item_bias or f != "item_offset")
+                                   and (self.neighbors or f != "log_neighbor_votes")
+                                   and (self.second_dim or f != "second_score")
                                    and (self.num_periods or f != "log_periods_since_item")
                                    and (self.num_purchases or not f.startswith("log_purchases")))
 
@@ -94,6 +110,13 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
             # Sorted keys `first * num_items + second`: a checkpointed sparse matrix.
             self.pair_keys = state("pair_keys", [self.num_pairs], tf.int64, -1)
             self.pair_counts = state("pair_counts", [self.num_pairs])
+        if self.neighbors:
+            self.neighbor_ids = state("neighbor_ids", [self.num_users, self.neighbors], tf.int32, -1)
+            self.neighbor_weights = state("neighbor_weights", [self.num_users, self.neighbors])
+        if self.second_dim:
+            self.second_user_vectors = state("second_user_vectors", [self.num_users, self.second_dim])
+            self.second_item_vectors = state("second_item_vectors", [self.num_items, self.second_dim])
+            self.second_item_offsets = state("second_item_offsets", [self.num_items])
         if self.num_periods:
             self.user_period = state("user_period", [self.num_users], tf.int32, -1)
             self.item_last_period = state("item_last_period", [self.num_items], tf.int32, -1)
@@ -130,16 +153,22 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
             items, periods = (np.asarray(a, np.int64) for a in purchases)
             self.purchase_keys.assign(np.sort(items * self.num_periods + periods))
 
-    def follow(self, retrieval, histories, batch=4096):
+    def follow(self, retrieval, histories, second=None):
         """Copies the retrieval model's current state: every user's query
         vector (with the history and periods it holds now), the item vectors
-        and offsets, and each user's latest `recent_items` of `histories`."""
-        users = tf.range(self.num_users, dtype=tf.int32)
-        self.user_vectors.assign(tf.concat([retrieval.query(users[i:i + batch])
-                                            for i in range(0, self.num_users, batch)], 0))
-        self.item_vectors.assign(retrieval.candidates())
-        offsets = retrieval.offsets()
-        self.item_offsets.assign(np.zeros(self.num_items, np.float32) if offsets is None else offsets)
+        and offsets, the same of `second` (required with `second_dim`), each
+        user's latest `recent_items` of `histories` and their `neighbors`
+        most similar users by them."""
+        copy_scores(retrieval, self.user_vectors, self.item_vectors, self.item_offsets)
+        if self.second_dim:
+            if second is None:
+                raise ValueError("This reranker reads a second retrieval model's score (second_dim="
+                                 f"{self.second_dim}): pass it as follow(retrieval, histories, second=...).")
+            copy_scores(second, self.second_user_vectors, self.second_item_vectors, self.second_item_offsets)
+        if self.neighbors:
+            ids, cosines = nearest_users(histories, self.num_users, self.num_items, self.neighbors)
+            self.neighbor_ids.assign(ids)
+            self.neighbor_weights.assign(cosines)
         table = np.full((self.num_users, self.recent_items), -1, np.int32)
         for user, items in enumerate(histories):
             items = list(items)[-self.recent_items:]
@@ -184,18 +213,33 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
         columns = {"retrieval_score": score * known, "log_rank_in_list": tf.math.log1p(rank) * known,
                    "log_item_count": tf.gather(self.log_item_counts, candidates),
                    "item_offset": tf.gather(self.item_offsets, candidates)}
+        if self.second_dim:
+            columns["second_score"] = known * (
+                tf.einsum("bd,bnd->bn", tf.gather(self.second_user_vectors, users),
+                          tf.gather(self.second_item_vectors, candidates))
+                + tf.gather(self.second_item_offsets, candidates))
+        if self.neighbors:
+            votes = neighbor_votes(tf.gather(self.neighbor_ids, users), tf.gather(self.neighbor_weights, users),
+                                   self.recent, candidates)
+            columns["log_neighbor_votes"] = tf.math.log1p(votes) * known
         for name, table in (("vector", self.item_vectors), ("text", getattr(self, "text_units", None))):
             if table is None:
                 continue
-            cosines = _cosines(tf.gather(table, candidates), tf.gather(table, tf.maximum(recent, 0)), has_recent)
-            columns[f"{name}_cos_last"] = tf.gather(cosines, last[:, None], axis=2, batch_dims=1)[..., 0] * has_last
+            near = cosines(tf.gather(table, candidates), tf.gather(table, tf.maximum(recent, 0)), has_recent)
+            columns[f"{name}_cos_last"] = tf.gather(near, last[:, None], axis=2, batch_dims=1)[..., 0] * has_last
             count = tf.maximum(tf.reduce_sum(has_recent, 1), 1.0)[:, None]
-            columns[f"{name}_cos_recent"] = tf.reduce_sum(cosines, 2) / count * has_last
-            columns[f"{name}_max_cos_recent"] = tf.reduce_max(cosines - 2.0 * (1 - has_recent[:, None]), 2) * has_last
+            columns[f"{name}_cos_recent"] = tf.reduce_sum(near, 2) / count * has_last
+            columns[f"{name}_max_cos_recent"] = tf.reduce_max(near - 2.0 * (1 - has_recent[:, None]), 2) * has_last
         if self.num_pairs:
-            pairs = self._pair_counts(recent, candidates) * has_recent[:, None, :] * known[:, :, None]
+            pairs = (pair_counts(self.pair_keys, self.pair_counts, self.num_items, recent, candidates)
+                     * has_recent[:, None, :] * known[:, :, None])
             columns["log_pairs_last"] = tf.math.log1p(tf.gather(pairs, last[:, None], axis=2, batch_dims=1)[..., 0])
             columns["log_pairs_recent"] = tf.math.log1p(tf.reduce_sum(pairs, 2))
+            # Item-kNN's cosine: co-occurrence over the root of both items' popularity.
+            counts = tf.maximum(tf.math.expm1(self.log_item_counts), 1.0)
+            popularity = tf.sqrt(tf.gather(counts, candidates)[:, :, None]
+                                 * tf.gather(counts, tf.maximum(recent, 0))[:, None, :])
+            columns["log_pairs_cosine_recent"] = tf.math.log1p(tf.reduce_sum(pairs / popularity, 2))
         if self.num_periods:
             since = tf.gather(self.user_period, users)[:, None] - tf.gather(self.item_last_period, candidates)
             columns["log_periods_since_item"] = tf.math.log1p(
@@ -203,27 +247,10 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
         if self.num_purchases:
             period = tf.cast(tf.gather(self.user_period, users), tf.int64)[:, None]
             for name, periods in (("this_period", 1), ("recent_periods", RECENT_PERIODS)):
-                bought = self._purchases(candidates, period - periods, period)
+                bought = purchases_between(self.purchase_keys, self.num_periods, candidates,
+                                           period - periods, period)
                 columns[f"log_purchases_{name}"] = tf.math.log1p(bought) * known
         return tf.stack([columns[name] for name in self.feature_names], -1)
-
-    def _pair_counts(self, recent, candidates):
-        """`[batch, n, r]` training co-occurrence counts of each candidate with each recent item."""
-        keys = (tf.cast(tf.maximum(recent, 0), tf.int64)[:, None, :] * self.num_items
-                + tf.cast(candidates, tf.int64)[:, :, None])
-        flat = tf.reshape(keys, [-1])
-        position = tf.minimum(tf.searchsorted(self.pair_keys, flat), self.num_pairs - 1)
-        found = tf.cast(tf.equal(tf.gather(self.pair_keys, position), flat), tf.float32)
-        return tf.reshape(tf.gather(self.pair_counts, position) * found, tf.shape(keys))
-
-    def _purchases(self, candidates, after, until):
-        """`[batch, n]` training purchases of each candidate in periods (after, until]."""
-        base = tf.cast(candidates, tf.int64) * self.num_periods
-        # Periods below 0 would reach into the previous item's keys.
-        after, until = tf.maximum(after, -1), tf.maximum(until, -1)
-        ends = tf.reshape(tf.stack([base + after, base + until]), [-1])
-        found = tf.reshape(tf.searchsorted(self.purchase_keys, ends, side="right"), [2, -1])
-        return tf.reshape(tf.cast(found[1] - found[0], tf.float32), tf.shape(candidates))
 
     def score_candidates(self, users, candidates, training=False):
         """Scores `[batch, n]` of each user's candidates (higher: ranked first).
@@ -256,15 +283,10 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
         return dict(num_users=self.num_users, num_items=self.num_items, embedding_dim=self.embedding_dim,
                     text_dim=self.text_dim, num_periods=self.num_periods, num_purchases=self.num_purchases,
                     num_pairs=self.num_pairs,
-                    item_bias=self.item_bias, recent_items=self.recent_items, cross_layers=self.cross_layers,
+                    item_bias=self.item_bias, recent_items=self.recent_items, neighbors=self.neighbors,
+                    second_dim=self.second_dim, cross_layers=self.cross_layers,
                     hidden_units=list(self.hidden_units))
 
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-
-
-def _cosines(candidates, recent, has_recent):
-    """`[batch, n, r]` cosines of candidates `[b, n, d]` to recent items `[b, r, d]`, 0 at padding."""
-    candidates, recent = tf.math.l2_normalize(candidates, -1), tf.math.l2_normalize(recent, -1)
-    return tf.einsum("bnd,brd->bnr", candidates, recent) * has_recent[:, None, :]

@@ -7,11 +7,14 @@ from tfllmrec.recipes.train_config import TrainConfig
 
 RANKING_BASELINES = ("svd", "svdpp")
 OBJECTIVES = ("rating", "rerank")
+# Baseline phases whose model a reranker can read a second score from.
+SECOND_RETRIEVALS = ("id_two_tower",)
 RANGES = {
     "candidates": Range(int, 2, example=100),
     "recent_items": Range(int, 1, example=5),
     "pair_window": Range(int, 0, example=3, meaning="0: no co-occurrence features"),
     "cross_layers": Range(int, 0, example=1, meaning="0: no DCN cross layer"),
+    "neighbors": Range(int, 0, example=50, meaning="0: no user-kNN votes"),
     "embedding_dim": Range(int, 1, example=64),
     "text_hidden_dim": Range(int, 0, example=0, meaning="0: a linear projection"),
     "max_history": Range(int, 0, example=256, meaning="0: no implicit-feedback term"),
@@ -38,8 +41,8 @@ class RankingConfig:
     re-orders the retrieval model's top `candidates`, trained listwise on
     the validation users' shortlists (`tfllmrec.tasks.rerank`); the run
     reports the test metrics of the two stages beside the retrieval stage
-    alone. It reads `use_text`, `recent_items`, `pair_window`, `cross_layers`,
-    `hidden_units` and `train`.
+    alone. It reads `use_text`, `recent_items`, `pair_window`, `neighbors`,
+    `second_retrieval`, `cross_layers`, `hidden_units` and `train`.
 
     Args:
         enabled: bool. Train and evaluate the ranking stage.
@@ -48,6 +51,12 @@ class RankingConfig:
         recent_items: int. Rerank: a user's latest items the features compare with.
         pair_window: int. Rerank: items at most this many places apart in a
             training history count as bought together; 0: no such features.
+        neighbors: int. Rerank: each user's most similar users (cosine of
+            their histories) whose latest `recent_items` vote for a
+            candidate (user-kNN); 0: no such feature.
+        second_retrieval: str. Rerank: "id_two_tower": the score of the
+            run's ID-only baseline (`eval.baselines` must train it) is a
+            feature, so the stages blend two retrieval models; "": none.
         cross_layers: int. Rerank: DCN cross layers (`tfrs.layers.dcn.Cross`)
             over the features before the linear term and the MLP; 0: none.
         embedding_dim: int. Rating: factor size.
@@ -82,6 +91,8 @@ class RankingConfig:
     candidates: int = 100
     recent_items: int = 5
     pair_window: int = 3
+    neighbors: int = 0
+    second_retrieval: str = ""
     cross_layers: int = 0
     embedding_dim: int = 64
     use_text: bool = True
@@ -101,6 +112,12 @@ class RankingConfig:
         if self.objective == "rerank" and self.baselines:
             raise ValueError(f"baselines={list(self.baselines)} are rating baselines; a reranker is measured "
                              "against the retrieval stage alone. Fix: `--set ranking.baselines=[]`.")
+        if self.second_retrieval and self.second_retrieval not in SECOND_RETRIEVALS:
+            raise ValueError(f"second_retrieval={self.second_retrieval!r}: use one of {', '.join(SECOND_RETRIEVALS)}, "
+                             "or \"\" (none).")
+        if self.objective != "rerank" and (self.second_retrieval or self.neighbors):
+            raise ValueError("neighbors and second_retrieval are reranker features: set them with "
+                             "`ranking.objective=rerank`, or set them to 0 and \"\".")
         unknown = sorted(set(self.baselines) - set(RANKING_BASELINES))
         if unknown:
             raise ValueError(f"unknown ranking baselines {unknown}; use {', '.join(RANKING_BASELINES)}.")

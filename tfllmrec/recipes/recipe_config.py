@@ -61,6 +61,18 @@ class RecipeConfig:
     search: SearchConfig = dataclasses.field(default_factory=SearchConfig)
     sequence: SequenceConfig = dataclasses.field(default_factory=SequenceConfig)
 
+    def _check_second_retrieval(self):
+        second = self.ranking.second_retrieval
+        if not (self.ranking.enabled and second):
+            return
+        if self.task == "impressions":
+            raise ValueError(f"ranking.second_retrieval={second!r} is for the retrieval task's reranker; the news "
+                             "reranker reads ours alone. Fix: `--set ranking.second_retrieval=\"\"`.")
+        if second not in self.eval.baselines:
+            raise ValueError(f"ranking.second_retrieval={second!r} reads the score of a model the run trains, and "
+                             f"eval.baselines has no {second!r}. Fix: add it to eval.baselines, or "
+                             "`--set ranking.second_retrieval=\"\"`.")
+
     def _check_news_sequential(self):
         """What the news task's sequential models (trained on impressions, frozen text) do not do yet."""
         sequential = sorted(set(self.eval.baselines) & set(SEQUENTIAL_BASELINES))
@@ -81,6 +93,7 @@ class RecipeConfig:
 
     def __post_init__(self):
         models = (self.model, self.baseline_model)
+        self._check_second_retrieval()
         if self.task == "impressions":
             if any(m.period_days for m in models):
                 raise ValueError("model.period_days and baseline_model.period_days must be 0 with "

@@ -12,7 +12,7 @@ from tfllmrec.recipes.item_catalogue import ItemCatalogue
 from tfllmrec.recipes.profile_recommendations import ProfileRecommendations
 from tfllmrec.recipes.registry import run_config
 from tfllmrec.recipes.run_folder import MAIN_CHECKPOINT
-from tfllmrec.recipes.trained_ranker import RANKING_CHECKPOINT, load_ranker, serve_ranker
+from tfllmrec.recipes.trained_ranker import RANKING_CHECKPOINT, load_ranker, load_second_retrieval, serve_ranker
 from tfllmrec.tasks import build_two_tower, task_for
 from tfllmrec.towers.text_placement import search_scores
 
@@ -96,6 +96,10 @@ class TrainedRun(ItemCatalogue, ProfileRecommendations):
             # The ranking stage (`ranking.enabled`), or None.
             self.ranker = load_ranker(self.run_dir, self.config, len(self.user_ids), len(self.item_ids),
                                       self.num_periods, self.model.item_bias)
+            checkpoint = self.run_dir / "checkpoints" / self.config.ranking.second_retrieval / "best"
+            # The model whose score the reranker reads beside ours' (ranking.second_retrieval), or None.
+            self.second = load_second_retrieval(self.run_dir, self.config, len(self.user_ids), len(self.item_ids),
+                                                text_dim)
         except TfllmrecError:
             raise
         except _CHECKPOINT_ERRORS as error:
@@ -231,8 +235,9 @@ class TrainedRun(ItemCatalogue, ProfileRecommendations):
     def _serve_with_everything_known(self):
         """Each user's whole history, test included, asked now: the latest
         trained period (a later request falls in it too)."""
-        if self.model.max_history:
-            self.model.user_tower.set_history(self.seen)
-        if self.model.num_periods:
-            self.model.user_tower.set_periods(np.full(len(self.user_ids), self.model.num_periods - 1))
-        serve_ranker(self.ranker, self.model, self.seen)
+        for model in (self.model, self.second):
+            if model is not None and model.max_history:
+                model.user_tower.set_history(self.seen)
+            if model is not None and model.num_periods:
+                model.user_tower.set_periods(np.full(len(self.user_ids), model.num_periods - 1))
+        serve_ranker(self.ranker, self.model, self.seen, self.second)

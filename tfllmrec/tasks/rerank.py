@@ -30,13 +30,14 @@ def rerank_phases(ranking):
 
 
 def build_reranker(ranking, num_users, num_items, embedding_dim, text_dim=None, num_periods=0, num_pairs=0,
-                   item_bias=False, num_purchases=0):
+                   item_bias=False, num_purchases=0, second_dim=0):
     """The `CandidateReranker` of a recipe's `RankingConfig` (objective "rerank")."""
     return CandidateReranker(num_users=num_users, num_items=num_items, embedding_dim=embedding_dim,
                              text_dim=text_dim if ranking.use_text else None, num_periods=num_periods,
                              num_pairs=num_pairs if ranking.pair_window else 0, item_bias=item_bias,
                              num_purchases=num_purchases,
-                             recent_items=ranking.recent_items, hidden_units=tuple(ranking.hidden_units),
+                             recent_items=ranking.recent_items, neighbors=ranking.neighbors, second_dim=second_dim,
+                             hidden_units=tuple(ranking.hidden_units),
                              cross_layers=ranking.cross_layers)
 
 
@@ -127,7 +128,7 @@ def validation_lists(retrieval, index, size, seed):
 
 
 def fit_reranker(config, retrieval, histories, lists, validate, workdir, verbose, item_counts, text_table=None,
-                 purchases=None):
+                 purchases=None, second=None):
     """Builds a `CandidateReranker` that follows `retrieval` (its users
     holding `histories`) and trains it on `lists`; returns it and its record.
 
@@ -137,6 +138,7 @@ def fit_reranker(config, retrieval, histories, lists, validate, workdir, verbose
         item_counts, text_table: `set_item_statistics`'s.
         purchases: (items, periods) of the training interactions, for a
             retrieval model with time periods.
+        second: a second retrieval model whose score is a feature, or None.
     """
     ranking, train = config.ranking, config.ranking.train
     users, items, labels = lists
@@ -149,9 +151,10 @@ def fit_reranker(config, retrieval, histories, lists, validate, workdir, verbose
     with training_scope(train):
         reranker = build_reranker(ranking, retrieval.num_users, retrieval.num_items, retrieval.embedding_dim,
                                   None if text_table is None else text_table.shape[1], retrieval.num_periods,
-                                  len(pairs[0]), retrieval.item_bias, num_purchases)
+                                  len(pairs[0]), retrieval.item_bias, num_purchases,
+                                  second.embedding_dim if second is not None else 0)
         reranker.set_item_statistics(item_counts, text_table, last_periods, pairs, purchases)
-        reranker.follow(retrieval, histories)
+        reranker.follow(retrieval, histories, second)
         reranker.set_standardization(users, items)
         fit = train_model(
             reranker, lambda epoch: epoch_dataset(users, items, train.batch_size, train.seed, epoch, labels=labels),
@@ -159,8 +162,9 @@ def fit_reranker(config, retrieval, histories, lists, validate, workdir, verbose
     return reranker, fit
 
 
-def train_reranker(config, index, retrieval, text_table, workdir, verbose):
-    """Trains the reranker on validation shortlists; returns it and its training record."""
+def train_reranker(config, index, retrieval, text_table, workdir, verbose, second=None):
+    """Trains the reranker on validation shortlists (`second`: the
+    `ranking.second_retrieval` model, or None); returns it and its training record."""
     ranking = config.ranking
     days = retrieval.period_days if retrieval.num_periods else 0
     lists, held, counts = validation_lists(retrieval, index, ranking.candidates, ranking.train.seed)
@@ -168,7 +172,7 @@ def train_reranker(config, index, retrieval, text_table, workdir, verbose):
         config, retrieval, index.per_user("train"), lists,
         two_stage_evaluator(retrieval, held, tuple(config.eval.ks), ranking.candidates),
         workdir, verbose, index.item_counts(), text_table,
-        (index.train_items, index.periods(days, "train")) if days else None)
+        (index.train_items, index.periods(days, "train")) if days else None, second)
     return reranker, dict(fit, lists=counts)
 
 

@@ -198,10 +198,16 @@ class RetrievalTask(Task):
 
     def _run_rerank(self, phase, workdir):
         retrieval = with_main_phase_weights(self._two_tower(self.config.model, self.index), workdir)
+        second = None
+        if self.config.ranking.second_retrieval:
+            second = with_main_phase_weights(self._two_tower(self.config.baseline_model, self.index), workdir,
+                                             phase=self.config.ranking.second_retrieval)
         table = self.ranking_text_table(retrieval)
-        reranker, fit = train_reranker(self.config, self.index, retrieval, table, workdir, self.verbose)
+        reranker, fit = train_reranker(self.config, self.index, retrieval, table, workdir, self.verbose, second)
         ask_at_test_time(retrieval, self.index)
-        reranker.follow(retrieval, self.index.per_user("train", "valid"))
+        if second is not None:
+            ask_at_test_time(second, self.index)
+        reranker.follow(retrieval, self.index.per_user("train", "valid"), second)
         test = two_stage_evaluator(retrieval, self.index.targets("test", ["train", "valid"]),
                                    tuple(self.config.eval.ks), self.config.ranking.candidates)
         result = {"test": test(reranker), "training": fit}

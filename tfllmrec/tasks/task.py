@@ -16,11 +16,12 @@ def build_two_tower(model_config, num_users, num_items, text_dim=None, num_perio
                              num_periods=num_periods, **dataclasses.asdict(model_config))
 
 
-def with_main_phase_weights(model, workdir):
-    """`model` holding the main phase's best weights, read from beside
-    `workdir`: trained in this run, or earlier when the run resumed."""
+def with_main_phase_weights(model, workdir, phase="main"):
+    """`model` holding the best weights of `phase` (the main one unless
+    named), read from beside `workdir`: trained in this run, or earlier when
+    the run resumed."""
     model.score(tf.constant([0]))  # creates the variables to restore into
-    model.load_weights(str(workdir.parent / "main" / "best")).expect_partial()
+    model.load_weights(str(workdir.parent / phase / "best")).expect_partial()
     return model
 
 

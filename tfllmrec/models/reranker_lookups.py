@@ -1,0 +1,42 @@
+"""The state lookups a `CandidateReranker` computes its features with."""
+
+import numpy as np
+import tensorflow as tf
+
+
+def pair_counts(pair_keys, counts, num_items, recent, candidates):
+    """`[batch, n, r]` training co-occurrence counts of each candidate with
+    each recent item, from sorted keys `first * num_items + second`."""
+    keys = (tf.cast(tf.maximum(recent, 0), tf.int64)[:, None, :] * num_items
+            + tf.cast(candidates, tf.int64)[:, :, None])
+    flat = tf.reshape(keys, [-1])
+    position = tf.minimum(tf.searchsorted(pair_keys, flat), tf.size(pair_keys, tf.int32) - 1)
+    found = tf.cast(tf.equal(tf.gather(pair_keys, position), flat), tf.float32)
+    return tf.reshape(tf.gather(counts, position) * found, tf.shape(keys))
+
+
+def purchases_between(purchase_keys, num_periods, candidates, after, until):
+    """`[batch, n]` training purchases of each candidate in periods (after,
+    until], from sorted keys `item * num_periods + period`."""
+    base = tf.cast(candidates, tf.int64) * num_periods
+    # Periods below 0 would reach into the previous item's keys.
+    after, until = tf.maximum(after, -1), tf.maximum(until, -1)
+    ends = tf.reshape(tf.stack([base + after, base + until]), [-1])
+    found = tf.reshape(tf.searchsorted(purchase_keys, ends, side="right"), [2, -1])
+    return tf.reshape(tf.cast(found[1] - found[0], tf.float32), tf.shape(candidates))
+
+
+def copy_scores(retrieval, user_vectors, item_vectors, item_offsets, batch=4096):
+    """Copies what a retrieval model scores with: every user's query vector, the item vectors and offsets."""
+    count = user_vectors.shape[0]
+    users = tf.range(count, dtype=tf.int32)
+    user_vectors.assign(tf.concat([retrieval.query(users[i:i + batch]) for i in range(0, count, batch)], 0))
+    item_vectors.assign(retrieval.candidates())
+    offsets = retrieval.offsets()
+    item_offsets.assign(np.zeros(item_offsets.shape, np.float32) if offsets is None else offsets)
+
+
+def cosines(candidates, recent, has_recent):
+    """`[batch, n, r]` cosines of candidates `[b, n, d]` to recent items `[b, r, d]`, 0 at padding."""
+    candidates, recent = tf.math.l2_normalize(candidates, -1), tf.math.l2_normalize(recent, -1)
+    return tf.einsum("bnd,brd->bnr", candidates, recent) * has_recent[:, None, :]
