@@ -121,9 +121,7 @@ def test_feature_names_follow_the_config():
                     | (set() if switches["periods"] else {"log_periods_since_item", "log_purchases_this_period",
                                                           "log_purchases_recent_periods"})
                     | (set() if switches["bias"] else {"item_offset"})
-                    | {"log_neighbor_votes", "second_score"})  # off unless asked for (tests below)
-        if not switches["pairs"]:
-            expected.add("log_pairs_cosine_recent")
+                    | {"log_neighbor_votes", "second_score", "log_pairs_cosine_recent"})  # off unless asked for
         assert dropped == expected, switches
         assert model.feature_mean.shape == model.feature_scale.shape == (len(names),)
 
@@ -206,7 +204,8 @@ def test_recent_item_cosines_agree_with_numpy():
 
 
 def test_pair_counts_agree_with_a_count_over_the_histories():
-    model = _reranker(standardize=False, text=False, periods=False)
+    tf.keras.utils.set_random_seed(0)
+    model = _fill(CandidateReranker(**dict(_config(text=False, periods=False), pair_cosine=True)))
     counts = np.zeros((TINY_ITEMS, TINY_ITEMS))
     for history in HISTORIES:
         for i, a in enumerate(history):
@@ -360,7 +359,7 @@ def test_it_learns_to_put_the_planted_choice_first():
 def _with_neighbors_and_second(neighbors=2, second=None):
     tf.keras.utils.set_random_seed(0)
     second = second or _retrieval(seed=5, offsets=False)
-    model = CandidateReranker(**dict(_config(text=False, periods=False), neighbors=neighbors,
+    model = CandidateReranker(**dict(_config(text=False, periods=False), pair_cosine=True, neighbors=neighbors,
                                      second_dim=TINY_TWO_TOWER["embedding_dim"]))
     model.set_item_statistics(COUNTS, pairs=PAIRS)
     model.follow(RETRIEVAL, HISTORIES, second)

@@ -19,6 +19,7 @@ CANDIDATES, KS, TOP_K = 10, (5, 10, 20), 5
 RERANK = ["ranking.enabled=true", "ranking.objective=rerank", "ranking.baselines=[]",
           f"ranking.candidates={CANDIDATES}", "ranking.hidden_units=[8]", "ranking.train.epochs=3",
           "ranking.train.batch_size=16", "ranking.train.learning_rate=0.01", "ranking.neighbors=3",
+          "ranking.pair_cosine=true",
           # The reranker also reads the ID-only baseline's score: it is trained in the same run.
           "ranking.second_retrieval=id_two_tower", "eval.baselines=[id_two_tower]", "baseline_train.epochs=2",
           "data.cold_start_fraction=0", f"export.rank_candidates={CANDIDATES}", f"export.top_k={TOP_K}"]
@@ -187,3 +188,16 @@ def test_an_unknown_objective_names_the_choices():
     with pytest.raises(ConfigError, match="ranking.candidates"):
         with_overrides(get_recipe("video"), ["ranking.objective=rerank", "ranking.baselines=[]",
                                              "ranking.candidates=1"])
+
+
+def test_a_run_missing_the_second_models_checkpoint_names_it(rerank_run, tmp_path):
+    import shutil
+
+    from tfllmrec.errors import RunFolderError
+    from tfllmrec.recipes.trained_run import TrainedRun
+
+    copy = tmp_path / "copied_in_part"
+    shutil.copytree(rerank_run[0], copy)
+    shutil.rmtree(copy / "checkpoints" / "id_two_tower")
+    with pytest.raises(RunFolderError, match=r"checkpoints/id_two_tower/best"):
+        TrainedRun(copy)

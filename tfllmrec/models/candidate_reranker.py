@@ -30,8 +30,9 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
     to the user's most recent items (in the retrieval model's item space,
     and in the frozen MiniLM text space: the last item, the mean and the
     best match of the last `recent_items`), how often it stood near those
-    items in training histories (`num_pairs` item pairs; also as item-kNN's
-    cosine, the counts over the root of both items' popularity), how many
+    items in training histories (`num_pairs` item pairs; with `pair_cosine`
+    also as item-kNN's cosine, the counts over the root of both items'
+    popularity), how many
     of the user's `neighbors` most similar users hold it among their latest
     `recent_items` (user-kNN, weighted by cosine), the score a second
     retrieval model gives it, and, with time
@@ -61,6 +62,7 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
         item_bias: bool. The retrieval model adds a per-item offset (news'
             click-through-rate prior), which becomes a feature of its own.
         recent_items: int. How many of a user's latest items the features compare with.
+        pair_cosine: bool. With pairs, also their item-kNN cosine (a feature of its own).
         neighbors: int. Similar users whose latest items vote for a candidate; 0: none.
         second_dim: int. Vector size of a second retrieval model whose score
             is a feature (`follow(..., second=)`); 0: none.
@@ -75,13 +77,14 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
     """
 
     def __init__(self, num_users, num_items, embedding_dim, text_dim=None, num_periods=0, num_purchases=0, num_pairs=0,
-                 item_bias=False, recent_items=5, neighbors=0, second_dim=0, hidden_units=(32,), cross_layers=0,
-                 **kwargs):
+                 item_bias=False, recent_items=5, pair_cosine=False, neighbors=0, second_dim=0, hidden_units=(32,),
+                 cross_layers=0, **kwargs):
         super().__init__(**kwargs)
         self.num_users, self.num_items, self.embedding_dim = int(num_users), int(num_items), int(embedding_dim)
         self.text_dim = int(text_dim) if text_dim else None
         self.num_periods, self.num_pairs, self.recent_items = int(num_periods), int(num_pairs), int(recent_items)
         self.neighbors, self.second_dim = int(neighbors), int(second_dim)
+        self.pair_cosine = bool(pair_cosine) and self.num_pairs > 0
         self.num_purchases = int(num_purchases) if self.num_periods else 0
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.item_bias, self.cross_layers = bool(item_bias), int(cross_layers)
@@ -90,6 +93,7 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
         self.feature_names = tuple(f for f in FEATURES if (self.text_dim or not f.startswith("text"))
                                    and (self.num_pairs or not f.startswith("log_pairs"))
                                    and (self.item_bias or f != "item_offset")
+                                   and (self.pair_cosine or f != "log_pairs_cosine_recent")
                                    and (self.neighbors or f != "log_neighbor_votes")
                                    and (self.second_dim or f != "second_score")
                                    and (self.num_periods or f != "log_periods_since_item")
@@ -235,6 +239,7 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
                      * has_recent[:, None, :] * known[:, :, None])
             columns["log_pairs_last"] = tf.math.log1p(tf.gather(pairs, last[:, None], axis=2, batch_dims=1)[..., 0])
             columns["log_pairs_recent"] = tf.math.log1p(tf.reduce_sum(pairs, 2))
+        if self.pair_cosine:
             # Item-kNN's cosine: co-occurrence over the root of both items' popularity.
             counts = tf.maximum(tf.math.expm1(self.log_item_counts), 1.0)
             popularity = tf.sqrt(tf.gather(counts, candidates)[:, :, None]
@@ -283,7 +288,8 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
         return dict(num_users=self.num_users, num_items=self.num_items, embedding_dim=self.embedding_dim,
                     text_dim=self.text_dim, num_periods=self.num_periods, num_purchases=self.num_purchases,
                     num_pairs=self.num_pairs,
-                    item_bias=self.item_bias, recent_items=self.recent_items, neighbors=self.neighbors,
+                    item_bias=self.item_bias, recent_items=self.recent_items, pair_cosine=self.pair_cosine,
+                    neighbors=self.neighbors,
                     second_dim=self.second_dim, cross_layers=self.cross_layers,
                     hidden_units=list(self.hidden_units))
 

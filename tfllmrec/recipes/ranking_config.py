@@ -41,7 +41,7 @@ class RankingConfig:
     re-orders the retrieval model's top `candidates`, trained listwise on
     the validation users' shortlists (`tfllmrec.tasks.rerank`); the run
     reports the test metrics of the two stages beside the retrieval stage
-    alone. It reads `use_text`, `recent_items`, `pair_window`, `neighbors`,
+    alone. It reads `use_text`, `recent_items`, `pair_window`, `pair_cosine`, `neighbors`,
     `second_retrieval`, `cross_layers`, `hidden_units` and `train`.
 
     Args:
@@ -51,6 +51,9 @@ class RankingConfig:
         recent_items: int. Rerank: a user's latest items the features compare with.
         pair_window: int. Rerank: items at most this many places apart in a
             training history count as bought together; 0: no such features.
+        pair_cosine: bool. Rerank: with `pair_window`, the co-occurrence
+            counts also divided by the root of both items' popularity
+            (item-kNN's cosine), a feature of its own.
         neighbors: int. Rerank: each user's most similar users (cosine of
             their histories) whose latest `recent_items` vote for a
             candidate (user-kNN); 0: no such feature.
@@ -91,6 +94,7 @@ class RankingConfig:
     candidates: int = 100
     recent_items: int = 5
     pair_window: int = 3
+    pair_cosine: bool = False
     neighbors: int = 0
     second_retrieval: str = ""
     cross_layers: int = 0
@@ -115,9 +119,9 @@ class RankingConfig:
         if self.second_retrieval and self.second_retrieval not in SECOND_RETRIEVALS:
             raise ValueError(f"second_retrieval={self.second_retrieval!r}: use one of {', '.join(SECOND_RETRIEVALS)}, "
                              "or \"\" (none).")
-        if self.objective != "rerank" and (self.second_retrieval or self.neighbors):
-            raise ValueError("neighbors and second_retrieval are reranker features: set them with "
-                             "`ranking.objective=rerank`, or set them to 0 and \"\".")
+        if self.objective != "rerank" and (self.second_retrieval or self.neighbors or self.pair_cosine):
+            raise ValueError("pair_cosine, neighbors and second_retrieval are reranker features: set them with "
+                             "`ranking.objective=rerank`, or set them to false, 0 and \"\".")
         unknown = sorted(set(self.baselines) - set(RANKING_BASELINES))
         if unknown:
             raise ValueError(f"unknown ranking baselines {unknown}; use {', '.join(RANKING_BASELINES)}.")

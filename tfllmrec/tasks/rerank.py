@@ -36,7 +36,8 @@ def build_reranker(ranking, num_users, num_items, embedding_dim, text_dim=None, 
                              text_dim=text_dim if ranking.use_text else None, num_periods=num_periods,
                              num_pairs=num_pairs if ranking.pair_window else 0, item_bias=item_bias,
                              num_purchases=num_purchases,
-                             recent_items=ranking.recent_items, neighbors=ranking.neighbors, second_dim=second_dim,
+                             recent_items=ranking.recent_items, pair_cosine=ranking.pair_cosine,
+                             neighbors=ranking.neighbors, second_dim=second_dim,
                              hidden_units=tuple(ranking.hidden_units),
                              cross_layers=ranking.cross_layers)
 
