@@ -32,10 +32,9 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
     best match of the last `recent_items`), how often it stood near those
     items in training histories (`num_pairs` item pairs; with `pair_cosine`
     also as item-kNN's cosine, the counts over the root of both items'
-    popularity), how many
-    of the user's `neighbors` most similar users hold it among their latest
-    `recent_items` (user-kNN, weighted by cosine), the score a second
-    retrieval model gives it, and, with time
+    popularity), how many of the user's `neighbors` most similar users hold
+    it among their latest `recent_items` (user-kNN, weighted by cosine), the
+    score a second retrieval model gives it, and, with time
     periods, how many periods ago the item was last bought before the
     request and how often it was bought in the request's period and the
     `RECENT_PERIODS` up to it. A linear term plus a small MLP over the
@@ -289,8 +288,7 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
                     text_dim=self.text_dim, num_periods=self.num_periods, num_purchases=self.num_purchases,
                     num_pairs=self.num_pairs,
                     item_bias=self.item_bias, recent_items=self.recent_items, pair_cosine=self.pair_cosine,
-                    neighbors=self.neighbors,
-                    second_dim=self.second_dim, cross_layers=self.cross_layers,
+                    neighbors=self.neighbors, second_dim=self.second_dim, cross_layers=self.cross_layers,
                     hidden_units=list(self.hidden_units))
 
     @classmethod

@@ -66,22 +66,22 @@ def neighbor_votes(neighbor_ids, neighbor_weights, held_items, candidates):
     held = tf.gather(held_items, tf.maximum(neighbor_ids, 0))  # [b, k, r]
     weights = neighbor_weights * tf.cast(neighbor_ids >= 0, neighbor_weights.dtype)
     weights = tf.where(held >= 0, tf.broadcast_to(weights[:, :, None], tf.shape(held)), 0.0)
-    batch, k, r = tf.shape(held)[0], tf.shape(held)[1], tf.shape(held)[2]
-    # A neighbour votes once per item, however often it is in their row.
-    span = tf.cast(tf.reduce_max(held_items) + 2, tf.int64)
-    keys = tf.reshape(tf.range(k, dtype=tf.int64)[None, :, None] * span + tf.cast(held, tf.int64) + 1, [batch, -1])
+    batch, k = tf.shape(held)[0], tf.shape(held)[1]
+    # One sort by (item, neighbour): a neighbour's repeats of an item sit
+    # side by side (each neighbour votes once per item), and an item's votes
+    # are then a difference of running sums, with no [b, n, k * r]
+    # comparison and nothing the size of the catalogue.
+    slots = tf.cast(k, tf.int64)
+    keys = (tf.cast(held, tf.int64) + 1) * slots + tf.range(slots)[None, :, None]
+    keys = tf.reshape(keys, [batch, -1])
     order = tf.argsort(keys, axis=1, stable=True)
     keys = tf.gather(keys, order, batch_dims=1)
     first = tf.concat([tf.ones([batch, 1], tf.bool), keys[:, 1:] != keys[:, :-1]], 1)
-    held = tf.gather(tf.reshape(held, [batch, k * r]), order, batch_dims=1)
-    weights = tf.gather(tf.reshape(weights, [batch, k * r]), order, batch_dims=1) * tf.cast(first, tf.float32)
-    # Sorted per row, an item's votes are a difference of running sums: no
-    # [b, n, k * r] comparison, and nothing the size of the catalogue.
-    order = tf.argsort(held, axis=1, stable=True)
-    held = tf.gather(held, order, batch_dims=1)
-    running = tf.concat([tf.zeros([batch, 1]), tf.cumsum(tf.gather(weights, order, batch_dims=1), axis=1)], 1)
-    candidates = tf.cast(candidates, held.dtype)
-    first = tf.searchsorted(held, candidates, side="left")
-    after = tf.searchsorted(held, candidates, side="right")
-    votes = tf.gather(running, after, batch_dims=1) - tf.gather(running, first, batch_dims=1)
+    weights = tf.gather(tf.reshape(weights, [batch, -1]), order, batch_dims=1) * tf.cast(first, tf.float32)
+    items = keys // slots - 1
+    running = tf.concat([tf.zeros([batch, 1]), tf.cumsum(weights, axis=1)], 1)
+    candidates = tf.cast(candidates, tf.int64)
+    start = tf.searchsorted(items, candidates, side="left")
+    end = tf.searchsorted(items, candidates, side="right")
+    votes = tf.gather(running, end, batch_dims=1) - tf.gather(running, start, batch_dims=1)
     return tf.where(candidates >= 0, votes, 0.0)
