@@ -5,7 +5,7 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from tfllmrec.models.loss_scaled_train_step import LossScaledTrainStep
-from tfllmrec.models.reranker_lookups import copy_scores, cosines, pair_counts, purchases_between
+from tfllmrec.models.reranker_lookups import copy_scores, cosines, pair_counts, purchases_between, stored_scores
 from tfllmrec.models.user_neighbors import nearest_users, neighbor_votes
 
 FEATURES = ("retrieval_score", "log_rank_in_list", "log_item_count", "item_offset", "second_score",
@@ -203,9 +203,7 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
         known = tf.cast(users >= 0, tf.float32)[:, None]
         real = candidates >= 0
         users, candidates = tf.maximum(users, 0), tf.maximum(candidates, 0)
-        query = tf.gather(self.user_vectors, users)
-        score = (tf.einsum("bd,bnd->bn", query, tf.gather(self.item_vectors, candidates))
-                 + tf.gather(self.item_offsets, candidates))
+        score = stored_scores(self.user_vectors, self.item_vectors, self.item_offsets, users, candidates)
         # The list's real candidates scored above each one: its rank in the list.
         rank = tf.reduce_sum(tf.cast((score[:, None, :] > score[:, :, None]) & real[:, None, :], tf.float32), 2)
         recent = tf.gather(self.recent, users)
@@ -217,10 +215,8 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
                    "log_item_count": tf.gather(self.log_item_counts, candidates),
                    "item_offset": tf.gather(self.item_offsets, candidates)}
         if self.second_dim:
-            columns["second_score"] = known * (
-                tf.einsum("bd,bnd->bn", tf.gather(self.second_user_vectors, users),
-                          tf.gather(self.second_item_vectors, candidates))
-                + tf.gather(self.second_item_offsets, candidates))
+            columns["second_score"] = known * stored_scores(self.second_user_vectors, self.second_item_vectors,
+                                                            self.second_item_offsets, users, candidates)
         if self.neighbors:
             votes = neighbor_votes(tf.gather(self.neighbor_ids, users), tf.gather(self.neighbor_weights, users),
                                    self.recent, candidates)

@@ -36,6 +36,12 @@ def copy_scores(retrieval, user_vectors, item_vectors, item_offsets, batch=4096)
     item_offsets.assign(np.zeros(item_offsets.shape, np.float32) if offsets is None else offsets)
 
 
+def stored_scores(user_vectors, item_vectors, item_offsets, users, candidates):
+    """`[batch, n]` scores of `copy_scores`' state: user `[batch]` · candidate `[batch, n]` + offset."""
+    return (tf.einsum("bd,bnd->bn", tf.gather(user_vectors, users), tf.gather(item_vectors, candidates))
+            + tf.gather(item_offsets, candidates))
+
+
 def cosines(candidates, recent, has_recent):
     """`[batch, n, r]` cosines of candidates `[b, n, d]` to recent items `[b, r, d]`, 0 at padding."""
     candidates, recent = tf.math.l2_normalize(candidates, -1), tf.math.l2_normalize(recent, -1)

@@ -55,9 +55,16 @@ def load_second_retrieval(run_dir, config, num_users, num_items, text_dim=None):
     checkpoint = str(run_dir / "checkpoints" / ranking.second_retrieval / "best")
     shapes = tf.train.load_checkpoint(checkpoint).get_variable_to_shape_map()
     num_periods = next((shape[0] for name, shape in shapes.items() if "periods/embeddings" in name), 0)
-    model = build_two_tower(config.baseline_model, num_users, num_items, text_dim, num_periods)
+    return restored_two_tower(config.baseline_model, num_users, num_items, text_dim, num_periods, checkpoint)
+
+
+def restored_two_tower(model_config, num_users, num_items, text_dim, num_periods, checkpoint):
+    """A run's `TwoTowerRetrieval` holding `checkpoint`'s weights; every
+    variable of the model must be in it (the optimizer's slots, which
+    serving needs none of, may be left over)."""
+    model = build_two_tower(model_config, num_users, num_items, text_dim, num_periods)
     model.score(tf.constant([0]))  # creates the variables to restore into
-    model.load_weights(checkpoint).expect_partial().assert_existing_objects_matched()
+    model.load_weights(str(checkpoint)).expect_partial().assert_existing_objects_matched()
     return model
 
 

@@ -12,8 +12,9 @@ from tfllmrec.recipes.item_catalogue import ItemCatalogue
 from tfllmrec.recipes.profile_recommendations import ProfileRecommendations
 from tfllmrec.recipes.registry import run_config
 from tfllmrec.recipes.run_folder import MAIN_CHECKPOINT
-from tfllmrec.recipes.trained_ranker import RANKING_CHECKPOINT, load_ranker, load_second_retrieval, serve_ranker
-from tfllmrec.tasks import build_two_tower, task_for
+from tfllmrec.recipes.trained_ranker import (RANKING_CHECKPOINT, load_ranker, load_second_retrieval,
+                                             restored_two_tower, serve_ranker)
+from tfllmrec.tasks import task_for
 from tfllmrec.towers.text_placement import search_scores
 
 # What a damaged checkpoint raises while it is read: TF's own errors (bad
@@ -86,12 +87,8 @@ class TrainedRun(ItemCatalogue, ProfileRecommendations):
         self._checkpoint = checkpoint = self.run_dir / MAIN_CHECKPOINT
         try:
             text_dim = self._text_dim() if self.config.model.use_text else None
-            self.model = build_two_tower(self.config.model, len(self.user_ids), len(self.item_ids), text_dim,
-                                         self.num_periods)
-            self.model.score(tf.constant([0]))  # creates the variables to restore into
-            status = self.model.load_weights(str(checkpoint))
-            # The optimizer's slots are in the checkpoint too; serving needs none.
-            status.expect_partial().assert_existing_objects_matched()
+            self.model = restored_two_tower(self.config.model, len(self.user_ids), len(self.item_ids), text_dim,
+                                            self.num_periods, checkpoint)
             checkpoint = self.run_dir / RANKING_CHECKPOINT
             # The ranking stage (`ranking.enabled`), or None.
             self.ranker = load_ranker(self.run_dir, self.config, len(self.user_ids), len(self.item_ids),
