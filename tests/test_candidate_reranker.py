@@ -42,12 +42,12 @@ RETRIEVAL = _retrieval()
 PAIRS = item_pairs(HISTORIES, TINY_ITEMS, WINDOW)
 
 
-def _config(text=True, periods=True, pairs=True, bias=True, hidden_units=(8,), cross_layers=0):
+def _config(text=True, periods=True, pairs=True, bias=True, hidden_units=(8,), cross_layers=0, heads=1):
     return dict(num_users=TINY_USERS, num_items=TINY_ITEMS, embedding_dim=TINY_TWO_TOWER["embedding_dim"],
                 text_dim=TINY_TEXT_DIM if text else None, num_periods=PERIODS if periods else 0,
                 num_purchases=len(PURCHASES[0]) if periods else 0,
                 num_pairs=len(PAIRS[0]) if pairs else 0, item_bias=bias, recent_items=RECENT,
-                hidden_units=hidden_units, cross_layers=cross_layers)
+                hidden_units=hidden_units, cross_layers=cross_layers, heads=heads)
 
 
 def _fill(model, retrieval=RETRIEVAL):
@@ -85,9 +85,19 @@ class CandidateRerankerTest(TestCase):
             lambda model: model.score_candidates(tf.constant(features["user"]), tf.constant(CANDIDATES)),
             prepare=lambda model: _fill(model).set_standardization(features["user"], CANDIDATES))
 
+    def test_reranker_with_heads(self):
+        features = {"user": np.arange(TINY_USERS, dtype=np.int32), "item": CANDIDATES, "label": LABELS,
+                    "fold": np.arange(TINY_USERS, dtype=np.int32) % 3}
+        self.run_model_test(
+            CandidateReranker, _config(heads=3, cross_layers=1), features,
+            lambda model: model.score_candidates(tf.constant(features["user"]), tf.constant(CANDIDATES)),
+            prepare=lambda model: _fill(model).set_standardization(features["user"], CANDIDATES))
 
-SWITCHES = [dict(text=t, periods=p, pairs=q, bias=b) for t in (False, True) for p in (False, True)
-            for q in (False, True) for b in (False, True)] + [dict(cross_layers=2)]
+
+FEATURE_SWITCHES = [dict(text=t, periods=p, pairs=q, bias=b) for t in (False, True) for p in (False, True)
+                    for q in (False, True) for b in (False, True)]
+# Cross layers and heads change the scorer, not the features.
+SWITCHES = FEATURE_SWITCHES + [dict(cross_layers=2), dict(heads=3, cross_layers=1)]
 
 
 @pytest.mark.parametrize("switches", SWITCHES, ids=lambda s: "-".join(k for k, v in s.items() if v) or "plain")
@@ -110,7 +120,7 @@ def test_feature_names_follow_the_config():
     text = {f for f in FEATURES if f.startswith("text")}
     pairs = {f for f in FEATURES if f.startswith("log_pairs")} - {"log_pairs_cosine_recent"}
     assert text and pairs and "log_periods_since_item" in FEATURES
-    for switches in SWITCHES[:-1]:  # the last adds cross layers, not features
+    for switches in FEATURE_SWITCHES:
         model = _reranker(standardize=False, **switches)
         names = model.feature_names
         # In FEATURES' order, and one column each.
@@ -402,3 +412,54 @@ def test_neighbors_and_second_model_survive_the_config_round_trip():
     clone.score_candidates(users, candidates)  # builds the scorer's layers
     clone.set_weights(model.get_weights())
     np.testing.assert_allclose(clone.score_candidates(users, candidates).numpy(), expected, atol=1e-6)
+
+
+PADDED = np.array([[0, 1, -1], [4, 5, 6], [7, -1, -1]], np.int32)
+
+
+def test_the_score_is_the_heads_mean_and_each_head_can_score_alone():
+    model = _reranker(heads=3, hidden_units=(8, 4))
+    assert len(model.more_heads) == 2 and model.get_config()["heads"] == 3
+    users, items = tf.constant([0, 3, 5]), tf.constant(PADDED)
+    every = model.head_scores(users, items).numpy()
+    assert every.shape == (3, 3, 3)
+    # Each head has weights of its own: they score differently.
+    assert not np.allclose(every[0], every[1], atol=1e-3) and not np.allclose(every[1], every[2], atol=1e-3)
+    real = PADDED >= 0
+    mean = model.score_candidates(users, items).numpy()
+    np.testing.assert_allclose(mean[real], every.mean(0)[real], atol=1e-5)
+    assert (mean[~real] == PADDING_SCORE).all()
+    chosen = model.score_candidates(users, items, heads=tf.constant([2, 0, 1])).numpy()
+    for row, head in enumerate([2, 0, 1]):
+        np.testing.assert_allclose(chosen[row][real[row]], every[head, row][real[row]], atol=1e-6)
+    assert (chosen[~real] == PADDING_SCORE).all()
+
+
+def _gradient_norms(model, features):
+    with tf.GradientTape() as tape:
+        loss = model.compute_loss({k: tf.constant(v) for k, v in features.items()})
+    heads = [model.linear.kernel, *(head.linear.kernel for head in model.more_heads)]
+    return [float(tf.norm(g)) for g in tape.gradient(loss, heads)]
+
+
+def test_a_head_learns_nothing_from_the_lists_of_its_own_fold():
+    model = _reranker(heads=3)
+    features = {"user": np.arange(TINY_USERS, dtype=np.int32), "item": CANDIDATES, "label": LABELS}
+    # Every list in fold 1: heads 0 and 2 learn from them, head 1 not at all.
+    first, second, third = _gradient_norms(model, dict(features, fold=np.ones(TINY_USERS, np.int32)))
+    assert second == 0 and first > 1e-4 and third > 1e-4
+    # No folds (or fold -1): every head learns from every list, each as a one-head model would.
+    assert all(norm > 1e-4 for norm in _gradient_norms(model, features))
+    assert _gradient_norms(model, dict(features, fold=-np.ones(TINY_USERS, np.int32))) == pytest.approx(
+        _gradient_norms(model, features))
+    one = _reranker(heads=1)
+    loss = one.compute_loss({k: tf.constant(v) for k, v in features.items()})
+    lists = tf.constant(LABELS) / tf.reduce_sum(LABELS, 1, keepdims=True)
+    softmax = tf.keras.losses.CategoricalCrossentropy(from_logits=True)(
+        lists, one.score_candidates(tf.constant(features["user"]), tf.constant(CANDIDATES)))
+    assert float(loss) == pytest.approx(float(softmax), rel=1e-6)
+
+
+def test_fewer_than_one_head_is_rejected():
+    with pytest.raises(ValueError, match="heads=0: score with at least 1 head"):
+        CandidateReranker(**_config(heads=0))

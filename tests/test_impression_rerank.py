@@ -296,3 +296,34 @@ def test_news_ranking_with_the_rating_objective_names_the_fix():
     rerank = with_overrides(get_recipe("news"), ["ranking.enabled=true", "ranking.objective=rerank",
                                                  "ranking.baselines=[]"])
     assert [phase.name for phase in task_for(rerank).phases()][-1] == "ranking"
+
+
+@pytest.fixture(scope="module")
+def folds_run(news_data, tmp_path_factory):
+    folder, _ = news_data
+    run_dir = tmp_path_factory.mktemp("runs") / "news_folds"
+    return run_dir, train_recipe(with_overrides(_config(folder), ["ranking.folds=3"]), run_dir, verbose=0)
+
+
+def test_with_folds_every_mixed_impression_trains_and_picks_the_epoch(folds_run, news_data):
+    from tfllmrec.recipes.trained_run import TrainedRun
+
+    run_dir, metrics = folds_run
+    _, data = news_data
+    _, items, labels = data.lists("valid")
+    clicks, shown = labels.sum(1), (items >= 0).sum(1)
+    teaching = int(((clicks > 0) & (clicks < shown)).sum())
+    training = metrics["ranking"]["training"]
+    # Each is scored by the head that never learnt from it, so all of them pick the epoch.
+    assert training["lists"] == {"train_lists": teaching, "holdout_impressions": teaching}
+    assert training["valid"]["impressions"] == teaching
+    assert metrics["ranking"]["test"]["auc"] > metrics["baselines"]["ctr"]["test"]["auc"] + 0.05
+    run = TrainedRun(run_dir)
+    assert run.ranker.heads == 3
+    run.model.user_tower.set_history(data.histories)
+    run.ranker.follow(run.model, data.histories)
+    users, test_items, _ = data.lists("test")
+    # The heads' mean scores the test impressions.
+    again = data.evaluate_scores("test", impression_scores(run.ranker, users, test_items), KS)
+    for key, value in metrics["ranking"]["test"].items():
+        assert again[key] == pytest.approx(value, abs=1e-6), key

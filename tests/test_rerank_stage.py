@@ -13,7 +13,7 @@ from tfllmrec.errors import ConfigError
 from tfllmrec.models import CandidateReranker
 from tfllmrec.recipes import get_recipe, with_overrides
 from tfllmrec.recipes.pipeline import train_recipe
-from tfllmrec.tasks.rerank import shortlists, two_stage_scores
+from tfllmrec.tasks.rerank import list_folds, shortlists, two_stage_scores, validation_lists
 
 CANDIDATES, KS, TOP_K = 10, (5, 10, 20), 5
 RERANK = ["ranking.enabled=true", "ranking.objective=rerank", "ranking.baselines=[]",
@@ -27,6 +27,18 @@ RERANK = ["ranking.enabled=true", "ranking.objective=rerank", "ranking.baselines
 
 def _config(folder):
     return with_overrides(get_recipe("video"), tiny_recipe_overrides(folder, epochs=3) + RERANK)
+
+
+FOLDS = 3
+
+
+@pytest.fixture(scope="module")
+def folds_run(tmp_path_factory):
+    """The same tiny run with `ranking.folds=3`: three heads, picked out of fold."""
+    folder = write_tiny_dataset(tmp_path_factory.mktemp("folds_data"), num_users=60)
+    run_dir = tmp_path_factory.mktemp("runs") / "folds"
+    metrics = train_recipe(with_overrides(_config(folder), [f"ranking.folds={FOLDS}"]), run_dir, verbose=0)
+    return run_dir, metrics, folder
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +87,7 @@ class _ByIndex:
     """A stand-in reranker: the lower the item index, the higher the score."""
 
     @staticmethod
-    def score_candidates(users, candidates):
+    def score_candidates(users, candidates, heads=None):
         return -tf.cast(candidates, tf.float32)
 
 
@@ -128,12 +140,14 @@ def test_trained_run_reorders_the_retrieved_shortlist_by_the_reranker(rerank_run
     assert (run.ranker.neighbor_ids.numpy() >= 0).any()
 
 
-def test_the_export_serves_rank_and_two_stages_as_trained_run_does(rerank_run, tmp_path):
+@pytest.mark.parametrize("run_fixture", ["rerank_run", "folds_run"])
+def test_the_export_serves_rank_and_two_stages_as_trained_run_does(run_fixture, request, tmp_path):
     from tfllmrec.recipes.export_run import export_run
     from tfllmrec.recipes.trained_run import TrainedRun
 
-    run = TrainedRun(rerank_run[0])
-    path = export_run(str(rerank_run[0]), str(tmp_path / "rerank"), retrieval_only=True)
+    run_dir = request.getfixturevalue(run_fixture)[0]
+    run = TrainedRun(run_dir)
+    path = export_run(str(run_dir), str(tmp_path / "rerank"), retrieval_only=True)
     loaded = tf.saved_model.load(path)
     assert {"rank", "recommend_ranked"} <= set(loaded.signatures)
     users = ["u0", "u1", "u7"]
@@ -174,7 +188,7 @@ def test_rerank_with_rating_baselines_names_the_fix():
     (["ranking.second_retrieval=id_two_tower", "eval.baselines=[popularity]"],
      r"eval\.baselines has no 'id_two_tower'.*add it to eval\.baselines"),
     (["ranking.second_retrieval=sasrec_id"], r"second_retrieval='sasrec_id': use one of id_two_tower"),
-    (["ranking.objective=rating", "ranking.neighbors=5"], r"reranker features.*ranking\.objective=rerank"),
+    (["ranking.objective=rating", "ranking.neighbors=5"], r"the reranker.s.*ranking\.objective=rerank"),
 ])
 def test_second_retrieval_and_neighbors_name_the_fix(overrides, message):
     base = ["ranking.enabled=true", "ranking.objective=rerank", "ranking.baselines=[]"]
@@ -201,3 +215,78 @@ def test_a_run_missing_the_second_models_checkpoint_names_it(rerank_run, tmp_pat
     shutil.rmtree(copy / "checkpoints" / "id_two_tower")
     with pytest.raises(RunFolderError, match=r"checkpoints/id_two_tower/best"):
         TrainedRun(copy)
+
+
+@pytest.mark.parametrize("count", [1, 7, 50])
+def test_list_folds_hold_out_a_fifth_or_share_every_list_out_evenly(count):
+    one = list_folds(count, 1, seed=4)
+    # One fold: 20% (at least one list) picks the epoch (0), the rest train (-1).
+    assert set(one) <= {-1, 0} and (one == 0).sum() == max(1, round(0.2 * count))
+    many = list_folds(count, FOLDS, seed=4)
+    assert many.min() >= 0 and many.max() < FOLDS
+    sizes = np.bincount(many, minlength=FOLDS)
+    assert sizes.sum() == count and sizes.max() - sizes.min() <= 1
+    np.testing.assert_array_equal(many, list_folds(count, FOLDS, seed=4))
+    assert count < 7 or not np.array_equal(many, list_folds(count, FOLDS, seed=5))
+
+
+class _FixedRetrieval:
+    """A stand-in retrieval model: fixed scores per user over 12 items."""
+    num_items = 12
+    table = np.random.default_rng(3).normal(size=(30, 12)).astype(np.float32)
+
+    def score(self, users):
+        return tf.gather(self.table, users)
+
+
+class _ValidationTargets:
+    """A stand-in index: 30 validation users, each with one validation item and two seen ones."""
+    users = np.arange(30)
+    positives = [[int(u % 12)] for u in range(30)]
+    exclude = [[int((u + 1) % 12), int((u + 5) % 12)] for u in range(30)]
+
+    def targets(self, part, history):
+        assert (part, history) == ("valid", ["train"])
+        return self.users, self.positives, self.exclude
+
+
+@pytest.mark.parametrize("folds", [1, FOLDS])
+def test_validation_lists_train_on_lists_with_a_choice_and_score_each_holdout_user_by_its_fold(folds):
+    (users, items, labels, fold), held, heads, counts = validation_lists(
+        _FixedRetrieval(), _ValidationTargets(), 6, seed=0, folds=folds)
+    expected = list_folds(30, folds, seed=0)
+    # Each list: the user's 6 best unseen items, the validation item labelled; only found ones train.
+    for user, row, label, f in zip(users, items, labels, fold):
+        scores = _FixedRetrieval.table[user].copy()
+        scores[_ValidationTargets.exclude[user]] = -np.inf
+        np.testing.assert_array_equal(row, np.argsort(-scores, kind="stable")[:6])
+        assert label.tolist() == [float(i == user % 12) for i in row] and label.sum() == 1
+        assert f == expected[user]
+    held_users = held[0]
+    if folds == 1:
+        # The fifth held out trains nothing and is scored by the one head.
+        assert set(users).isdisjoint(held_users) and (heads == 0).all()
+        np.testing.assert_array_equal(held_users, np.flatnonzero(expected == 0))
+    else:
+        # Every user picks the epoch, scored by the head that never learnt from their list.
+        np.testing.assert_array_equal(held_users, np.arange(30))
+        np.testing.assert_array_equal(heads, expected)
+    assert counts == {"train_lists": len(users), "train_users": 30 - (folds == 1) * 6,
+                      "holdout_users": len(held_users)}
+
+
+def test_with_folds_every_validation_user_trains_and_picks_the_epoch(folds_run, rerank_run):
+    from tfllmrec.recipes.trained_run import TrainedRun
+
+    run_dir, metrics, _ = folds_run
+    lists, one_fold = metrics["ranking"]["training"]["lists"], rerank_run[1]["ranking"]["training"]["lists"]
+    validation_users = one_fold["train_users"] + one_fold["holdout_users"]
+    assert lists["train_users"] == lists["holdout_users"] == validation_users
+    assert one_fold["train_lists"] < lists["train_lists"] <= validation_users
+    run = TrainedRun(run_dir)
+    assert run.ranker.heads == FOLDS and len(run.ranker.more_heads) == FOLDS - 1
+    # Served, the score is the heads' mean.
+    user, items = tf.constant([run.user_index("u3")]), tf.constant([[0, 1, 2, 3]])
+    np.testing.assert_allclose(run.ranker.score_candidates(user, items).numpy()[0],
+                               run.ranker.head_scores(user, items).numpy()[:, 0].mean(0), atol=1e-5)
+    assert_reranked_shortlist(run, "u0", 5, CANDIDATES)

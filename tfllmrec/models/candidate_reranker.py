@@ -5,7 +5,9 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from tfllmrec.models.loss_scaled_train_step import LossScaledTrainStep
-from tfllmrec.models.reranker_lookups import copy_scores, cosines, pair_counts, purchases_between, stored_scores
+from tfllmrec.models.reranker_head import RerankerHead, head_scores, scorer_layers
+from tfllmrec.models.reranker_lookups import (copy_scores, cosines, feature_moments, pair_counts,
+                                              purchases_between, stored_scores)
 from tfllmrec.models.user_neighbors import nearest_users, neighbor_votes
 
 FEATURES = ("retrieval_score", "log_rank_in_list", "log_item_count", "item_offset", "second_score",
@@ -41,6 +43,11 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
     standardised features gives the score; `compute_loss` is TFRS
     `tasks.Ranking` with a listwise softmax over each shortlist.
 
+    With `heads` > 1 it holds that many such scorers, and the score is
+    their mean (bagging). A training list may carry `"fold"`: the one head
+    that does not learn from it, so each head can be measured on the lists
+    it never saw (`score_candidates(..., heads=)`).
+
     The retrieval model's state (every user's query vector, the item vectors,
     their offsets, each user's request period; the same of the second
     model; each user's neighbours) is copied in by `follow`,
@@ -68,6 +75,7 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
         hidden_units: tuple of int. The MLP beside the linear term; (): linear only.
         cross_layers: int. DCN cross layers (`tfrs.layers.dcn.Cross`) the
             standardised features pass through first; 0: none.
+        heads: int. Scorers whose scores are averaged; 1: one.
 
     Example:
     >>> model = CandidateReranker(num_users=3, num_items=5, embedding_dim=4)
@@ -77,7 +85,7 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
 
     def __init__(self, num_users, num_items, embedding_dim, text_dim=None, num_periods=0, num_purchases=0, num_pairs=0,
                  item_bias=False, recent_items=5, pair_cosine=False, neighbors=0, second_dim=0, hidden_units=(32,),
-                 cross_layers=0, **kwargs):
+                 cross_layers=0, heads=1, **kwargs):
         super().__init__(**kwargs)
         self.num_users, self.num_items, self.embedding_dim = int(num_users), int(num_items), int(embedding_dim)
         self.text_dim = int(text_dim) if text_dim else None
@@ -87,8 +95,11 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
         self.num_purchases = int(num_purchases) if self.num_periods else 0
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.item_bias, self.cross_layers = bool(item_bias), int(cross_layers)
+        self.heads = int(heads)
         if self.recent_items < 1:
             raise ValueError(f"recent_items={recent_items}: compare with at least 1 item.")
+        if self.heads < 1:
+            raise ValueError(f"heads={heads}: score with at least 1 head.")
         self.feature_names = tuple(f for f in FEATURES if (self.text_dim or not f.startswith("text"))
                                    and (self.num_pairs or not f.startswith("log_pairs"))
                                    and (self.item_bias or f != "item_offset")
@@ -128,12 +139,10 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
             self.purchase_keys = state("purchase_keys", [self.num_purchases], tf.int64, -1)
         size = len(self.feature_names)
         self.feature_mean, self.feature_scale = state("feature_mean", [size]), state("feature_scale", [size], fill=1)
-        self.cross = [tfrs.layers.dcn.Cross(name=f"cross_{i}") for i in range(self.cross_layers)]
-        self.linear = tf.keras.layers.Dense(1, name="linear")
-        self.mlp = None
-        if self.hidden_units:
-            self.mlp = tf.keras.Sequential([tf.keras.layers.Dense(u, activation="relu") for u in self.hidden_units]
-                                           + [tf.keras.layers.Dense(1)], name="mlp")
+        # The first head's layers are the model's own, where one-head checkpoints keep them.
+        self.cross, self.linear, self.mlp = scorer_layers(self.cross_layers, self.hidden_units)
+        self.more_heads = [RerankerHead(self.cross_layers, self.hidden_units, name=f"head_{k}")
+                           for k in range(1, self.heads)]
         self.task = tfrs.tasks.Ranking(loss=tf.keras.losses.CategoricalCrossentropy(from_logits=True))
 
     def set_item_statistics(self, item_counts, text_table=None, item_last_periods=None, pairs=None, purchases=None):
@@ -180,19 +189,9 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
         if self.num_periods:
             self.user_period.assign(retrieval.user_tower.user_period)
 
-    def set_standardization(self, users, candidates, batch=1024):
+    def set_standardization(self, users, candidates):
         """Standardises each feature by its mean and spread over these shortlists (the training lists)."""
-        # In batches, as the lists can be many.
-        candidates = np.asarray(candidates)
-        parts = [tf.reshape(self.features(tf.constant(users[i:i + batch], tf.int32),
-                                          tf.constant(candidates[i:i + batch], tf.int32)),
-                            [-1, len(self.feature_names)]).numpy().astype(np.float64)
-                 [candidates[i:i + batch].reshape(-1) >= 0]  # padding left out
-                 for i in range(0, len(users), batch)]
-        total = sum(part.sum(0) for part in parts)
-        count = sum(len(part) for part in parts)
-        mean = total / max(count, 1)
-        spread = np.sqrt(sum(((part - mean) ** 2).sum(0) for part in parts) / max(count, 1))
+        mean, spread = feature_moments(self.features, users, candidates)
         self.feature_mean.assign(mean.astype(np.float32))
         self.feature_scale.assign((spread + 1e-6).astype(np.float32))
 
@@ -252,32 +251,43 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
                 columns[f"log_purchases_{name}"] = tf.math.log1p(bought) * known
         return tf.stack([columns[name] for name in self.feature_names], -1)
 
-    def score_candidates(self, users, candidates, training=False):
+    def score_candidates(self, users, candidates, training=False, heads=None):
         """Scores `[batch, n]` of each user's candidates (higher: ranked first).
 
         Args:
             users: int tensor `[batch]`; -1: a user the model does not know.
             candidates: int tensor `[batch, n]` of item indices; -1: padding,
                 scored `PADDING_SCORE`.
+            heads: None (the mean of every head), or int `[batch]`: the head
+                that scores each row.
         """
-        inputs = crossed = (self.features(users, candidates) - self.feature_mean) / self.feature_scale
-        for layer in self.cross:
-            crossed = layer(inputs, crossed)
-        inputs = crossed
-        scores = self.linear(inputs)
-        if self.mlp is not None:
-            scores += self.mlp(inputs, training=training)
-        return tf.where(candidates >= 0, scores[..., 0], PADDING_SCORE)
+        every = self.head_scores(users, candidates, training)
+        if heads is None:
+            scores = tf.reduce_mean(every, 0)
+        else:
+            scores = tf.gather(tf.transpose(every, [1, 0, 2]), tf.cast(heads, tf.int32), batch_dims=1)
+        return tf.where(candidates >= 0, scores, PADDING_SCORE)
+
+    def head_scores(self, users, candidates, training=False):
+        """`[heads, batch, n]`: each head's scores (padding not yet masked)."""
+        inputs = (self.features(users, candidates) - self.feature_mean) / self.feature_scale
+        return tf.stack([head_scores(head, inputs, training) for head in (self, *self.more_heads)])
 
     def call(self, features, training=False):
         return self.score_candidates(features["user"], features["item"], training=training)
 
     def compute_loss(self, features, training=False):
-        scores = self.score_candidates(features["user"], features["item"], training=training)
-        labels = tf.cast(features["label"], scores.dtype)
+        every = self.head_scores(features["user"], features["item"], training=training)
+        every = tf.where(features["item"] >= 0, every, PADDING_SCORE)
+        labels = tf.cast(features["label"], every.dtype)
         # Listwise softmax: each list's chosen items share one unit of target mass.
         labels = labels / tf.maximum(tf.reduce_sum(labels, 1, keepdims=True), 1.0)
-        return self.task(labels=labels, predictions=scores)
+        if "fold" not in features:
+            return tf.add_n([self.task(labels=labels, predictions=every[k]) for k in range(self.heads)])
+        # Head k learns from every list but those of fold k (-1: every head learns from it).
+        return tf.add_n([self.task(labels=labels, predictions=every[k],
+                                   sample_weight=tf.cast(features["fold"] != k, every.dtype))
+                         for k in range(self.heads)])
 
     def get_config(self):
         return dict(num_users=self.num_users, num_items=self.num_items, embedding_dim=self.embedding_dim,
@@ -285,7 +295,7 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
                     num_pairs=self.num_pairs,
                     item_bias=self.item_bias, recent_items=self.recent_items, pair_cosine=self.pair_cosine,
                     neighbors=self.neighbors, second_dim=self.second_dim, cross_layers=self.cross_layers,
-                    hidden_units=list(self.hidden_units))
+                    hidden_units=list(self.hidden_units), heads=self.heads)
 
     @classmethod
     def from_config(cls, config):

@@ -46,3 +46,18 @@ def cosines(candidates, recent, has_recent):
     """`[batch, n, r]` cosines of candidates `[b, n, d]` to recent items `[b, r, d]`, 0 at padding."""
     candidates, recent = tf.math.l2_normalize(candidates, -1), tf.math.l2_normalize(recent, -1)
     return tf.einsum("bnd,brd->bnr", candidates, recent) * has_recent[:, None, :]
+
+
+
+def feature_moments(features, users, candidates, batch=1024):
+    """(mean, spread), float64 `[f]`, of `features(users, candidates)` `[b, n, f]`
+    over every real candidate (padding, -1, left out); in batches, as the lists can be many."""
+    candidates = np.asarray(candidates)
+    parts = []
+    for i in range(0, len(users), batch):
+        values = features(tf.constant(users[i:i + batch], tf.int32), tf.constant(candidates[i:i + batch], tf.int32))
+        values = values.numpy().astype(np.float64)
+        parts.append(values.reshape(-1, values.shape[-1])[candidates[i:i + batch].reshape(-1) >= 0])
+    count = max(sum(len(part) for part in parts), 1)
+    mean = sum(part.sum(0) for part in parts) / count
+    return mean, np.sqrt(sum(((part - mean) ** 2).sum(0) for part in parts) / count)

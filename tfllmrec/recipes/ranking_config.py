@@ -15,6 +15,7 @@ RANGES = {
     "pair_window": Range(int, 0, example=3, meaning="0: no co-occurrence features"),
     "cross_layers": Range(int, 0, example=1, meaning="0: no DCN cross layer"),
     "neighbors": Range(int, 0, example=50, meaning="0: no user-kNN votes"),
+    "folds": Range(int, 1, example=5, meaning="1: one 20% holdout and one scorer"),
     "embedding_dim": Range(int, 1, example=64),
     "text_hidden_dim": Range(int, 0, example=0, meaning="0: a linear projection"),
     "max_history": Range(int, 0, example=256, meaning="0: no implicit-feedback term"),
@@ -42,7 +43,7 @@ class RankingConfig:
     the validation users' shortlists (`tfllmrec.tasks.rerank`); the run
     reports the test metrics of the two stages beside the retrieval stage
     alone. It reads `use_text`, `recent_items`, `pair_window`, `pair_cosine`, `neighbors`,
-    `second_retrieval`, `cross_layers`, `hidden_units` and `train`.
+    `second_retrieval`, `cross_layers`, `hidden_units`, `folds` and `train`.
 
     Args:
         enabled: bool. Train and evaluate the ranking stage.
@@ -62,6 +63,12 @@ class RankingConfig:
             feature, so the stages blend two retrieval models; "": none.
         cross_layers: int. Rerank: DCN cross layers (`tfrs.layers.dcn.Cross`)
             over the features before the linear term and the MLP; 0: none.
+        folds: int. Rerank: 1: the reranker learns from 80% of the
+            validation lists, and its epoch is picked on the other 20%.
+            K > 1: the lists fall into K folds and the reranker has K
+            scorers (heads); head k learns from every fold but k, the epoch
+            is picked on every list scored by the head that never saw it,
+            and the heads' mean scores test and serving (bagging).
         embedding_dim: int. Rating: factor size.
         use_text: bool. The items' frozen text embeddings (the recipe's
             `model.encoder`) enter the item side.
@@ -98,6 +105,7 @@ class RankingConfig:
     neighbors: int = 0
     second_retrieval: str = ""
     cross_layers: int = 0
+    folds: int = 1
     embedding_dim: int = 64
     use_text: bool = True
     user_profile: bool = False
@@ -119,9 +127,10 @@ class RankingConfig:
         if self.second_retrieval and self.second_retrieval not in SECOND_RETRIEVALS:
             raise ValueError(f"second_retrieval={self.second_retrieval!r}: use one of {', '.join(SECOND_RETRIEVALS)}, "
                              "or \"\" (none).")
-        if self.objective != "rerank" and (self.second_retrieval or self.neighbors or self.pair_cosine):
-            raise ValueError("pair_cosine, neighbors and second_retrieval are reranker features: set them with "
-                             "`ranking.objective=rerank`, or set them to false, 0 and \"\".")
+        if self.objective != "rerank" and (self.second_retrieval or self.neighbors or self.pair_cosine
+                                           or self.folds > 1):
+            raise ValueError("pair_cosine, neighbors, second_retrieval and folds are the reranker's: set them with "
+                             "`ranking.objective=rerank`, or set them to false, 0, \"\" and 1.")
         unknown = sorted(set(self.baselines) - set(RANKING_BASELINES))
         if unknown:
             raise ValueError(f"unknown ranking baselines {unknown}; use {', '.join(RANKING_BASELINES)}.")

@@ -4,7 +4,11 @@ It learns from the validation part, which the retrieval model never trained
 on: each validation user's top `ranking.candidates` items from the trained
 retrieval model, labelled by the user's validation items. The lists of 80%
 of those users train it; its best epoch is picked on full-ranking
-`eval.monitor` over the other 20%, the two stages together. Test is then
+`eval.monitor` over the other 20%, the two stages together. With
+`ranking.folds` K > 1 the users fall into K folds instead, and the reranker
+has K heads: head k learns from every fold but k, the epoch is picked on
+every user scored by the head that never saw their list (out of fold), and
+the heads' mean scores test and serving. Test is then
 measured as the retrieval stage's is (history: training and validation
 items), so the two rows of the summary differ by the reranker alone.
 """
@@ -39,7 +43,7 @@ def build_reranker(ranking, num_users, num_items, embedding_dim, text_dim=None, 
                              recent_items=ranking.recent_items, pair_cosine=ranking.pair_cosine,
                              neighbors=ranking.neighbors, second_dim=second_dim,
                              hidden_units=tuple(ranking.hidden_units),
-                             cross_layers=ranking.cross_layers)
+                             cross_layers=ranking.cross_layers, heads=ranking.folds)
 
 
 def reranker_sample():
@@ -80,52 +84,68 @@ def shortlists(scores, exclude, size):
     return top_k_indices(scores, min(size, scores.shape[1]))
 
 
-def two_stage_scores(reranker, users, scores, shortlist, batch=256):
+def two_stage_scores(reranker, users, scores, shortlist, batch=256, heads=None):
     """Catalogue scores `[b, num_items]` of the two stages: the shortlist by the
-    reranker's scores, above every other item, which keeps the retrieval order."""
+    reranker's scores (`heads`: the head that scores each user, or None: their
+    mean), above every other item, which keeps the retrieval order."""
     # float64: near -1e6 float32 steps by 1/16, which would tie most of the rest.
     combined = scores.astype(np.float64) - _ABOVE_THE_REST
     for start in range(0, len(users), batch):
         rows = slice(start, start + batch)
         reranked = reranker.score_candidates(tf.constant(users[rows], tf.int32),
-                                             tf.constant(shortlist[rows], tf.int32)).numpy()
+                                             tf.constant(shortlist[rows], tf.int32),
+                                             heads=None if heads is None else tf.constant(heads[rows])).numpy()
         np.put_along_axis(combined[rows], shortlist[rows], reranked, axis=1)
     return combined
 
 
-def two_stage_evaluator(retrieval, targets, ks, size):
+def two_stage_evaluator(retrieval, targets, ks, size, heads=None):
     """A function of a reranker: full-ranking metrics of the two stages on
-    (users, positives, exclude). The retrieval stage is scored once, here:
-    it stays fixed while the reranker trains."""
+    (users, positives, exclude), each user scored by their head in `heads`
+    (None: the heads' mean). The retrieval stage is scored once, here: it
+    stays fixed while the reranker trains."""
     users, positives, exclude = targets
     scores = retrieval_scores(retrieval, users)
     shortlist = shortlists(scores, exclude, size)
     row_of = {user: row for row, user in enumerate(users)}
 
     def evaluate(reranker):
-        combined = two_stage_scores(reranker, users, scores, shortlist)
+        combined = two_stage_scores(reranker, users, scores, shortlist, heads=heads)
         return RankingEvaluator(ks=ks).evaluate(lambda batch: combined[[row_of[u] for u in batch]],
                                                 users, positives, exclude=exclude)
 
     return evaluate
 
 
-def validation_lists(retrieval, index, size, seed):
-    """(train lists, holdout targets, counts): the shortlists, with labels, of
-    the 80% of validation users whose shortlist holds one of their validation
-    items (the others teach nothing); the other 20%'s targets; how many of each."""
+def list_folds(count, folds, seed):
+    """Each of `count` validation lists' fold: with `folds` 1, -1 (trains the
+    reranker) or 0 (the 20% holdout that picks its epoch); else 0..folds-1,
+    as even as they go (each fold is held out from its own head)."""
+    order = np.random.default_rng(seed).permutation(count)
+    fold = np.full(count, -1, np.int32)
+    if folds == 1:
+        fold[order[:max(1, int(round(HOLDOUT_SHARE * count)))]] = 0
+    else:
+        fold[order] = np.arange(count) % folds
+    return fold
+
+
+def validation_lists(retrieval, index, size, seed, folds=1):
+    """(train lists, holdout targets, the head that scores each holdout user,
+    counts): the shortlists, with labels and folds, of the validation users
+    whose shortlist holds one of their validation items (the others teach
+    nothing; with `folds` 1, of the 80% outside the holdout); the targets of
+    the users the epoch is picked on; how many of each."""
     users, positives, exclude = index.targets("valid", ["train"])
-    order = np.random.default_rng(seed).permutation(len(users))
-    holdout = np.zeros(len(users), bool)
-    holdout[order[:int(round(HOLDOUT_SHARE * len(users)))]] = True
-    train = np.flatnonzero(~holdout)
+    fold = list_folds(len(users), folds, seed)
+    train = np.flatnonzero(fold != 0) if folds == 1 else np.arange(len(users))
     lists = shortlists(retrieval_scores(retrieval, users[train]), [exclude[i] for i in train], size)
     labels = np.stack([np.isin(row, positives[i]) for row, i in zip(lists, train)]).astype(np.float32)
     found = labels.sum(1) > 0
-    pick = np.flatnonzero(holdout)
+    pick = np.flatnonzero(fold >= 0)
     held = (users[pick], [positives[i] for i in pick], [exclude[i] for i in pick])
     counts = {"train_lists": int(found.sum()), "train_users": int(len(train)), "holdout_users": int(len(pick))}
-    return (users[train][found], lists[found], labels[found]), held, counts
+    return (users[train][found], lists[found], labels[found], fold[train][found]), held, fold[pick], counts
 
 
 def fit_reranker(config, retrieval, histories, lists, validate, workdir, verbose, item_counts, text_table=None,
@@ -134,7 +154,8 @@ def fit_reranker(config, retrieval, histories, lists, validate, workdir, verbose
     holding `histories`) and trains it on `lists`; returns it and its record.
 
     Args:
-        lists: (users `[n]`, items `[n, m]` (-1: padding), labels `[n, m]`).
+        lists: (users `[n]`, items `[n, m]` (-1: padding), labels `[n, m]`,
+            folds `[n]`: the head that does not learn from each; -1: none).
         validate: callable(reranker) -> the holdout metrics that pick the epoch.
         item_counts, text_table: `set_item_statistics`'s.
         purchases: (items, periods) of the training interactions, for a
@@ -142,7 +163,7 @@ def fit_reranker(config, retrieval, histories, lists, validate, workdir, verbose
         second: a second retrieval model whose score is a feature, or None.
     """
     ranking, train = config.ranking, config.ranking.train
-    users, items, labels = lists
+    users, items, labels, folds = lists
     pairs = item_pairs(histories, retrieval.num_items, ranking.pair_window)
     last_periods, num_purchases = None, 0
     if retrieval.num_periods:
@@ -158,7 +179,8 @@ def fit_reranker(config, retrieval, histories, lists, validate, workdir, verbose
         reranker.follow(retrieval, histories, second)
         reranker.set_standardization(users, items)
         fit = train_model(
-            reranker, lambda epoch: epoch_dataset(users, items, train.batch_size, train.seed, epoch, labels=labels),
+            reranker, lambda epoch: epoch_dataset(users, items, train.batch_size, train.seed, epoch, labels=labels,
+                                                  folds=folds if ranking.folds > 1 else None),
             reranker_sample(), train, lambda: validate(reranker), config.eval.monitor, workdir, verbose)
     return reranker, fit
 
@@ -168,10 +190,11 @@ def train_reranker(config, index, retrieval, text_table, workdir, verbose, secon
     `ranking.second_retrieval` model, or None); returns it and its training record."""
     ranking = config.ranking
     days = retrieval.period_days if retrieval.num_periods else 0
-    lists, held, counts = validation_lists(retrieval, index, ranking.candidates, ranking.train.seed)
+    lists, held, heads, counts = validation_lists(retrieval, index, ranking.candidates, ranking.train.seed,
+                                                  ranking.folds)
     reranker, fit = fit_reranker(
         config, retrieval, index.per_user("train"), lists,
-        two_stage_evaluator(retrieval, held, tuple(config.eval.ks), ranking.candidates),
+        two_stage_evaluator(retrieval, held, tuple(config.eval.ks), ranking.candidates, heads),
         workdir, verbose, index.item_counts(), text_table,
         (index.train_items, index.periods(days, "train")) if days else None, second)
     return reranker, dict(fit, lists=counts)

@@ -3,8 +3,8 @@
 import tensorflow as tf
 
 
-def epoch_dataset(users, items, batch_size, seed, epoch, periods=None, labels=None):
-    """`{"user", "item"}` batches (and `"period"`, `"label"`, when given) in an order fixed by (seed, epoch).
+def epoch_dataset(users, items, batch_size, seed, epoch, periods=None, labels=None, folds=None):
+    """`{"user", "item"}` batches (and `"period"`, `"label"`, `"fold"`, when given) in an order fixed by (seed, epoch).
 
     Each epoch's order depends on nothing but its number, so a resumed run
     sees exactly the batches an uninterrupted one would. Under a
@@ -17,6 +17,8 @@ def epoch_dataset(users, items, batch_size, seed, epoch, periods=None, labels=No
         features["period"] = tf.constant(periods, tf.int32)
     if labels is not None:
         features["label"] = tf.constant(labels, tf.float32)
+    if folds is not None:
+        features["fold"] = tf.constant(folds, tf.int32)
     return epoch_batches(features, batch_size, seed, epoch)
 
 
