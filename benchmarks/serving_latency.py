@@ -106,12 +106,14 @@ def synthetic_ranker(num_users, num_items, rng):
 
 
 def synthetic_reranker(num_users, num_items, dim, rng, user_vectors, item_vectors):
-    """An untrained `CandidateReranker` of the ecommerce recipe's shape, its state filled."""
+    """An untrained `CandidateReranker` of the ecommerce recipe's shape (its
+    scorer and heads from the recipe's `RERANK`), its state filled."""
     from tfllmrec.models import CandidateReranker
+    from tfllmrec.recipes.presets.rerank import RERANK
 
     keys = np.unique(rng.integers(0, num_items, num_items * 50) * num_items + rng.integers(0, num_items, num_items * 50))
     model = CandidateReranker(num_users, num_items, dim, text_dim=384, num_periods=600, num_pairs=len(keys),
-                              hidden_units=(32,))
+                              hidden_units=RERANK.hidden_units, heads=RERANK.folds)
     model.set_item_statistics(rng.integers(0, 50, num_items), rng.normal(size=(num_items, 384)),
                               rng.integers(-1, 600, num_items), (keys, rng.integers(1, 5, len(keys))))
     model.user_vectors.assign(user_vectors)
