@@ -48,7 +48,6 @@ def cosines(candidates, recent, has_recent):
     return tf.einsum("bnd,brd->bnr", candidates, recent) * has_recent[:, None, :]
 
 
-
 def feature_moments(features, users, candidates, batch=1024):
     """(mean, spread), float64 `[f]`, of `features(users, candidates)` `[b, n, f]`
     over every real candidate (padding, -1, left out); in batches, as the lists can be many."""

@@ -12,5 +12,6 @@ from tfllmrec.recipes.train_config import TrainConfig
 # 0.1116 with one 20% holdout.
 RERANK = RankingConfig(
     enabled=True, objective="rerank", baselines=(), candidates=100, recent_items=5, pair_window=3,
-    hidden_units=(64, 32), folds=5, train=TrainConfig(epochs=40, batch_size=256, learning_rate=1e-2, patience=5, seed=42),
+    hidden_units=(64, 32), folds=5,
+    train=TrainConfig(epochs=40, batch_size=256, learning_rate=1e-2, patience=5, seed=42),
 )
