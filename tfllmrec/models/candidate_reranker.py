@@ -282,12 +282,11 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
         labels = tf.cast(features["label"], every.dtype)
         # Listwise softmax: each list's chosen items share one unit of target mass.
         labels = labels / tf.maximum(tf.reduce_sum(labels, 1, keepdims=True), 1.0)
-        # The heads' losses add up: each head's gradient is its own loss's.
-        if "fold" not in features:
-            return tf.add_n([self.task(labels=labels, predictions=every[k]) for k in range(self.heads)])
-        # Head k learns from every list but those of fold k (-1: every head learns from it).
+        # The heads' losses add up: each head's gradient is its own loss's. Head k
+        # learns from every list but those of fold k (-1, or no folds: from every list).
+        fold = features.get("fold")
         return tf.add_n([self.task(labels=labels, predictions=every[k],
-                                   sample_weight=tf.cast(features["fold"] != k, every.dtype))
+                                   sample_weight=None if fold is None else tf.cast(fold != k, every.dtype))
                          for k in range(self.heads)])
 
     def get_config(self):
