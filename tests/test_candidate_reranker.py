@@ -131,7 +131,8 @@ def test_feature_names_follow_the_config():
                     | (set() if switches["periods"] else {"log_periods_since_item", "log_purchases_this_period",
                                                           "log_purchases_recent_periods"})
                     | (set() if switches["bias"] else {"item_offset"})
-                    | {"log_neighbor_votes", "second_score", "log_pairs_cosine_recent"})  # off unless asked for
+                    # Off unless asked for:
+                    | {"log_neighbor_votes", "second_score", "log_pairs_cosine_recent", "ease_score"})
         assert dropped == expected, switches
         assert model.feature_mean.shape == model.feature_scale.shape == (len(names),)
 

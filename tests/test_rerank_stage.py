@@ -34,10 +34,12 @@ FOLDS = 3
 
 @pytest.fixture(scope="module")
 def folds_run(tmp_path_factory):
-    """The same tiny run with `ranking.folds=3`: three heads, picked out of fold."""
+    """The same tiny run with `ranking.folds=3` (three heads, picked out of
+    fold) and `ranking.ease_l2` (EASE's weights, refitted as the run serves)."""
     folder = write_tiny_dataset(tmp_path_factory.mktemp("folds_data"), num_users=60)
     run_dir = tmp_path_factory.mktemp("runs") / "folds"
-    metrics = train_recipe(with_overrides(_config(folder), [f"ranking.folds={FOLDS}"]), run_dir, verbose=0)
+    metrics = train_recipe(with_overrides(_config(folder), [f"ranking.folds={FOLDS}", "ranking.ease_l2=10"]),
+                           run_dir, verbose=0)
     return run_dir, metrics, folder
 
 
@@ -290,3 +292,10 @@ def test_with_folds_every_validation_user_trains_and_picks_the_epoch(folds_run, 
     np.testing.assert_allclose(run.ranker.score_candidates(user, items).numpy()[0],
                                run.ranker.head_scores(user, items).numpy()[:, 0].mean(0), atol=1e-5)
     assert_reranked_shortlist(run, "u0", 5, CANDIDATES)
+    # EASE's weights are refitted to every interaction the run serves from.
+    from tfllmrec.models.item_regression import PADDING_KEY, padded_ease_weights
+
+    keys, weights = padded_ease_weights(run.seen, len(run.item_ids), 10.0, run.ranker.ease_items)
+    assert "ease_score" in run.ranker.feature_names and (keys != PADDING_KEY).sum() > 10
+    np.testing.assert_array_equal(run.ranker.ease_keys.numpy(), keys)
+    np.testing.assert_allclose(run.ranker.ease_weights.numpy(), weights, atol=1e-6)

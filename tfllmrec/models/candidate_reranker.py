@@ -5,15 +5,16 @@ import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from tfllmrec.models.loss_scaled_train_step import LossScaledTrainStep
+from tfllmrec.models.item_regression import PADDING_KEY, WEIGHTS_PER_ITEM, padded_ease_weights
 from tfllmrec.models.reranker_head import RerankerHead, head_scores, scorer_layers
-from tfllmrec.models.reranker_lookups import (copy_scores, cosines, feature_moments, pair_counts,
+from tfllmrec.models.reranker_lookups import (copy_scores, cosines, feature_moments, pair_values,
                                               purchases_between, stored_scores)
 from tfllmrec.models.user_neighbors import nearest_users, neighbor_votes
 
 FEATURES = ("retrieval_score", "log_rank_in_list", "log_item_count", "item_offset", "second_score",
             "vector_cos_last", "vector_cos_recent", "vector_max_cos_recent", "text_cos_last", "text_cos_recent",
             "text_max_cos_recent", "log_pairs_last", "log_pairs_recent", "log_pairs_cosine_recent",
-            "log_neighbor_votes", "log_periods_since_item", "log_purchases_this_period",
+            "ease_score", "log_neighbor_votes", "log_periods_since_item", "log_purchases_this_period",
             "log_purchases_recent_periods")
 # How many periods up to the request's "recent periods" counts purchases in.
 RECENT_PERIODS = 4
@@ -34,7 +35,8 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
     best match of the last `recent_items`), how often it stood near those
     items in training histories (`num_pairs` item pairs; with `pair_cosine`
     also as item-kNN's cosine, the counts over the root of both items'
-    popularity), how many of the user's `neighbors` most similar users hold
+    popularity), EASE's item-to-item regression score from those items
+    (`ease_items`), how many of the user's `neighbors` most similar users hold
     it among their latest `recent_items` (user-kNN, weighted by cosine), the
     score a second retrieval model gives it, and, with time
     periods, how many periods ago the item was last bought before the
@@ -50,7 +52,7 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
 
     The retrieval model's state (every user's query vector, the item vectors,
     their offsets, each user's request period; the same of the second
-    model; each user's neighbours) is copied in by `follow`,
+    model; each user's neighbours; EASE's weights) is copied in by `follow`,
     so scoring needs nothing but this model, as an export does.
     Features: `{"user": int [batch], "item": int [batch, n] (the shortlist),
     "label": float [batch, n] (1: an item the user chose)}`.
@@ -70,6 +72,9 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
         recent_items: int. How many of a user's latest items the features compare with.
         pair_cosine: bool. With pairs, also their item-kNN cosine (a feature of its own).
         neighbors: int. Similar users whose latest items vote for a candidate; 0: none.
+        ease_items: int. Items EASE's weights may cover (`follow` fits
+            them, `tfllmrec.models.item_regression`); 0: no EASE feature.
+        ease_l2: float. EASE's L2 weight (its lambda), with `ease_items`.
         second_dim: int. Vector size of a second retrieval model whose score
             is a feature (`follow(..., second=)`); 0: none.
         hidden_units: tuple of int. The MLP beside the linear term; (): linear only.
@@ -85,7 +90,7 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
 
     def __init__(self, num_users, num_items, embedding_dim, text_dim=None, num_periods=0, num_purchases=0, num_pairs=0,
                  item_bias=False, recent_items=5, pair_cosine=False, neighbors=0, second_dim=0, hidden_units=(32,),
-                 cross_layers=0, heads=1, **kwargs):
+                 cross_layers=0, heads=1, ease_items=0, ease_l2=100.0, **kwargs):
         super().__init__(**kwargs)
         self.num_users, self.num_items, self.embedding_dim = int(num_users), int(num_items), int(embedding_dim)
         self.text_dim = int(text_dim) if text_dim else None
@@ -96,6 +101,7 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.item_bias, self.cross_layers = bool(item_bias), int(cross_layers)
         self.heads = int(heads)
+        self.ease_items, self.ease_l2 = int(ease_items), float(ease_l2)
         if self.recent_items < 1:
             raise ValueError(f"recent_items={recent_items}: compare with at least 1 item.")
         if self.heads < 1:
@@ -105,6 +111,7 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
                                    and (self.item_bias or f != "item_offset")
                                    and (self.pair_cosine or f != "log_pairs_cosine_recent")
                                    and (self.neighbors or f != "log_neighbor_votes")
+                                   and (self.ease_items or f != "ease_score")
                                    and (self.second_dim or f != "second_score")
                                    and (self.num_periods or f != "log_periods_since_item")
                                    and (self.num_purchases or not f.startswith("log_purchases")))
@@ -127,6 +134,10 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
         if self.neighbors:
             self.neighbor_ids = state("neighbor_ids", [self.num_users, self.neighbors], tf.int32, -1)
             self.neighbor_weights = state("neighbor_weights", [self.num_users, self.neighbors])
+        if self.ease_items:
+            # Sorted keys `from * num_items + to`, padded at the end: `follow` refits them.
+            self.ease_keys = state("ease_keys", [self.ease_items * WEIGHTS_PER_ITEM], tf.int64, PADDING_KEY)
+            self.ease_weights = state("ease_weights", [self.ease_items * WEIGHTS_PER_ITEM])
         if self.second_dim:
             self.second_user_vectors = state("second_user_vectors", [self.num_users, self.second_dim])
             self.second_item_vectors = state("second_item_vectors", [self.num_items, self.second_dim])
@@ -170,7 +181,7 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
         vector (with the history and periods it holds now), the item vectors
         and offsets, the same of `second` (required with `second_dim`), each
         user's latest `recent_items` of `histories` and their `neighbors`
-        most similar users by them."""
+        most similar users by them, and EASE's weights fitted to them."""
         copy_scores(retrieval, self.user_vectors, self.item_vectors, self.item_offsets)
         if self.second_dim:
             if second is None:
@@ -181,6 +192,10 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
             ids, cosines = nearest_users(histories, self.num_users, self.num_items, self.neighbors)
             self.neighbor_ids.assign(ids)
             self.neighbor_weights.assign(cosines)
+        if self.ease_items:
+            keys, weights = padded_ease_weights(histories, self.num_items, self.ease_l2, self.ease_items)
+            self.ease_keys.assign(keys)
+            self.ease_weights.assign(weights)
         table = np.full((self.num_users, self.recent_items), -1, np.int32)
         for user, items in enumerate(histories):
             items = list(items)[-self.recent_items:]
@@ -229,10 +244,13 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
             columns[f"{name}_cos_recent"] = tf.reduce_sum(near, 2) / count * has_last
             columns[f"{name}_max_cos_recent"] = tf.reduce_max(near - 2.0 * (1 - has_recent[:, None]), 2) * has_last
         if self.num_pairs:
-            pairs = (pair_counts(self.pair_keys, self.pair_counts, self.num_items, recent, candidates)
+            pairs = (pair_values(self.pair_keys, self.pair_counts, self.num_items, recent, candidates)
                      * has_recent[:, None, :] * known[:, :, None])
             columns["log_pairs_last"] = tf.math.log1p(tf.gather(pairs, last[:, None], axis=2, batch_dims=1)[..., 0])
             columns["log_pairs_recent"] = tf.math.log1p(tf.reduce_sum(pairs, 2))
+        if self.ease_items:
+            weights = pair_values(self.ease_keys, self.ease_weights, self.num_items, recent, candidates)
+            columns["ease_score"] = tf.reduce_sum(weights * has_recent[:, None, :], 2) * known
         if self.pair_cosine:
             # Item-kNN's cosine: co-occurrence over the root of both items' popularity.
             counts = tf.maximum(tf.math.expm1(self.log_item_counts), 1.0)
@@ -295,7 +313,8 @@ class CandidateReranker(LossScaledTrainStep, tfrs.Model):
                     num_pairs=self.num_pairs,
                     item_bias=self.item_bias, recent_items=self.recent_items, pair_cosine=self.pair_cosine,
                     neighbors=self.neighbors, second_dim=self.second_dim, cross_layers=self.cross_layers,
-                    hidden_units=list(self.hidden_units), heads=self.heads)
+                    hidden_units=list(self.hidden_units), heads=self.heads, ease_items=self.ease_items,
+                    ease_l2=self.ease_l2)
 
     @classmethod
     def from_config(cls, config):

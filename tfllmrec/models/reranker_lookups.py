@@ -4,15 +4,16 @@ import numpy as np
 import tensorflow as tf
 
 
-def pair_counts(pair_keys, counts, num_items, recent, candidates):
-    """`[batch, n, r]` training co-occurrence counts of each candidate with
-    each recent item, from sorted keys `first * num_items + second`."""
+def pair_values(pair_keys, values, num_items, recent, candidates):
+    """`[batch, n, r]` values of a sparse item-by-item matrix (co-occurrence
+    counts, EASE's weights) at (each recent item, each candidate), from
+    sorted keys `first * num_items + second`; 0 where it holds none."""
     keys = (tf.cast(tf.maximum(recent, 0), tf.int64)[:, None, :] * num_items
             + tf.cast(candidates, tf.int64)[:, :, None])
     flat = tf.reshape(keys, [-1])
     position = tf.minimum(tf.searchsorted(pair_keys, flat), tf.size(pair_keys, tf.int32) - 1)
     found = tf.cast(tf.equal(tf.gather(pair_keys, position), flat), tf.float32)
-    return tf.reshape(tf.gather(counts, position) * found, tf.shape(keys))
+    return tf.reshape(tf.gather(values, position) * found, tf.shape(keys))
 
 
 def purchases_between(purchase_keys, num_periods, candidates, after, until):

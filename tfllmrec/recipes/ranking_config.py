@@ -15,6 +15,7 @@ RANGES = {
     "pair_window": Range(int, 0, example=3, meaning="0: no co-occurrence features"),
     "cross_layers": Range(int, 0, example=1, meaning="0: no DCN cross layer"),
     "neighbors": Range(int, 0, example=50, meaning="0: no user-kNN votes"),
+    "ease_l2": Range(float, 0, example=100.0, meaning="0: no EASE feature"),
     "folds": Range(int, 1, example=5, meaning="1: one 20% holdout and one scorer"),
     "embedding_dim": Range(int, 1, example=64),
     "text_hidden_dim": Range(int, 0, example=0, meaning="0: a linear projection"),
@@ -43,7 +44,7 @@ class RankingConfig:
     the validation users' shortlists (`tfllmrec.tasks.rerank`); the run
     reports the test metrics of the two stages beside the retrieval stage
     alone. It reads `use_text`, `recent_items`, `pair_window`, `pair_cosine`, `neighbors`,
-    `second_retrieval`, `cross_layers`, `hidden_units`, `folds` and `train`.
+    `ease_l2`, `second_retrieval`, `cross_layers`, `hidden_units`, `folds` and `train`.
 
     Args:
         enabled: bool. Train and evaluate the ranking stage.
@@ -58,6 +59,12 @@ class RankingConfig:
         neighbors: int. Rerank: each user's most similar users (cosine of
             their histories) whose latest `recent_items` vote for a
             candidate (user-kNN); 0: no such feature.
+        ease_l2: float. Rerank: EASE's L2 weight (its lambda): an
+            item-to-item regression (Steck, WWW 2019) fitted to the
+            histories the reranker follows (training ones while it learns,
+            training and validation ones at test and in the export) scores
+            each candidate from the user's latest `recent_items`; 0: no
+            such feature.
         second_retrieval: str. Rerank: "id_two_tower": the score of the
             run's ID-only baseline (`eval.baselines` must train it) is a
             feature, so the stages blend two retrieval models; "": none.
@@ -103,6 +110,7 @@ class RankingConfig:
     pair_window: int = 3
     pair_cosine: bool = False
     neighbors: int = 0
+    ease_l2: float = 0.0
     second_retrieval: str = ""
     cross_layers: int = 0
     folds: int = 1
@@ -128,9 +136,9 @@ class RankingConfig:
             raise ValueError(f"second_retrieval={self.second_retrieval!r}: use one of {', '.join(SECOND_RETRIEVALS)}, "
                              "or \"\" (none).")
         if self.objective != "rerank" and (self.second_retrieval or self.neighbors or self.pair_cosine
-                                           or self.folds > 1):
-            raise ValueError("pair_cosine, neighbors, second_retrieval and folds are the reranker's: set them with "
-                             "`ranking.objective=rerank`, or set them to false, 0, \"\" and 1.")
+                                           or self.folds > 1 or self.ease_l2):
+            raise ValueError("pair_cosine, neighbors, ease_l2, second_retrieval and folds are the reranker's: set "
+                             "them with `ranking.objective=rerank`, or set them to false, 0, 0, \"\" and 1.")
         unknown = sorted(set(self.baselines) - set(RANKING_BASELINES))
         if unknown:
             raise ValueError(f"unknown ranking baselines {unknown}; use {', '.join(RANKING_BASELINES)}.")

@@ -3,6 +3,7 @@
 import tensorflow as tf
 
 from tfllmrec.models import CandidateReranker
+from tfllmrec.models.item_regression import WEIGHTS_PER_ITEM
 from tfllmrec.tasks import build_two_tower
 from tfllmrec.tasks.rating import build_rating_model
 from tfllmrec.tasks.rerank import build_reranker, reranker_sample
@@ -31,8 +32,10 @@ def load_ranker(run_dir, config, num_users, num_items, num_periods=0, item_bias=
         sizes = {key: next((shape[0] for name, shape in shapes.items() if key in name), 0)
                  for key in ("pair_keys", "purchase_keys")}
         second_dim = next((shape[1] for name, shape in shapes.items() if "second_item_vectors" in name), 0)
+        ease_capacity = next((shape[0] for name, shape in shapes.items() if "ease_keys" in name), 0)
         model = build_reranker(ranking, num_users, num_items, config.model.embedding_dim, text_dim, num_periods,
-                               sizes["pair_keys"], item_bias, sizes["purchase_keys"], second_dim)
+                               sizes["pair_keys"], item_bias, sizes["purchase_keys"], second_dim,
+                               ease_capacity // WEIGHTS_PER_ITEM)
         sample = reranker_sample()
     else:
         model = build_rating_model(ranking, num_users, num_items, text_dim, user_text_dim)

@@ -19,6 +19,7 @@ import tensorflow as tf
 from tfllmrec.evaluation import RankingEvaluator
 from tfllmrec.evaluation._topk import top_k_indices
 from tfllmrec.models import CandidateReranker
+from tfllmrec.models.item_regression import ease_items
 from tfllmrec.tasks.phase import Phase
 from tfllmrec.training import epoch_dataset, train_model, training_scope
 
@@ -34,8 +35,9 @@ def rerank_phases(ranking):
 
 
 def build_reranker(ranking, num_users, num_items, embedding_dim, text_dim=None, num_periods=0, num_pairs=0,
-                   item_bias=False, num_purchases=0, second_dim=0):
-    """The `CandidateReranker` of a recipe's `RankingConfig` (objective "rerank")."""
+                   item_bias=False, num_purchases=0, second_dim=0, ease_capacity=0):
+    """The `CandidateReranker` of a recipe's `RankingConfig` (objective
+    "rerank"); `ease_capacity`: the items EASE's weights may cover."""
     return CandidateReranker(num_users=num_users, num_items=num_items, embedding_dim=embedding_dim,
                              text_dim=text_dim if ranking.use_text else None, num_periods=num_periods,
                              num_pairs=num_pairs if ranking.pair_window else 0, item_bias=item_bias,
@@ -43,7 +45,8 @@ def build_reranker(ranking, num_users, num_items, embedding_dim, text_dim=None, 
                              recent_items=ranking.recent_items, pair_cosine=ranking.pair_cosine,
                              neighbors=ranking.neighbors, second_dim=second_dim,
                              hidden_units=tuple(ranking.hidden_units),
-                             cross_layers=ranking.cross_layers, heads=ranking.folds)
+                             cross_layers=ranking.cross_layers, heads=ranking.folds,
+                             ease_items=ease_capacity if ranking.ease_l2 else 0, ease_l2=ranking.ease_l2 or 100.0)
 
 
 def reranker_sample():
@@ -174,7 +177,9 @@ def fit_reranker(config, retrieval, histories, lists, validate, workdir, verbose
         reranker = build_reranker(ranking, retrieval.num_users, retrieval.num_items, retrieval.embedding_dim,
                                   None if text_table is None else text_table.shape[1], retrieval.num_periods,
                                   len(pairs[0]), retrieval.item_bias, num_purchases,
-                                  second.embedding_dim if second is not None else 0)
+                                  second.embedding_dim if second is not None else 0,
+                                  # At least 2, so the feature exists even where no item qualifies.
+                                  max(2, len(ease_items(histories, retrieval.num_items))))
         reranker.set_item_statistics(item_counts, text_table, last_periods, pairs, purchases)
         reranker.follow(retrieval, histories, second)
         reranker.set_standardization(users, items)
