@@ -62,9 +62,9 @@ class RankingConfig:
         ease_l2: float. Rerank: EASE's L2 weight (its lambda): an
             item-to-item regression (Steck, WWW 2019) fitted to the
             histories the reranker follows (training ones while it learns,
-            training and validation ones at test and in the export) scores
-            each candidate from the user's latest `recent_items`; 0: no
-            such feature.
+            training and validation ones at test, every interaction of the
+            run in `TrainedRun` and the export) scores each candidate from
+            the user's latest `recent_items`; 0: no such feature.
         second_retrieval: str. Rerank: "id_two_tower": the score of the
             run's ID-only baseline (`eval.baselines` must train it) is a
             feature, so the stages blend two retrieval models; "": none.
