@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from tfllmrec.models.reranker_lookups import distinct_cells
+
 # The most popular items EASE regresses over: its cost is a dense inverse of
 # this size (10,000 items: 0.8 GB in float64, about a minute on 2 cores).
 MAX_ITEMS = 10_000
@@ -43,10 +45,10 @@ def ease_weights(histories, num_items, l2, max_items=MAX_ITEMS, per_item=WEIGHTS
     """
     if l2 <= 0:
         raise ValueError(f"l2={l2}: EASE needs a positive L2 weight (its lambda), e.g. 100.")
-    kept = ease_items(histories, num_items, max_items)
+    owners, items = distinct_cells(histories, num_items)
+    kept = _most_held(items, num_items, max_items)
     if kept.size < 2:
         return np.zeros(1, np.int64), np.zeros(1, np.float32)
-    owners, items = _cells(histories, num_items)
     column = np.full(num_items, -1, np.int64)
     column[kept] = np.arange(kept.size)
     held = column[items] >= 0
@@ -68,7 +70,12 @@ def ease_weights(histories, num_items, l2, max_items=MAX_ITEMS, per_item=WEIGHTS
 def ease_items(histories, num_items, max_items=MAX_ITEMS):
     """The items EASE regresses over (sorted): those at least two users of
     `histories` hold, at most the `max_items` most popular of them."""
-    holders = np.bincount(_cells(histories, num_items)[1], minlength=num_items)
+    return _most_held(distinct_cells(histories, num_items)[1], num_items, max_items)
+
+
+def _most_held(items, num_items, max_items):
+    """`ease_items` of the items of distinct (user, item) cells."""
+    holders = np.bincount(items, minlength=num_items)
     kept = np.flatnonzero(holders >= 2)
     return np.sort(kept[np.argsort(-holders[kept], kind="stable")[:max_items]])
 
@@ -80,14 +87,6 @@ def padded_ease_weights(histories, num_items, l2, max_items, per_item=WEIGHTS_PE
     size = max_items * per_item
     return (np.concatenate([keys, np.full(size - len(keys), PADDING_KEY, np.int64)]),
             np.concatenate([weights, np.zeros(size - len(weights), np.float32)]))
-
-
-def _cells(histories, num_items):
-    """(owners, items) of every distinct (user, item) of `histories`."""
-    owners = np.repeat(np.arange(len(histories), dtype=np.int64), [len(h) for h in histories])
-    items = np.concatenate([np.asarray(h, np.int64) for h in histories] or [np.zeros(0, np.int64)])
-    cells = np.unique(owners * num_items + items)
-    return cells // num_items, cells % num_items
 
 
 def _gram(owners, columns, size, users_at_a_time=1024):

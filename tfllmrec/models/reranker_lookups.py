@@ -4,6 +4,15 @@ import numpy as np
 import tensorflow as tf
 
 
+def distinct_cells(histories, num_items):
+    """(owners, items), int64: every distinct (user, item) of `histories`
+    (one item list per user), sorted by user, then item."""
+    owners = np.repeat(np.arange(len(histories), dtype=np.int64), [len(h) for h in histories])
+    items = np.concatenate([np.asarray(h, np.int64) for h in histories] or [np.zeros(0, np.int64)])
+    cells = np.unique(owners * num_items + items)
+    return cells // num_items, cells % num_items
+
+
 def pair_values(pair_keys, values, num_items, recent, candidates):
     """`[batch, n, r]` values of a sparse item-by-item matrix (co-occurrence
     counts, EASE's weights) at (each recent item, each candidate), from

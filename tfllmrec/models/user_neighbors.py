@@ -3,6 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
+from tfllmrec.models.reranker_lookups import distinct_cells
+
 
 def nearest_users(histories, num_users, num_items, k, batch=256):
     """Each user's `k` most similar users by the cosine of their item sets.
@@ -29,11 +31,8 @@ def nearest_users(histories, num_users, num_items, k, batch=256):
     """
     if k < 1:
         raise ValueError(f"k={k}: keep at least 1 neighbour per user.")
-    lengths = [len(h) for h in histories]
-    owners = np.repeat(np.arange(len(histories), dtype=np.int64), lengths)
-    items = np.concatenate([np.asarray(h, np.int64) for h in histories] or [np.zeros(0, np.int64)])
-    keys = np.unique(owners * num_items + items)  # sorted: the order a SparseTensor needs
-    pairs = np.stack([keys // num_items, keys % num_items], 1)
+    # Sorted by user, then item: the order a SparseTensor needs.
+    pairs = np.stack(distinct_cells(histories, num_items), 1)
     norms = np.sqrt(np.maximum(np.bincount(pairs[:, 0], minlength=num_users), 1)).astype(np.float32)
     matrix = tf.sparse.SparseTensor(pairs, tf.ones(len(pairs), tf.float32), [num_users, num_items])
     ids = np.full((num_users, k), -1, np.int32)

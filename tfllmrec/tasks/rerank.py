@@ -173,13 +173,13 @@ def fit_reranker(config, retrieval, histories, lists, validate, workdir, verbose
         last_periods = np.full(retrieval.num_items, -1, np.int64)
         np.maximum.at(last_periods, *purchases)
         num_purchases = len(purchases[0])
+    # The items EASE may cover: at least 2, so the feature exists where none qualifies.
+    ease_capacity = max(2, len(ease_items(histories, retrieval.num_items))) if ranking.ease_l2 else 0
     with training_scope(train):
         reranker = build_reranker(ranking, retrieval.num_users, retrieval.num_items, retrieval.embedding_dim,
                                   None if text_table is None else text_table.shape[1], retrieval.num_periods,
                                   len(pairs[0]), retrieval.item_bias, num_purchases,
-                                  second.embedding_dim if second is not None else 0,
-                                  # At least 2, so the feature exists even where no item qualifies.
-                                  max(2, len(ease_items(histories, retrieval.num_items))))
+                                  second.embedding_dim if second is not None else 0, ease_capacity)
         reranker.set_item_statistics(item_counts, text_table, last_periods, pairs, purchases)
         reranker.follow(retrieval, histories, second)
         reranker.set_standardization(users, items)
