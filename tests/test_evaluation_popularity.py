@@ -69,7 +69,7 @@ def test_package_does_not_import_tensorflow():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    names = ["ImpressionEvaluator", "Popularity", "RankingEvaluator", "SampledEvaluator", "SurpriseBaseline",
+    names = ["ImpressionEvaluator", "ItemKNN", "Popularity", "RankingEvaluator", "SampledEvaluator", "SurpriseBaseline",
              "align_queries", "bm25_scores", "choose_blend", "rating_metrics", "search_metrics",
              "surprise_available"]
     assert done.stdout.strip() == str(names)

@@ -115,11 +115,11 @@ class _RecordingModel:
 
 def test_a_new_user_is_asked_when_the_first_half_of_their_items_ends():
     model = _RecordingModel()
-    histories = [[1, 2, 3, 4, 5], [6], [7, 8]]
-    result = new_user_metrics(model, histories, np.ones(10), (5,), periods=[[0, 0, 1, 2, 2], [3], [1, 3]])
+    histories, training = [[1, 2, 3, 4, 5], [6], [7, 8]], (np.arange(10), np.arange(10))
+    result = new_user_metrics(model, histories, training, (5,), periods=[[0, 0, 1, 2, 2], [3], [1, 3]])
     # The second half starts at the third item of the first user and the second of the last.
     assert result["users"] == 2 and model.asked == [1, 3]
-    new_user_metrics(model, histories, np.ones(10), (5,))
+    new_user_metrics(model, histories, training, (5,))
     assert model.asked is None
 
 

@@ -129,7 +129,9 @@ def test_the_run_measures_the_sequential_models_beside_ours(sequential_metrics):
         # 4 of the 40 users (sequence.held_out_users 0.1) are left out of training.
         assert baselines[name]["training"]["sequences"] == 36 and baselines[name]["training"]["best_epoch"] >= 1
         new = baselines[name]["test_new_users"]
-        assert new["users"] == 4 and set(new) == {"users", "ours", "popularity"}
+        assert new["users"] == 4 and set(new) == {"users", "ours", "popularity", "item_knn"}
+        # Item-kNN reads the same first half: its group's items are the neighbours of its items.
+        assert new["item_knn"]["recall@10"] > 2 * new["popularity"]["recall@10"], new
     # Each user picks items of one group of four: the history says which (seen: 0.375 for SASRec-ID
     # against popularity's 0.075, from 36 sequences of 11 items).
     assert baselines["sasrec_id"]["test"]["recall@10"] > 3 * baselines["popularity"]["test"]["recall@10"]
@@ -151,6 +153,7 @@ def test_new_users_are_served_from_the_first_half_of_their_clicks(sequential_met
     lines = RetrievalTask.summary_lines(sequential_metrics, (5, 10, 20))
     assert any(line.startswith("new users") for line in lines)
     assert sum(line.strip().startswith("popularity (4)") for line in lines) == 2
+    assert sum(line.strip().startswith("item-kNN (4)") for line in lines) == 2
 
 
 def test_the_export_serves_the_sequential_model_by_history(sequential_run, tmp_path):

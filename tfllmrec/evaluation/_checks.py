@@ -44,6 +44,13 @@ def check_range(items, num_items, name):
         )
 
 
+def check_num_items(num_items):
+    """`num_items` as an int; raises ValueError unless it is an int >= 1."""
+    if isinstance(num_items, bool) or not isinstance(num_items, numbers.Integral) or num_items < 1:
+        raise ValueError(f"num_items={num_items!r}; pass the number of items, an int >= 1.")
+    return int(num_items)
+
+
 def check_ks(ks):
     """Returns `ks` as a tuple of distinct positive ints, in the given order.
 

@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from tfllmrec.evaluation._checks import as_index_array, check_range
+from tfllmrec.evaluation._checks import as_index_array, check_num_items, check_range
 
 
 class Popularity:
@@ -49,13 +49,7 @@ class Popularity:
             ValueError: num_items is not a positive int, an index is out of
                 range, or weights are misaligned, negative or not finite.
         """
-        if (
-            isinstance(num_items, bool)
-            or not isinstance(num_items, numbers.Integral)
-            or num_items < 1
-        ):
-            raise ValueError(f"num_items={num_items!r}; pass the number of items, an int >= 1.")
-        num_items = int(num_items)
+        num_items = check_num_items(num_items)
         items = as_index_array(item_indices, "item_indices")
         check_range(items, num_items, "item_indices")
         if weights is not None:

@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfllmrec.errors import ConfigError
-from tfllmrec.evaluation import Popularity, RankingEvaluator
+from tfllmrec.evaluation import ItemKNN, Popularity, RankingEvaluator
 from tfllmrec.models.sequential_retrieval import latest_items
 
 
@@ -65,20 +65,22 @@ def first_and_second_halves(histories):
     return np.asarray(rows, np.int64), given, wanted
 
 
-def new_user_metrics(model, histories, item_counts, ks, periods=None):
+def new_user_metrics(model, histories, training, ks, periods=None):
     """Recall/NDCG@K of `model` serving users it never trained on from the first half of
-    their interactions, against the popularity fallback (what an ID model serves a new user).
+    their interactions, against the popularity fallback (what an ID model serves a new user)
+    and item-based kNN over the same first half (what a classic neighbourhood model gives them).
 
     Args:
         model: SequentialRetrieval (`query_for_history`, `candidates`).
         histories: list of item lists (oldest first) of the held-out users.
-        item_counts: array `[num_items]`: training interactions per item.
+        training: (users, items) int arrays: the training interactions the
+            model learnt from; popularity and item-kNN learn from them too.
         periods: lists parallel to `histories`, each item's time period, or
             None. A request is asked at the period of the first item of the
             second half (when the first half ends); None: the latest period.
 
     Returns:
-        {"users": int, "ours": metrics, "popularity": metrics}.
+        {"users": int, "ours": metrics, "popularity": metrics, "item_knn": metrics}.
     """
     rows, given, wanted = first_and_second_halves(histories)
     if not rows.size:
@@ -86,10 +88,12 @@ def new_user_metrics(model, histories, item_counts, ks, periods=None):
     asked = None if periods is None else tf.constant([periods[row][len(items)] for row, items in zip(rows, given)])
     queries = model.query_for_history(latest_items(given, model.max_length, len(given)), periods=asked).numpy()
     scores = queries @ model.candidates().numpy().T
-    popularity = Popularity().fit(np.arange(len(item_counts)), num_items=len(item_counts),
-                                  weights=np.asarray(item_counts, np.float64))
+    num_items = scores.shape[1]
+    popularity = Popularity().fit(training[1], num_items=num_items)
+    neighbours = ItemKNN().fit(*training, num_items=num_items).score_histories(given)
     evaluator, users = RankingEvaluator(ks=ks), np.arange(len(given))
     exclude = [np.asarray(items, np.int64) for items in given]
     return {"users": int(len(given)),
             "ours": evaluator.evaluate(lambda batch: scores[batch], users, wanted, exclude=exclude),
-            "popularity": evaluator.evaluate(popularity.score, users, wanted, exclude=exclude)}
+            "popularity": evaluator.evaluate(popularity.score, users, wanted, exclude=exclude),
+            "item_knn": evaluator.evaluate(lambda batch: neighbours[batch], users, wanted, exclude=exclude)}

@@ -84,7 +84,8 @@ def train_sequential(config, variant, index, text_table, workdir, verbose, evalu
     trained = [[] if held[user] else items for user, items in enumerate(histories)]
     features = training_sequences(trained, sequence.max_length,
                                   index.per_user_periods(days, "train") if days else None)
-    counts = np.bincount(index.train_items[~held[index.train_users]], minlength=index.num_items)
+    trained_rows = ~held[index.train_users]
+    counts = np.bincount(index.train_items[trained_rows], minlength=index.num_items)
     with training_scope(train):
         model = build_sequential(config, variant, index.num_users, index.num_items,
                                  None if text_table is None else text_table.shape[1],
@@ -105,7 +106,8 @@ def train_sequential(config, variant, index, text_table, workdir, verbose, evalu
         everything = index.per_user(*parts)
         periods = index.per_user_periods(days, *parts) if days else None
         result["test_new_users"] = new_user_metrics(
-            model, [everything[u] for u in np.flatnonzero(held)], counts, tuple(config.eval.ks),
+            model, [everything[u] for u in np.flatnonzero(held)],
+            (index.train_users[trained_rows], index.train_items[trained_rows]), tuple(config.eval.ks),
             None if periods is None else [periods[u] for u in np.flatnonzero(held)])
     return model, result, held
 
@@ -125,7 +127,9 @@ def new_user_lines(metrics, k):
     lines = ["", f"{'new users':14s} {f'Recall@{k}':>10s} {f'NDCG@{k}':>10s}  (held out of the sasrec_* models' "
                  "training and test rows above; the first half of their items given)"]
     for name, new in rows:
-        for who in ("ours", "popularity"):
-            label = name if who == "ours" else f"  popularity ({new['users']})"
+        for who, reference in (("ours", None), ("popularity", "popularity"), ("item_knn", "item-kNN")):
+            if who not in new:  # runs from before item-kNN joined the protocol
+                continue
+            label = f"  {reference} ({new['users']})" if reference else name
             lines.append(f"{label:14s} {new[who][f'recall@{k}']:10.4f} {new[who][f'ndcg@{k}']:10.4f}")
     return lines
