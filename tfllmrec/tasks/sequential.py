@@ -124,12 +124,12 @@ def new_user_lines(metrics, k):
             if result.get("test_new_users", {}).get("users")]
     if not rows:
         return []
-    lines = ["", f"{'new users':14s} {f'Recall@{k}':>10s} {f'NDCG@{k}':>10s}  (held out of the sasrec_* models' "
+    lines = ["", f"{'new users':18s} {f'Recall@{k}':>10s} {f'NDCG@{k}':>10s}  (held out of the sasrec_* models' "
                  "training and test rows above; the first half of their items given)"]
     for name, new in rows:
         for who, reference in (("ours", None), ("popularity", "popularity"), ("item_knn", "item-kNN")):
             if who not in new:  # runs from before item-kNN joined the protocol
                 continue
             label = f"  {reference} ({new['users']})" if reference else name
-            lines.append(f"{label:14s} {new[who][f'recall@{k}']:10.4f} {new[who][f'ndcg@{k}']:10.4f}")
+            lines.append(f"{label:18s} {new[who][f'recall@{k}']:10.4f} {new[who][f'ndcg@{k}']:10.4f}")
     return lines
