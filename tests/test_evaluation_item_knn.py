@@ -44,6 +44,7 @@ def test_a_history_finds_the_items_bought_with_its_own():
     (lambda: ItemKNN().fit([0], [0], num_items=0), "num_items=0"),
     (lambda: ItemKNN().fit([0.5], [0], num_items=3), "integer indices"),
     (lambda: ItemKNN().score_histories([[0]]), "not fitted"),
+    (lambda: ItemKNN().fit([0], [0], num_items=3).score_histories([[0], [5]]), r"histories\[1\]"),
 ])
 def test_bad_inputs_are_refused_with_the_fix(call, message):
     with pytest.raises(ValueError, match=message):

@@ -64,14 +64,20 @@ class ItemKNN:
         An item never seen in training scores 0. A history's own items are
         not their own neighbours (self-similarity is left out); a caller
         ranking new items excludes them anyway.
+
+        Raises:
+            ValueError: not fitted, or a history holds an index that is not
+                an item of `fit`.
         """
         if self.norms is None:
             raise ValueError("This ItemKNN is not fitted; call fit(user_indices, item_indices, num_items) first.")
         inverse = np.divide(1.0, self.norms, out=np.zeros_like(self.norms), where=self.norms > 0)
         scores = np.zeros((len(histories), self.num_items), np.float32)
         for row, history in enumerate(histories):
+            items = as_index_array(history, f"histories[{row}]")
+            check_range(items, self.num_items, f"histories[{row}]")
             given = np.zeros(self.num_items)
-            given[np.unique(np.asarray(history, np.int64))] = 1.0
+            given[items] = 1.0
             per_user = np.bincount(self.users, weights=(given * inverse)[self.items])
             summed = np.bincount(self.items, weights=per_user[self.users], minlength=self.num_items)
             # Taking out self-similarity can leave -1e-16; no true score is below 0.
