@@ -86,6 +86,24 @@ def test_the_encoder_has_its_own_optimizer_with_a_warm_up(frozen_table, tmp_path
     assert float(schedule(0)) == pytest.approx(2e-5) and float(schedule(50)) == pytest.approx(2e-4)
 
 
+def test_a_delayed_encoder_stays_frozen_while_the_towers_train(frozen_table, tmp_path):
+    model = _model(frozen_table)
+    model.score(tf.constant([0]))  # builds the towers
+    encoder_before = [v.numpy().copy() for v in model.encoder_variables()]
+    towers_before = [v.numpy().copy() for v in model.item_tower.trainable_weights]
+    steps = -(-len(USERS) // 48)
+    _train(model, tmp_path, epochs=1, encoder_delay_steps=steps, encoder_warmup_steps=2)
+    # Weight decay too is scaled by the rate, so not one encoder weight moved; the towers did.
+    for old, new in zip(encoder_before, model.encoder_variables()):
+        np.testing.assert_array_equal(old, new.numpy())
+    assert any(not np.allclose(old, new.numpy()) for old, new in zip(towers_before, model.item_tower.trainable_weights))
+    schedule = model.encoder_optimizer._learning_rate
+    assert [float(schedule(s)) for s in (0, steps - 1)] == [0.0, 0.0]
+    assert float(schedule(steps)) == pytest.approx(5e-4) and float(schedule(steps + 5)) == pytest.approx(1e-3)
+    _train(model, tmp_path / "more", epochs=1, encoder_delay_steps=0)
+    assert any(not np.allclose(old, new.numpy()) for old, new in zip(encoder_before, model.encoder_variables()))
+
+
 def test_weight_decay_spares_biases_and_layer_norms():
     optimizer = make_encoder_optimizer(TrainConfig())
     kernel, bias, gamma = (tf.Variable(tf.ones([2]), name=n) for n in ("kernel", "bias", "gamma"))

@@ -16,6 +16,7 @@ RANGES = {
     "checkpoint_every_steps": Range(int, 0, example=0, meaning="0: once per epoch"),
     "encoder_learning_rate": Range(float, 0, low_open=True, example=3e-5),
     "encoder_warmup_steps": Range(int, 0, example=100, meaning="0: no warm-up"),
+    "encoder_delay_steps": Range(int, 0, example=0, meaning="0: the encoder trains from the first step"),
     "encoder_weight_decay": Range(float, 0, example=0.01),
     "encoder_clipnorm": Range(float, 0, example=1.0, meaning="0: no clipping"),
     "encoder_refresh_steps": Range(int, 0, example=50, meaning="0: after each epoch only"),
@@ -54,6 +55,9 @@ class TrainConfig:
             reached linearly over the warm-up steps; decoupled weight decay
             (not on biases and layer norms); global gradient-norm clipping
             (0: none). The towers keep `learning_rate`.
+        encoder_delay_steps: int. Steps the towers train on the frozen text
+            before the encoder's warm-up starts (its learning rate is 0
+            until then): towers first, encoder later.
         encoder_refresh_steps: int. When the encoder fine-tunes, re-embed
             the whole catalogue's texts every this many steps (and after
             each epoch): the full softmax scores the batch's own items with
@@ -76,6 +80,7 @@ class TrainConfig:
     strategy: str = "default"
     encoder_learning_rate: float = 3e-5
     encoder_warmup_steps: int = 100
+    encoder_delay_steps: int = 0
     encoder_weight_decay: float = 0.01
     encoder_clipnorm: float = 1.0
     encoder_refresh_steps: int = 50
